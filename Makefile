@@ -1,0 +1,147 @@
+# traguardo — build, test, demo, install.
+#
+#   make            build build/traguardo
+#   make demo       install missing packages, build, run one cycle on the demo data
+#   make check      install missing packages, build, run every test (normal + ASan/UBSan)
+#   make SANITIZE=1 build with AddressSanitizer + UBSan (into build-san/)
+#   make install [PREFIX=/usr/local DESTDIR=...]   /   make uninstall
+#   make fuzz [FUZZ_SECONDS=N]   libFuzzer targets (clang)
+#   make valgrind   end-to-end `traguardo once` under valgrind
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+DESTDIR    ?=
+
+VERSION    := 0.1.0
+CC         ?= cc
+PKGS       := libcurl libpq libconfig libsystemd jansson libcrypto
+TEST_PKGS  := cmocka
+
+SANITIZE   ?=
+ifeq ($(SANITIZE),1)
+BUILD      ?= build-san
+SANFLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT        := -O1
+else
+BUILD      ?= build
+SANFLAGS   :=
+OPT        := -O2
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-format-nonliteral -Wvla -Wpointer-arith -Wcast-align -Wwrite-strings
+HARDEN   := -fstack-protector-strong -fPIE
+ifneq ($(SANITIZE),1)
+HARDEN   += -D_FORTIFY_SOURCE=2
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+CPPFLAGS += -D_GNU_SOURCE -DTG_VERSION='"$(VERSION)"' -Ilib
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=c11 $(WARN) $(HARDEN) $(SANFLAGS) $(PKG_CFLAGS)
+LDFLAGS  += -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+
+LIB_SRCS    := $(sort $(wildcard lib/*.c))
+LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+DAEMON_SRCS := $(sort $(wildcard daemon/*.c))
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzz/%.o)
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(PKG_CFLAGS)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps deps-check demo check unit-tests install uninstall clean fuzz fuzz-build valgrind
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/traguardo
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libtraguardo.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/traguardo: $(DAEMON_OBJS) $(BUILD)/libtraguardo.a
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(BUILD)/libtraguardo.a $(PKG_LIBS) -lm
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtraguardo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DTG_TEST_DATA='"$(CURDIR)/tests/data"' $(CFLAGS) $(TEST_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(BUILD)/libtraguardo.a $(PKG_LIBS) $(TEST_LIBS) -lm
+
+unit-tests: $(UNIT_BINS) $(BUILD)/traguardo
+
+deps:
+	@sh scripts/deps.sh build
+
+deps-check:
+	@sh scripts/deps.sh check
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh $(BUILD)/traguardo
+
+check: deps-check
+	@$(MAKE) --no-print-directory unit-tests
+	@$(MAKE) --no-print-directory SANITIZE=1 unit-tests
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh tests/run.sh build build-san
+
+# libFuzzer: the library compiled with coverage hooks, one binary per target
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DTG_VERSION='"$(VERSION)"' -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/libtraguardo.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libtraguardo.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libtraguardo.a $(PKG_LIBS) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+# make fuzz [FUZZ_SECONDS=N]: each target for N seconds on its corpus
+fuzz: deps-check fuzz-build
+	@for f in $(FUZZ_BINS); do \
+		n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
+		echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=tests/fuzz/ \
+			build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+valgrind: all
+	@sh tests/valgrind.sh $(BUILD)/traguardo
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSCONFDIR)/traguardo
+	install -m 0755 $(BUILD)/traguardo $(DESTDIR)$(BINDIR)/traguardo
+	install -m 0644 man/traguardo.1 $(DESTDIR)$(MANDIR)/man1/traguardo.1
+	install -m 0644 man/traguardo.conf.5 $(DESTDIR)$(MANDIR)/man5/traguardo.conf.5
+	test -e $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf || \
+		install -m 0640 conf/traguardo.conf $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/traguardo $(DESTDIR)$(MANDIR)/man1/traguardo.1 \
+		$(DESTDIR)$(MANDIR)/man5/traguardo.conf.5
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/traguardo (your configuration); remove it by hand if unwanted"
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d)

@@ -1,0 +1,319 @@
+/*
+ * main.c — the traguardo command line.
+ *
+ * Thin on purpose: it parses arguments, loads the configuration, reads the
+ * clock (the only place that does), and wires the library into the sd-event
+ * loop.  Everything that can be tested without a process lives in lib/.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "engine.h"
+#include "fsutil.h"
+#include "log.h"
+#include "output.h"
+#include "period.h"
+#include "preview.h"
+#include "route.h"
+
+/* Exit codes (documented in --help and traguardo(1)). */
+#define EXIT_OK 0
+#define EXIT_FAIL 1      /* configuration invalid, state not usable */
+#define EXIT_USAGE 2
+#define EXIT_SOURCES 3   /* once: the cycle ran, but some source failed */
+
+static const char usage_text[] =
+	"usage: traguardo [-c FILE] [-v] COMMAND [OPTIONS]\n"
+	"\n"
+	"commands:\n"
+	"  check                 validate the configuration; errors as FILE:LINE: message\n"
+	"  once [--dry-run] [--now YYYY-MM-DD[THH:MM]] [--json]\n"
+	"                        read every source once, evaluate, print the status table\n"
+	"  (run, status, report and test-notify come in later versions)\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE     configuration (default $TRAGUARDO_CONFIG, else\n"
+	"                        /etc/traguardo/traguardo.conf)\n"
+	"  -v, --verbose         debug messages\n"
+	"  -h, --help            this text\n"
+	"  -V, --version         version\n"
+	"\n"
+	"once:\n"
+	"  --dry-run             change nothing in the state directory and send nothing;\n"
+	"                        write the messages that would be sent to STATE_DIR/preview/\n"
+	"  --now TIME            evaluate as if it were TIME (local time)\n"
+	"  --json                print a JSON array, one object per indicator\n"
+	"\n"
+	"exit status:\n"
+	"  0  success (check: configuration OK; once: the cycle ran and every source was read)\n"
+	"  1  invalid configuration, or the state directory is not usable\n"
+	"  2  wrong usage\n"
+	"  3  once: the cycle ran but at least one source failed (see the messages)\n";
+
+static void usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+static void report_config_error(void *ctx, const char *file, int line, const char *msg)
+{
+	(void)ctx;
+	if (line > 0)
+		fprintf(stderr, "%s:%d: %s\n", file, line, msg);
+	else
+		fprintf(stderr, "%s: %s\n", file, msg);
+}
+
+static struct tg_config *load_config(const char *path)
+{
+	struct tg_error err;
+	struct tg_config *cfg = tg_config_load(path, report_config_error, NULL, &err);
+
+	if (cfg == NULL)
+		fprintf(stderr, "traguardo: %s: configuration not valid\n", path);
+	return cfg;
+}
+
+/* The wall clock as a person in this time zone reads it. */
+static tg_time local_now(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return (tg_time)tg_day_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * TG_DAY_SECONDS +
+	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+static int cmd_check(const char *path)
+{
+	struct tg_config *cfg = load_config(path);
+
+	if (cfg == NULL)
+		return EXIT_FAIL;
+	printf("%s: configuration OK (%zu sources, %zu indicators, %zu channels, %zu routes)\n",
+	       path, cfg->n_sources, cfg->n_indicators, cfg->n_channels, cfg->n_routes);
+	tg_config_free(cfg);
+	return EXIT_OK;
+}
+
+struct once {
+	const struct tg_config *cfg;
+	struct tg_engine *engine;
+	tg_time now;
+	size_t failed;
+};
+
+/* The cycle, run from the loop like the daemon's would be. */
+static int once_cycle(sd_event_source *s, void *userdata)
+{
+	struct once *o = userdata;
+	int64_t wall = (int64_t)time(NULL);
+
+	for (size_t i = 0; i < o->cfg->n_sources; i++)
+		if (tg_engine_run_source(o->engine, i, wall) < 0) {
+			o->failed++;
+			tg_logf(LOG_ERR, "SOURCE", o->cfg->sources[i].name, "source '%s' failed: %s",
+				o->cfg->sources[i].name, tg_engine_source_state(o->engine, i)->error);
+		}
+	tg_engine_evaluate(o->engine, o->now);
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int run_loop_once(struct once *o)
+{
+	sd_event *ev = NULL;
+	int rc = sd_event_new(&ev);
+
+	if (rc >= 0)
+		rc = sd_event_add_defer(ev, NULL, once_cycle, o);
+	if (rc >= 0)
+		rc = sd_event_loop(ev);
+	sd_event_unref(ev);
+	return rc;
+}
+
+static bool want_colour(void)
+{
+	const char *term = getenv("TERM");
+
+	return isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL && term != NULL &&
+	       strcmp(term, "dumb") != 0;
+}
+
+static int write_previews(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
+			  bool json)
+{
+	struct tg_digests d;
+	struct tg_error err;
+	char dir[4096];
+	int n;
+
+	if (tg_route_plan(cfg, tg_engine_results(e), tg_time_day(now), &d) < 0) {
+		tg_log(LOG_ERR, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(dir, sizeof(dir), "%s/preview", cfg->daemon.state_dir);
+	n = tg_preview_write(cfg, tg_engine_results(e), &d, now, dir, &err);
+	tg_digests_free(&d);
+	if (n < 0) {
+		tg_log(LOG_ERR, "%s", err.msg);
+		return n;
+	}
+	fprintf(json ? stderr : stdout,
+		strcmp(cfg->daemon.language, "en") == 0
+			? "dry run: nothing sent; the %d message%s that would be sent %s in %s/\n"
+			: "prova (dry run): nessun invio; %d messaggi%s che sarebbero inviati %s in %s/\n",
+		n, strcmp(cfg->daemon.language, "en") == 0 ? (n == 1 ? "" : "s") : "",
+		strcmp(cfg->daemon.language, "en") == 0 ? (n == 1 ? "is" : "are") : "sono", dir);
+	return 0;
+}
+
+static int cmd_once(const char *path, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'd' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct once o = { 0 };
+	bool dry = false, json = false, have_now = false;
+	struct tg_config *cfg;
+	struct tg_error err;
+	int c, rc = EXIT_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dry = true; break;
+		case 'j': json = true; break;
+		case 'n':
+			if (tg_time_parse(optarg, &o.now, &err) < 0) {
+				fprintf(stderr, "traguardo: --now: %s\n", err.msg);
+				return EXIT_USAGE;
+			}
+			have_now = true;
+			break;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "traguardo: once: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!have_now)
+		o.now = local_now();
+	if ((cfg = load_config(path)) == NULL)
+		return EXIT_FAIL;
+	o.cfg = cfg;
+	if (!dry && tg_fs_mkdirs(cfg->daemon.state_dir, 0750, &err) < 0) {
+		tg_log(LOG_ERR, "state directory: %s", err.msg);
+		tg_config_free(cfg);
+		return EXIT_FAIL;
+	}
+	o.engine = tg_engine_new(cfg, !dry, &err);
+	if (o.engine == NULL) {
+		tg_log(LOG_ERR, "%s", err.msg);
+		tg_config_free(cfg);
+		return EXIT_FAIL;
+	}
+	if (run_loop_once(&o) < 0) {
+		tg_log(LOG_ERR, "event loop failed");
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (json) {
+		char *s = tg_output_json(cfg, o.engine);
+
+		if (s == NULL) {
+			tg_log(LOG_ERR, "out of memory");
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		puts(s);
+		free(s);
+	} else {
+		tg_output_table(stdout, cfg, o.engine, o.now, want_colour());
+	}
+	if (dry) {
+		if (write_previews(cfg, o.engine, o.now, json) < 0)
+			rc = EXIT_FAIL;
+	} else {
+		if (tg_output_status_file(cfg, o.engine, o.now, (int64_t)time(NULL), &err) < 0) {
+			tg_log(LOG_ERR, "%s", err.msg);
+			rc = EXIT_FAIL;
+		}
+		fprintf(json ? stderr : stdout, "%s\n",
+			strcmp(cfg->daemon.language, "en") == 0
+				? "note: this version does not send notifications yet; `once --dry-run` shows them"
+				: "nota: questa versione non invia ancora notifiche; `once --dry-run` le mostra");
+	}
+	if (rc == EXIT_OK && o.failed > 0)
+		rc = EXIT_SOURCES;
+out:
+	tg_engine_free(o.engine);
+	tg_config_free(cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("TRAGUARDO_CONFIG");
+	const char *cmd;
+	int verbose = 0, c;
+
+	if (path == NULL || *path == '\0')
+		path = "/etc/traguardo/traguardo.conf";
+	/* '+': stop at the command, whose options are its own */
+	while ((c = getopt_long(argc, argv, "+c:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("traguardo %s\n", TG_VERSION); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	tg_log_init("traguardo", verbose);
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "check") == 0) {
+		if (argc > 1) {
+			fprintf(stderr, "traguardo: check: unexpected argument '%s'\n", argv[1]);
+			return EXIT_USAGE;
+		}
+		return cmd_check(path);
+	}
+	if (strcmp(cmd, "once") == 0)
+		return cmd_once(path, argc, argv);
+	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "status") == 0 || strcmp(cmd, "report") == 0 ||
+	    strcmp(cmd, "test-notify") == 0) {
+		fprintf(stderr, "traguardo: '%s' is not available in this version\n", cmd);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "traguardo: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,50 @@
+/*
+ * engine.h — one cycle of work over a loaded configuration: read the
+ * sources into the store, then evaluate every indicator.
+ *
+ * The engine owns the store (and so the journal) and the last result of each
+ * source and indicator; the configuration is borrowed and must outlive it.
+ * It does no scheduling: the daemon's event loop (and `traguardo once`, which
+ * runs the same loop for one cycle) decides when to call it.
+ */
+#ifndef TG_ENGINE_H
+#define TG_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "evaluate.h"
+#include "source_csv.h"
+#include "store.h"
+
+struct tg_source_state {
+	bool ran;
+	bool failed;
+	char error[TG_ERROR_MAX];
+	struct tg_source_stats stats;
+	int64_t last_run;          /* unix seconds of the last run */
+};
+
+struct tg_engine;
+
+/* persistent: open (and replay) the journal in cfg->daemon.state_dir, which
+ * must exist; otherwise the store lives in memory only (--dry-run). */
+struct tg_engine *tg_engine_new(const struct tg_config *cfg, bool persistent,
+				struct tg_error *err);
+void tg_engine_free(struct tg_engine *e);
+
+/* Runs one source now (index in cfg->sources); its measurements go into the
+ * store and are committed to the journal.  wall_clock: unix seconds, recorded
+ * as loaded_at.  Returns 0 or the source's error (also kept in its state). */
+int tg_engine_run_source(struct tg_engine *e, size_t source, int64_t wall_clock);
+
+/* Evaluates every indicator at `now` (civil local time). */
+void tg_engine_evaluate(struct tg_engine *e, tg_time now);
+
+const struct tg_eval_result *tg_engine_results(const struct tg_engine *e); /* n_indicators */
+const struct tg_source_state *tg_engine_source_state(const struct tg_engine *e, size_t source);
+const struct tg_store *tg_engine_store(const struct tg_engine *e);
+
+#endif

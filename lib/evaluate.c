@@ -1,0 +1,852 @@
+/*
+ * evaluate.c — from an indicator's series to its status and a reason in
+ * plain words (Italian or English), purely.
+ *
+ * It owns the rules of evaluate.h: the traffic light, late data, the
+ * confirmation over consecutive periods and the year-end forecast.  It is
+ * called for every indicator on every cycle, so it allocates nothing, reads
+ * no clock and touches the series only through binary searches plus one
+ * pass over the run of out-of-target periods and one over the current year.
+ * Reasons are written into the caller's fixed buffer by a small writer that
+ * copies only valid UTF-8 without control characters (names and messages
+ * come from config files and servers) and truncates at a character
+ * boundary with an ellipsis, so a reason is always safe to put in a mail,
+ * a JSON document or a chat message.
+ */
+#include "evaluate.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "number.h"
+
+/*
+ * The calendar functions are defined for years 1..9999.  "now" is clamped to
+ * that range, with a margin at the start because the expected period is the
+ * one *before* the period of (now - late_after); series periods outside the
+ * range are never handed to the calendar functions.
+ */
+#define DAY_FIRST (-719162)          /* 0001-01-01 */
+#define DAY_LAST 2932896             /* 9999-12-31 */
+#define DAY_SAFE_MIN (DAY_FIRST + 3 * 366)
+#define TIME_MIN ((tg_time)DAY_SAFE_MIN * TG_DAY_SECONDS)
+#define TIME_MAX ((tg_time)DAY_LAST * TG_DAY_SECONDS + TG_DAY_SECONDS - 1)
+/* late_after is at most 10 years after config validation; anything larger
+ * only needs to stay far from overflowing. */
+#define LATE_AFTER_MAX ((int64_t)200 * 366 * TG_DAY_SECONDS)
+#define MAX_PERIODS_PER_YEAR 366
+#define MAX_CONFIRM 1000
+
+/* ---------------------------------------------------------------- numbers */
+
+/*
+ * Values come from spreadsheets and SQL ratios (19/20*100 is
+ * 94.99999999999999): equality is judged within 1e-9 relative, with an
+ * absolute floor for values near zero, so that float noise never flips a
+ * light or a forecast.
+ */
+static bool approx_eq(double a, double b)
+{
+	double d;
+
+	if (a == b)
+		return true;
+	if (!isfinite(a) || !isfinite(b))
+		return false;
+	d = fabs(a - b);
+	return d <= 1e-12 || d <= 1e-9 * fmax(fabs(a), fabs(b));
+}
+
+static bool ge(double a, double b)
+{
+	return a >= b || approx_eq(a, b);
+}
+
+static bool le(double a, double b)
+{
+	return a <= b || approx_eq(a, b);
+}
+
+enum tg_status tg_eval_light(const struct tg_indicator *ind, double v)
+{
+	if (ind == NULL)
+		return TG_STATUS_UNKNOWN;
+	if (isnan(v))
+		return TG_STATUS_CRITICAL;
+	switch (ind->better) {
+	case TG_BETTER_LOWER:
+		if (!ind->has_target || le(v, ind->target))
+			return TG_STATUS_OK;
+		return ind->has_critical && le(v, ind->critical) ? TG_STATUS_WARNING
+								 : TG_STATUS_CRITICAL;
+	case TG_BETTER_RANGE:
+		if (ind->has_min && !ge(v, ind->min))
+			return ind->has_critical_min && ge(v, ind->critical_min)
+				       ? TG_STATUS_WARNING : TG_STATUS_CRITICAL;
+		if (ind->has_max && !le(v, ind->max))
+			return ind->has_critical_max && le(v, ind->critical_max)
+				       ? TG_STATUS_WARNING : TG_STATUS_CRITICAL;
+		return TG_STATUS_OK;
+	case TG_BETTER_HIGHER:
+	default:
+		if (!ind->has_target || ge(v, ind->target))
+			return TG_STATUS_OK;
+		return ind->has_critical && ge(v, ind->critical) ? TG_STATUS_WARNING
+								 : TG_STATUS_CRITICAL;
+	}
+}
+
+/* ---------------------------------------------------------------- series */
+
+/* Number of periods <= day (periods strictly increasing). */
+static size_t count_upto(const tg_day *p, size_t n, tg_day day)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p[mid] <= day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* First index with period >= day, searching p[0..n). */
+static size_t lower_bound(const tg_day *p, size_t n, tg_day day)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p[mid] < day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool day_safe(tg_day d)
+{
+	return d >= DAY_SAFE_MIN && d <= DAY_LAST;
+}
+
+/* Is b the period right after a?  Days and weeks have a fixed length, which
+ * keeps the walk over a long run cheap. */
+static bool adjacent(enum tg_period_kind kind, tg_day a, tg_day b)
+{
+	if (!day_safe(a) || !day_safe(b))
+		return false;
+	switch (kind) {
+	case TG_PERIOD_DAY:
+		return (int64_t)b - a == 1;
+	case TG_PERIOD_WEEK:
+		return (int64_t)b - a == 7;
+	default:
+		return tg_period_next(kind, a) == b;
+	}
+}
+
+/* ---------------------------------------------------------------- forecast */
+
+struct forecast {
+	double value;
+	int year;
+	bool complete;      /* no projection was needed: every period has a
+			       value (sum, mean), the last one has (last) */
+};
+
+/*
+ * Least squares y = ybar + b (i - xbar) over the periods of the year of
+ * p[last] that have a value (up to and including p[last]); the missing
+ * periods are filled with the line.  Returns false when nothing sensible can
+ * be said (no finite value, a calendar out of range, an infinite result).
+ */
+static bool forecast_year(enum tg_period_kind kind, enum tg_aggregate agg,
+			  const tg_day *p, const double *v, size_t last, struct forecast *fc)
+{
+	int xs[MAX_PERIODS_PER_YEAR];
+	double ys[MAX_PERIODS_PER_YEAR];
+	int m = 0, year, nper;
+	tg_day first;
+	size_t lo;
+	double sx = 0, sy = 0, xbar, ybar, sxx = 0, sxy = 0, b, miss, f;
+	bool nonneg = true;
+
+	if (!day_safe(p[last]))
+		return false;
+	year = tg_period_year(kind, p[last]);
+	if (year < 2 || year > 9998)
+		return false;
+	first = tg_period_first_of_year(kind, year);
+	nper = tg_period_count_in_year(kind, year);
+	if (nper < 1 || nper > MAX_PERIODS_PER_YEAR)
+		return false;
+	lo = lower_bound(p, last + 1, first);
+	for (size_t k = lo; k <= last; k++) {
+		int x;
+
+		if (!isfinite(v[k]))
+			continue;
+		if (kind == TG_PERIOD_DAY)
+			x = (int)(p[k] - first);
+		else if (kind == TG_PERIOD_WEEK)
+			x = (int)((p[k] - first) / 7);
+		else
+			x = tg_period_index_in_year(kind, p[k]);
+		/* A series whose periods are not period starts could map two
+		 * points to one index: keep the first, the line needs distinct
+		 * abscissas. */
+		if (x < 0 || x >= nper || (m > 0 && x <= xs[m - 1]) || m >= MAX_PERIODS_PER_YEAR)
+			continue;
+		xs[m] = x;
+		ys[m] = v[k];
+		sx += x;
+		sy += v[k];
+		if (v[k] < 0)
+			nonneg = false;
+		m++;
+	}
+	if (m == 0)
+		return false;
+	xbar = sx / m;
+	ybar = sy / m;
+	for (int k = 0; k < m; k++) {
+		double dx = xs[k] - xbar;
+		sxx += dx * dx;
+		sxy += dx * (ys[k] - ybar);
+	}
+	b = sxx > 0 ? sxy / sxx : 0.0;
+
+	/* Sum of the line over the missing indexes, in closed form: the sum of
+	 * all indexes is known, the present ones are subtracted. */
+	{
+		int nmiss = nper - m;
+		double idx_sum = (double)nper * (nper - 1) / 2.0 - sx;
+
+		miss = nmiss * ybar + b * (idx_sum - nmiss * xbar);
+		if (nmiss == 0)
+			miss = 0;
+	}
+	if (agg == TG_AGG_SUM && nonneg &&
+	    (ybar + b * (0 - xbar) < 0 || ybar + b * (nper - 1 - xbar) < 0)) {
+		/* The line dips below zero somewhere in the year: counts and
+		 * amounts cannot, so add the missing periods one by one. */
+		int k = 0;
+
+		miss = 0;
+		for (int j = 0; j < nper; j++) {
+			if (k < m && xs[k] == j) {
+				k++;
+				continue;
+			}
+			miss += fmax(0.0, ybar + b * (j - xbar));
+		}
+	}
+	switch (agg) {
+	case TG_AGG_SUM:
+		f = sy + miss;
+		break;
+	case TG_AGG_LAST:
+		f = xs[m - 1] == nper - 1 ? ys[m - 1] : ybar + b * (nper - 1 - xbar);
+		break;
+	case TG_AGG_MEAN:
+	default:
+		f = (sy + miss) / nper;
+		break;
+	}
+	if (!isfinite(f))
+		return false;
+	fc->value = f;
+	fc->year = year;
+	fc->complete = agg == TG_AGG_LAST ? xs[m - 1] == nper - 1 : m == nper;
+	return true;
+}
+
+static bool forecast_misses(const struct tg_indicator *ind, double f)
+{
+	switch (ind->better) {
+	case TG_BETTER_LOWER:
+		return !le(f, ind->year_target.value);
+	case TG_BETTER_RANGE:
+		return (ind->has_min && !ge(f, ind->min)) || (ind->has_max && !le(f, ind->max));
+	case TG_BETTER_HIGHER:
+	default:
+		return !ge(f, ind->year_target.value);
+	}
+}
+
+/* ---------------------------------------------------------------- writer */
+
+/* Appends to a fixed buffer; never splits a character. */
+struct writer {
+	char *buf;
+	size_t cap;         /* bytes usable, without the NUL */
+	size_t len;
+	bool truncated;
+};
+
+static void w_put(struct writer *w, const char *s, size_t k)
+{
+	if (w->truncated)
+		return;
+	if (k > w->cap - w->len) {
+		w->truncated = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, k);
+	w->len += k;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid.  Stops
+ * at the NUL, which is never a continuation byte. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+/* Copies a NUL-terminated string: control characters (C0, DEL, C1) become
+ * spaces, invalid UTF-8 bytes become U+FFFD.  Stops as soon as the buffer is
+ * full, so a huge string costs no more than the buffer. */
+static void w_str(struct writer *w, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str != NULL ? str : "");
+
+	while (*s != '\0' && !w->truncated) {
+		size_t k = utf8_len(s);
+
+		if (k == 0) {
+			w_put(w, "\xEF\xBF\xBD", 3);
+			s++;
+		} else if ((k == 1 && (*s < 0x20 || *s == 0x7F)) ||
+			   (k == 2 && s[0] == 0xC2 && s[1] < 0xA0)) {
+			w_put(w, " ", 1);
+			s += k;
+		} else {
+			w_put(w, (const char *)s, k);
+			s += k;
+		}
+	}
+}
+
+static void w_int(struct writer *w, long long v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "%lld", v);
+	w_str(w, b);
+}
+
+static void w_finish(struct writer *w)
+{
+	if (w->truncated) {
+		/* Make room for the ellipsis, dropping whole characters. */
+		while (w->len > 0 && w->len + 3 > w->cap) {
+			w->len--;
+			while (w->len > 0 && ((unsigned char)w->buf[w->len] & 0xC0) == 0x80)
+				w->len--;
+		}
+		if (w->len + 3 <= w->cap) {
+			memcpy(w->buf + w->len, "\xE2\x80\xA6", 3);
+			w->len += 3;
+		}
+	}
+	w->buf[w->len] = '\0';
+}
+
+/* ---------------------------------------------------------------- phrases */
+
+struct ctx {
+	const struct tg_indicator *ind;
+	struct writer w;
+	const char *lang;
+	bool en;
+	enum tg_period_kind kind;
+};
+
+static void w_num_dec(struct ctx *c, double v, int decimals)
+{
+	char b[64];
+
+	if (!isfinite(v)) {
+		w_str(&c->w, c->en ? "n/a" : "n.d.");
+		return;
+	}
+	tg_number_format(v, decimals, c->lang, b, sizeof(b));
+	w_str(&c->w, b);
+}
+
+static void w_num(struct ctx *c, double v)
+{
+	w_num_dec(c, v, c->ind->decimals);
+}
+
+/*
+ * A value shown next to the threshold it crossed must not read the same as
+ * the threshold ("30 giorni: oltre l'obiettivo di 30"): add decimals, up to
+ * 6, until the two differ.
+ */
+static void w_num_vs(struct ctx *c, double v, double ref)
+{
+	int dec = c->ind->decimals < 0 ? 2 : c->ind->decimals;
+	char a[64], b[64];
+
+	if (!isfinite(v) || !isfinite(ref) || approx_eq(v, ref) || dec >= 6) {
+		w_num(c, v);
+		return;
+	}
+	tg_number_format(v, c->ind->decimals, c->lang, a, sizeof(a));
+	tg_number_format(ref, c->ind->decimals, c->lang, b, sizeof(b));
+	while (strcmp(a, b) == 0 && dec < 6) {
+		dec++;
+		tg_number_format(v, dec, c->lang, a, sizeof(a));
+		tg_number_format(ref, dec, c->lang, b, sizeof(b));
+	}
+	w_str(&c->w, a);
+}
+
+static void w_unit(struct ctx *c)
+{
+	const char *u = c->ind->unit;
+
+	if (u == NULL || u[0] == '\0')
+		return;
+	if (strcmp(u, "%") != 0)
+		w_str(&c->w, " ");
+	w_str(&c->w, u);
+}
+
+static void w_s(struct ctx *c, const char *it, const char *en)
+{
+	w_str(&c->w, c->en ? en : it);
+}
+
+static void w_period(struct ctx *c, enum tg_period_kind kind, tg_day p)
+{
+	char b[64];
+
+	if (!day_safe(p)) {
+		w_str(&c->w, "?");
+		return;
+	}
+	tg_period_label(kind, p, c->lang, b, sizeof(b));
+	w_str(&c->w, b);
+}
+
+/* "≥ 95%", "≤ 30 giorni", "tra 90 e 110 giorni" (the target part). */
+static void w_target_rule(struct ctx *c, bool unit)
+{
+	const struct tg_indicator *ind = c->ind;
+
+	switch (ind->better) {
+	case TG_BETTER_RANGE:
+		if (ind->has_min && ind->has_max) {
+			w_s(c, "tra ", "between ");
+			w_num(c, ind->min);
+			w_s(c, " e ", " and ");
+			w_num(c, ind->max);
+		} else if (ind->has_min) {
+			w_str(&c->w, "\xE2\x89\xA5 ");
+			w_num(c, ind->min);
+		} else {
+			w_str(&c->w, "\xE2\x89\xA4 ");
+			w_num(c, ind->max);
+		}
+		break;
+	case TG_BETTER_LOWER:
+		w_str(&c->w, "\xE2\x89\xA4 ");
+		w_num(c, ind->target);
+		break;
+	case TG_BETTER_HIGHER:
+	default:
+		w_str(&c->w, "\xE2\x89\xA5 ");
+		w_num(c, ind->target);
+		break;
+	}
+	if (unit)
+		w_unit(c);
+}
+
+static bool has_rule(const struct tg_indicator *ind)
+{
+	if (ind->better == TG_BETTER_RANGE)
+		return ind->has_min || ind->has_max;
+	return ind->has_target;
+}
+
+/* " (obiettivo ≤ 30)" after a critical threshold. */
+static void w_target_paren(struct ctx *c)
+{
+	if (!has_rule(c->ind))
+		return;
+	w_s(c, " (obiettivo ", " (target ");
+	w_target_rule(c, false);
+	w_str(&c->w, ")");
+}
+
+static void w_no_critical(struct ctx *c)
+{
+	w_s(c, " (nessuna soglia critica: ogni scostamento \xC3\xA8 critico)",
+	    " (no critical threshold: any miss is critical)");
+}
+
+/*
+ * The miss of one side: the crossed bound, and either the critical threshold
+ * that has not been crossed (warning) or the one that has (critical).
+ *   low side (higher, range under min): "sotto l'obiettivo di ..."
+ *   high side (lower, range over max):  "oltre l'obiettivo di ..."
+ */
+static void w_miss(struct ctx *c, double v, enum tg_status light, bool low, bool range,
+		   double bound, bool has_crit, double crit)
+{
+	if (light == TG_STATUS_WARNING && has_crit) {
+		if (range)
+			w_s(c, low ? "sotto il minimo di " : "oltre il massimo di ",
+			    low ? "below the minimum of " : "above the maximum of ");
+		else
+			w_s(c, low ? "sotto l'obiettivo di " : "oltre l'obiettivo di ",
+			    low ? "below the target of " : "above the target of ");
+		w_num(c, bound);
+		w_unit(c);
+		if (approx_eq(v, crit))
+			w_s(c, ", pari alla soglia critica di ", ", at the critical threshold of ");
+		else if (low)
+			w_s(c, ", sopra la soglia critica di ", ", above the critical threshold of ");
+		else
+			w_s(c, ", sotto la soglia critica di ", ", below the critical threshold of ");
+		w_num(c, crit);
+		return;
+	}
+	if (has_crit) {
+		w_s(c, low ? "sotto la soglia critica di " : "oltre la soglia critica di ",
+		    low ? "below the critical threshold of " : "above the critical threshold of ");
+		w_num(c, crit);
+		w_unit(c);
+		w_target_paren(c);
+		return;
+	}
+	if (range)
+		w_s(c, low ? "sotto il minimo di " : "oltre il massimo di ",
+		    low ? "below the minimum of " : "above the maximum of ");
+	else
+		w_s(c, low ? "sotto l'obiettivo di " : "oltre l'obiettivo di ",
+		    low ? "below the target of " : "above the target of ");
+	w_num(c, bound);
+	w_unit(c);
+	w_no_critical(c);
+}
+
+/* "34 giorni (marzo 2026): oltre l'obiettivo di 30 giorni, ..." */
+static void w_light(struct ctx *c, double v, tg_day period, enum tg_status light)
+{
+	const struct tg_indicator *ind = c->ind;
+	double ref;
+	bool low;
+
+	/* The number the value is compared with, to print it distinguishably. */
+	if (ind->better == TG_BETTER_RANGE) {
+		low = ind->has_min && !ge(v, ind->min);
+		if (low)
+			ref = light == TG_STATUS_CRITICAL && ind->has_critical_min ? ind->critical_min
+										    : ind->min;
+		else if (ind->has_max)
+			ref = light == TG_STATUS_CRITICAL && ind->has_critical_max ? ind->critical_max
+										    : ind->max;
+		else
+			ref = ind->has_min ? ind->min : v;
+	} else {
+		low = ind->better != TG_BETTER_LOWER;
+		ref = light == TG_STATUS_CRITICAL && ind->has_critical ? ind->critical : ind->target;
+		if (!ind->has_target)
+			ref = v;
+	}
+	w_num_vs(c, v, ref);
+	w_unit(c);
+	w_str(&c->w, " (");
+	w_period(c, c->kind, period);
+	w_str(&c->w, "): ");
+	if (isnan(v)) {
+		w_s(c, "valore non valido", "invalid value");
+		return;
+	}
+	if (light == TG_STATUS_OK) {
+		w_s(c, "in obiettivo", "on target");
+		if (has_rule(ind)) {
+			w_s(c, " (obiettivo ", " (target ");
+			w_target_rule(c, true);
+			w_str(&c->w, ")");
+		}
+		return;
+	}
+	if (ind->better == TG_BETTER_RANGE) {
+		if (low)
+			w_miss(c, v, light, true, true, ind->min, ind->has_critical_min,
+			       ind->critical_min);
+		else
+			w_miss(c, v, light, false, true, ind->max, ind->has_critical_max,
+			       ind->critical_max);
+	} else {
+		w_miss(c, v, light, low, false, ind->target, ind->has_critical, ind->critical);
+	}
+}
+
+static void w_periods(struct ctx *c, int n)
+{
+	w_int(&c->w, n);
+	if (n == 1)
+		w_s(c, " periodo", " period");
+	else
+		w_s(c, " periodi", " periods");
+}
+
+static void w_forecast(struct ctx *c, const struct tg_eval_result *r, bool complete)
+{
+	const struct tg_indicator *ind = c->ind;
+	double ref = ind->year_target.value;
+
+	if (ind->better == TG_BETTER_RANGE)
+		ref = ind->has_min && !ge(r->forecast, ind->min) ? ind->min : ind->max;
+	if (complete) {
+		w_s(c, "; il ", "; ");
+		w_int(&c->w, r->forecast_year);
+		w_s(c, " si \xC3\xA8 chiuso a ", " closed at ");
+	} else {
+		w_s(c, "; a questo ritmo l'anno chiuder\xC3\xA0 a ",
+		    "; at this pace the year will close at ");
+	}
+	w_num_vs(c, r->forecast, ref);
+	w_unit(c);
+	if (ind->better != TG_BETTER_RANGE) {
+		w_s(c, " contro un obiettivo di ", " against a target of ");
+		w_num(c, ind->year_target.value);
+	} else if (ind->has_min && ind->has_max) {
+		w_s(c, " contro un obiettivo tra ", " against a target between ");
+		w_num(c, ind->min);
+		w_s(c, " e ", " and ");
+		w_num(c, ind->max);
+	} else if (ind->has_min) {
+		w_s(c, " contro un obiettivo di almeno ", " against a target of at least ");
+		w_num(c, ind->min);
+	} else {
+		w_s(c, " contro un obiettivo di al massimo ", " against a target of at most ");
+		w_num(c, ind->max);
+	}
+}
+
+/* "atteso entro il 20/11/2026": a deadline at midnight is the end of the
+ * day before, as people say it. */
+static void w_deadline(struct ctx *c, tg_time t)
+{
+	tg_day d = tg_time_day(t);
+	int64_t s = t - (tg_time)d * TG_DAY_SECONDS;
+
+	if (s == 0) {
+		w_period(c, TG_PERIOD_DAY, d - 1);
+	} else {
+		char b[16];
+
+		w_period(c, TG_PERIOD_DAY, d);
+		snprintf(b, sizeof(b), "%02d:%02d", (int)(s / 3600), (int)(s / 60 % 60));
+		w_s(c, " alle ", " ");
+		w_str(&c->w, b);
+	}
+}
+
+/* ---------------------------------------------------------------- main */
+
+void tg_eval_indicator(const struct tg_indicator *ind, const struct tg_series *series,
+		       const struct tg_eval_context *ctx, struct tg_eval_result *out)
+{
+	struct ctx c;
+	tg_time now;
+	tg_day today;
+	size_t n = 0, upto;
+	const tg_day *per = NULL;
+	const double *val = NULL;
+	int confirm, run = 0;
+	enum tg_status mildest = TG_STATUS_CRITICAL, shown;
+	bool late = false, pending = false;
+	struct forecast fc = { 0 };
+
+	if (out == NULL)
+		return;
+	memset(out, 0, offsetof(struct tg_eval_result, reason));
+	out->reason[0] = '\0';
+	out->status = TG_STATUS_UNKNOWN;
+	out->light = TG_STATUS_UNKNOWN;
+
+	c.ind = ind;
+	c.w = (struct writer){ out->reason, sizeof(out->reason) - 1, 0, false };
+	c.en = ctx != NULL && ctx->lang != NULL && strcmp(ctx->lang, "en") == 0;
+	c.lang = c.en ? "en" : "it";
+	c.kind = TG_PERIOD_MONTH;
+	if (ind == NULL) {
+		w_s(&c, "indicatore non configurato", "indicator not configured");
+		w_finish(&c.w);
+		return;
+	}
+	if ((unsigned)ind->period <= TG_PERIOD_YEAR)
+		c.kind = ind->period;
+
+	now = ctx != NULL ? ctx->now : 0;
+	if (now < TIME_MIN)
+		now = TIME_MIN;
+	if (now > TIME_MAX)
+		now = TIME_MAX;
+	today = tg_time_day(now);
+
+	if (series != NULL && series->period != NULL && series->value != NULL) {
+		n = series->n;
+		per = series->period;
+		val = series->value;
+	}
+
+	/* The latest value: the last period that has started. */
+	upto = n > 0 ? count_upto(per, n, today) : 0;
+	if (upto > 0) {
+		size_t last = upto - 1;
+
+		out->has_value = true;
+		out->period = per[last];
+		out->value = val[last];
+		out->light = tg_eval_light(ind, val[last]);
+
+		/* The run of out-of-target periods ending at the latest, and
+		 * the mildest light among its first `confirm` periods. */
+		confirm = ind->confirm_periods < 1 ? 1
+			: ind->confirm_periods > MAX_CONFIRM ? MAX_CONFIRM : ind->confirm_periods;
+		for (size_t i = last;;) {
+			enum tg_status li = i == last ? out->light : tg_eval_light(ind, val[i]);
+
+			if (li == TG_STATUS_OK)
+				break;
+			if (run < confirm && li < mildest)
+				mildest = li;
+			run++;
+			if (i == 0 || !adjacent(c.kind, per[i - 1], per[i]))
+				break;
+			i--;
+		}
+		out->out_of_target_run = run;
+		pending = run > 0 && run < confirm;
+
+		if (ind->year_target.set &&
+		    forecast_year(c.kind, ind->year_target.aggregate, per, val, last, &fc)) {
+			out->has_forecast = true;
+			out->forecast = fc.value;
+			out->forecast_year = fc.year;
+			out->forecast_misses = forecast_misses(ind, fc.value);
+		}
+	} else {
+		confirm = 1;
+	}
+
+	if (ind->late_after >= 0) {
+		int64_t la = ind->late_after > LATE_AFTER_MAX ? LATE_AFTER_MAX : ind->late_after;
+		tg_time t = now - la;
+
+		if (t >= TIME_MIN) {
+			tg_day exp = tg_period_prev(c.kind, tg_period_start(c.kind, tg_time_day(t)));
+			size_t k = lower_bound(per, n, exp);
+
+			out->has_expected = true;
+			out->expected = exp;
+			out->deadline = (tg_time)tg_period_next(c.kind, exp) * TG_DAY_SECONDS + la;
+			late = !(k < n && per[k] == exp);
+		}
+	}
+
+	if (ctx != NULL && ctx->failed_source != NULL) {
+		out->status = TG_STATUS_ERROR;
+		w_s(&c, "fonte '", "source '");
+		w_str(&c.w, ctx->failed_source);
+		w_s(&c, "' in errore: ", "' failed: ");
+		w_str(&c.w, ctx->failed_message);
+	} else if (late) {
+		out->status = TG_STATUS_LATE;
+		w_s(&c, "manca il dato di ", "no value for ");
+		w_period(&c, c.kind, out->expected);
+		w_s(&c, ", atteso entro il ", ", due by ");
+		w_deadline(&c, out->deadline);
+		if (out->has_value) {
+			w_s(&c, "; ultimo valore ", "; latest value ");
+			w_num(&c, out->value);
+			w_unit(&c);
+			w_str(&c.w, " (");
+			w_period(&c, c.kind, out->period);
+			w_str(&c.w, ")");
+		} else {
+			w_s(&c, "; nessun valore ricevuto", "; no value received");
+		}
+	} else if (!out->has_value) {
+		out->status = TG_STATUS_UNKNOWN;
+		if (n == 0) {
+			w_s(&c, "nessun dato ricevuto", "no data received");
+		} else {
+			w_s(&c, "nessun dato per un periodo gi\xC3\xA0 iniziato (il primo \xC3\xA8 per ",
+			    "no value for a period that has started (the first is for ");
+			w_period(&c, c.kind, per[0]);
+			w_str(&c.w, ")");
+		}
+	} else {
+		if (out->light == TG_STATUS_OK || pending)
+			shown = TG_STATUS_OK;
+		else
+			shown = mildest;
+		if (shown == TG_STATUS_OK && out->forecast_misses)
+			shown = TG_STATUS_WARNING;
+		out->status = shown;
+		w_light(&c, out->value, out->period, out->light);
+		if (pending) {
+			w_s(&c, "; fuori obiettivo da ", "; out of target for ");
+			w_periods(&c, run);
+			w_s(&c, ": il semaforo cambia dopo ", ": the light changes after ");
+			w_int(&c.w, confirm);
+			w_s(&c, " periodi consecutivi", " consecutive periods");
+		} else if (confirm > 1 && run > 0) {
+			w_s(&c, "; fuori obiettivo da ", "; out of target for ");
+			w_int(&c.w, run);
+			w_s(&c, " periodi consecutivi", " consecutive periods");
+			if (mildest != out->light) {
+				w_s(&c, ", il semaforo mostra il pi\xC3\xB9 lieve degli ultimi ",
+				    ", the light shows the mildest of the last ");
+				w_int(&c.w, confirm);
+			}
+		}
+		if (out->forecast_misses)
+			w_forecast(&c, out, fc.complete);
+	}
+	w_finish(&c.w);
+}

@@ -1,0 +1,745 @@
+/*
+ * number.c — numbers as people and spreadsheets write them ("1.234,56",
+ * "95,3 %", "n.d."), parsed exactly and without the C library's locale, and
+ * formatted back for people.
+ *
+ * A number in a CSV cell is data for an audit: it must mean the same thing on
+ * every server, and an ambiguous one ("1.234" where ',' is the decimal
+ * separator: one thousand or one point two?) is an error, never a guess.  So
+ * the parser is a strict scanner (groups of exactly three digits, one decimal
+ * separator, the configured characters only) that collects the significant
+ * digits and a decimal exponent, then converts them exactly:
+ *
+ *   - up to 19 significant digits (everything a spreadsheet writes) without
+ *     strtod: Clinger's fast path when the digits fit in 53 bits and the power
+ *     of ten is exact (one multiply or divide of exact doubles, so one
+ *     rounding), else a long double estimate corrected to the nearest double
+ *     (ties to even) by exact big-integer comparison with the half-way points;
+ *   - more digits: strtod() on a buffer of ASCII digits and an exponent with
+ *     no radix character ("123456e-3"), so the result cannot depend on
+ *     LC_NUMERIC even if a program linking us ever calls setlocale().
+ */
+#include "number.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest number text considered, after trimming. */
+#define NUMBER_MAX_LEN 1024
+/* Exponents are saturated here: far beyond any double either way. */
+#define EXP_LIMIT 100000
+#define QUOTE_MAX 40
+#define QUOTE_BUF (4 * QUOTE_MAX + 8)
+/* Decimals shown by tg_number_format at most. */
+#define FORMAT_MAX_DECIMALS 20
+/* Enough decimals to print any double exactly (2^-1074 has 1074). */
+#define EXACT_DECIMALS 1080
+/* Digits printed beyond the requested decimals to decide the rounding. */
+#define GUARD_DECIMALS 24
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static int to_lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned c = s[0];
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* The offending text for a message: at most QUOTE_MAX input bytes, with
+ * control bytes, quotes and invalid UTF-8 escaped as \xNN. */
+static const char *quote(const char *s, size_t len, char *buf, size_t size)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0, k;
+
+	if (size == 0)
+		return buf;
+	while (s != NULL && i < len && i < QUOTE_MAX) {
+		k = utf8_len(u + i, len - i);
+		if (k == 0 || u[i] < 0x20 || u[i] == 0x7f || u[i] == '\'' || u[i] == '\\') {
+			if (o + 5 >= size)
+				break;
+			snprintf(buf + o, size - o, "\\x%02x", u[i]);
+			o += 4;
+			i++;
+			continue;
+		}
+		if (o + k >= size)
+			break;
+		memcpy(buf + o, s + i, k);
+		o += k;
+		i += k;
+	}
+	if (s != NULL && i < len && o + 4 < size) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Length of a blank at s[i..n): ASCII space/tab/CR/LF, U+00A0, U+202F. */
+static size_t blank_len(const unsigned char *s, size_t i, size_t n)
+{
+	if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
+		return 1;
+	if (s[i] == 0xc2 && i + 1 < n && s[i + 1] == 0xa0)
+		return 2;
+	if (s[i] == 0xe2 && i + 2 < n && s[i + 1] == 0x80 && s[i + 2] == 0xaf)
+		return 3;
+	return 0;
+}
+
+static size_t blank_len_back(const unsigned char *s, size_t n)
+{
+	if (n >= 1 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		return 1;
+	if (n >= 2 && s[n - 2] == 0xc2 && s[n - 1] == 0xa0)
+		return 2;
+	if (n >= 3 && s[n - 3] == 0xe2 && s[n - 2] == 0x80 && s[n - 1] == 0xaf)
+		return 3;
+	return 0;
+}
+
+static void trim(const char **s, size_t *len)
+{
+	const unsigned char *u = (const unsigned char *)*s;
+	size_t i = 0, n = *len, k;
+
+	while (i < n && (k = blank_len(u, i, n)) > 0)
+		i += k;
+	while (n > i && (k = blank_len_back(u + i, n - i)) > 0)
+		n -= k;
+	*s += i;
+	*len = n - i;
+}
+
+static bool is_missing(const char *s, size_t len, const struct tg_number_format *fmt)
+{
+	size_t i, k, mlen;
+	const char *m;
+
+	if (len == 0)
+		return true;
+	for (i = 0; i < fmt->n_missing; i++) {
+		if (fmt->missing == NULL || (m = fmt->missing[i]) == NULL)
+			continue;
+		mlen = strlen(m);
+		trim(&m, &mlen);
+		if (mlen != len)
+			continue;
+		for (k = 0; k < len && to_lower((unsigned char)s[k]) == to_lower((unsigned char)m[k]); k++)
+			;
+		if (k == len)
+			return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------ exact decimal -> double */
+
+/*
+ * Unsigned big integers, enough for D * 5^343 shifted by ~1400 bits (the
+ * extremes reachable with D < 10^19 and a result between the smallest
+ * subnormal and DBL_MAX): about 2300 bits.
+ */
+#define BIG_WORDS 128
+
+struct big {
+	uint32_t w[BIG_WORDS]; /* little endian */
+	size_t n;
+	bool overflow;
+};
+
+static void big_set(struct big *b, uint64_t v)
+{
+	b->n = 0;
+	b->overflow = false;
+	while (v != 0) {
+		b->w[b->n++] = (uint32_t)v;
+		v >>= 32;
+	}
+}
+
+static void big_mul_small(struct big *b, uint32_t m)
+{
+	uint64_t carry = 0;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		uint64_t t = (uint64_t)b->w[i] * m + carry;
+
+		b->w[i] = (uint32_t)t;
+		carry = t >> 32;
+	}
+	if (carry != 0) {
+		if (b->n == BIG_WORDS)
+			b->overflow = true;
+		else
+			b->w[b->n++] = (uint32_t)carry;
+	}
+}
+
+static void big_mul_pow5(struct big *b, int e)
+{
+	/* 5^13 is the largest power of five below 2^32 */
+	for (; e >= 13; e -= 13)
+		big_mul_small(b, 1220703125u);
+	for (; e > 0; e--)
+		big_mul_small(b, 5);
+}
+
+static void big_shl(struct big *b, int bits)
+{
+	size_t words = (size_t)bits / 32, i;
+	unsigned r = (unsigned)bits % 32;
+
+	if (b->n == 0 || bits <= 0)
+		return;
+	if (b->n + words + 1 > BIG_WORDS) {
+		b->overflow = true;
+		return;
+	}
+	b->w[b->n + words] = 0;
+	for (i = b->n; i-- > 0;) {
+		b->w[i + words + 1] |= r ? b->w[i] >> (32 - r) : 0;
+		b->w[i + words] = b->w[i] << r;
+	}
+	for (i = 0; i < words; i++)
+		b->w[i] = 0;
+	b->n += words + 1;
+	while (b->n > 0 && b->w[b->n - 1] == 0)
+		b->n--;
+}
+
+static int big_cmp(const struct big *a, const struct big *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	for (i = a->n; i-- > 0;)
+		if (a->w[i] != b->w[i])
+			return a->w[i] < b->w[i] ? -1 : 1;
+	return 0;
+}
+
+/* Sign of D * 10^e - k * 2^p, or 2 if the numbers do not fit. */
+static int cmp_exact(uint64_t D, int e, uint64_t k, int p)
+{
+	struct big l, r;
+	int bl = e, br = p;
+
+	big_set(&l, D);
+	big_set(&r, k);
+	if (e >= 0)
+		big_mul_pow5(&l, e);
+	else
+		big_mul_pow5(&r, -e);
+	if (bl > br)
+		big_shl(&l, bl - br);
+	else
+		big_shl(&r, br - bl);
+	if (l.overflow || r.overflow)
+		return 2;
+	return big_cmp(&l, &r);
+}
+
+static long double pow10_ld(int n)
+{
+	static const long double p[] = { 1e1L, 1e2L, 1e4L, 1e8L, 1e16L, 1e32L, 1e64L, 1e128L, 1e256L };
+	long double v = 1.0L;
+	size_t i;
+
+	for (i = 0; n > 0 && i < sizeof(p) / sizeof(p[0]); i++, n >>= 1)
+		if (n & 1)
+			v *= p[i];
+	return v;
+}
+
+/* A double close to D * 10^e (a few ulps at worst), never NaN. */
+static double approx(uint64_t D, int e)
+{
+	long double v = (long double)D;
+	int a = e < 0 ? -e : e, k;
+
+	/* in steps of at most 10^256 so that a long double as narrow as a
+	 * double neither overflows nor underflows on the way */
+	while (a > 0) {
+		k = a > 256 ? 256 : a;
+		if (e < 0)
+			v /= pow10_ld(k);
+		else
+			v *= pow10_ld(k);
+		a -= k;
+	}
+	if (v > (long double)DBL_MAX)
+		return DBL_MAX;
+	return (double)v;
+}
+
+static uint64_t dbl_bits(double x)
+{
+	uint64_t u;
+
+	memcpy(&u, &x, sizeof(u));
+	return u;
+}
+
+static double bits_dbl(uint64_t u)
+{
+	double x;
+
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
+/*
+ * The double nearest to D * 10^e (D > 0), ties to even; HUGE_VAL when it
+ * rounds beyond DBL_MAX.  *ok is false if the search did not settle (never
+ * expected; the caller then falls back to strtod).
+ */
+static double correct(uint64_t D, int e, bool *ok)
+{
+	uint64_t bits = dbl_bits(approx(D, e)), M;
+	int q, biased, c, iter;
+
+	*ok = true;
+	if (bits == 0)
+		bits = 1; /* start from the smallest subnormal */
+	for (iter = 0; iter < 64; iter++) {
+		biased = (int)(bits >> 52);
+		M = bits & ((UINT64_C(1) << 52) - 1);
+		if (biased == 0) {
+			q = -1074;
+		} else {
+			M |= UINT64_C(1) << 52;
+			q = biased - 1075;
+		}
+		/* above the half-way point to the next double? */
+		c = cmp_exact(D, e, 2 * M + 1, q - 1);
+		if (c == 2)
+			break;
+		if (c > 0 || (c == 0 && (M & 1))) {
+			if (bits == dbl_bits(DBL_MAX))
+				return HUGE_VAL;
+			bits++;
+			continue;
+		}
+		/* below the half-way point to the previous one?  Below a power
+		 * of two the previous double is half as far. */
+		if (biased > 1 && M == UINT64_C(1) << 52)
+			c = cmp_exact(D, e, 4 * M - 1, q - 2);
+		else
+			c = cmp_exact(D, e, 2 * M - 1, q - 1);
+		if (c == 2)
+			break;
+		if (c < 0 || (c == 0 && (M & 1))) {
+			bits--;
+			if (bits == 0)
+				return 0.0;
+			continue;
+		}
+		return bits_dbl(bits);
+	}
+	*ok = false;
+	return 0.0;
+}
+
+static const double pow10_exact[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* D * 10^e for D < 10^19, exactly rounded. */
+static double convert19(uint64_t D, int e, bool *ok)
+{
+	const uint64_t two53 = UINT64_C(1) << 53;
+	uint64_t t;
+	int k;
+
+	*ok = true;
+	if (D <= two53) {
+		if (e >= 0 && e <= 22)
+			return (double)D * pow10_exact[e];
+		if (e < 0 && e >= -22)
+			return (double)D / pow10_exact[-e];
+		if (e > 22 && e <= 22 + 16) {
+			/* 12e30 = 12000000 * 1e22: both exact, one rounding */
+			for (t = D, k = e; k > 22 && t <= two53 / 10; k--)
+				t *= 10;
+			if (k == 22)
+				return (double)t * 1e22;
+		}
+	}
+	return correct(D, e, ok);
+}
+
+/* ----------------------------------------------------------------- parse */
+
+/* The significant digits of the text, without leading zeros. */
+struct scan {
+	char dig[NUMBER_MAX_LEN + 1];
+	size_t nd;
+};
+
+static bool fmt_valid(const struct tg_number_format *fmt)
+{
+	if (fmt->decimal != '.' && fmt->decimal != ',')
+		return false;
+	if (fmt->thousands != 0 && fmt->thousands != '.' && fmt->thousands != ',' &&
+	    fmt->thousands != ' ' && fmt->thousands != '\'')
+		return false;
+	return fmt->thousands != fmt->decimal;
+}
+
+/* Length of the thousands separator at s[i..n), 0 if there is none. */
+static size_t thousands_len(const struct tg_number_format *fmt, const unsigned char *s,
+			    size_t i, size_t n)
+{
+	if (fmt->thousands == 0)
+		return 0;
+	if (fmt->thousands == ' ')
+		return blank_len(s, i, n);
+	return s[i] == (unsigned char)fmt->thousands ? 1 : 0;
+}
+
+int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fmt,
+		    double *out, struct tg_error *err)
+{
+	static const struct tg_number_format c_format = { '.', 0, NULL, 0 };
+	const unsigned char *u;
+	char q[QUOTE_BUF], cq[QUOTE_BUF];
+	struct scan sc;
+	size_t i = 0, k, group = 0, groups = 0, nint = 0, nfrac = 0;
+	long ex = 0;
+	bool neg = false, any = false;
+	int c;
+	double v = 0.0;
+
+	if (fmt == NULL)
+		fmt = &c_format;
+	if (s == NULL)
+		len = 0;
+	trim(&s, &len);
+	quote(s, len, q, sizeof(q));
+	if (!fmt_valid(fmt))
+		return tg_error_set(err, "'%s' is not a number: invalid number format (decimal '%c', thousands '%c')",
+				    q, fmt->decimal > 0x20 && fmt->decimal < 0x7f ? fmt->decimal : '?',
+				    fmt->thousands > 0x20 && fmt->thousands < 0x7f ? fmt->thousands : '?');
+	if (is_missing(s, len, fmt))
+		return TG_NUMBER_MISSING;
+	if (len > NUMBER_MAX_LEN)
+		return tg_error_set(err, "'%s' is not a number: too long (%zu bytes)", q, len);
+	u = (const unsigned char *)s;
+	sc.nd = 0;
+
+	/* sign: + - or U+2212 MINUS SIGN */
+	if (u[0] == '+' || u[0] == '-') {
+		neg = u[0] == '-';
+		i = 1;
+	} else if (len >= 3 && u[0] == 0xe2 && u[1] == 0x88 && u[2] == 0x92) {
+		neg = true;
+		i = 3;
+	}
+
+	/* integer part, in groups of three after the first separator */
+	while (i < len) {
+		if (is_digit(u[i])) {
+			if (sc.nd > 0 || u[i] != '0')
+				sc.dig[sc.nd++] = (char)u[i];
+			nint++;
+			group++;
+			any = true;
+			i++;
+			continue;
+		}
+		/* a separator not followed by a digit is not one: "95 %" */
+		if ((k = thousands_len(fmt, u, i, len)) == 0 || i + k >= len || !is_digit(u[i + k]))
+			break;
+		if (group == 0)
+			return tg_error_set(err, "'%s' is not a number: a thousands separator '%c' without digits before it",
+					    q, fmt->thousands);
+		if (groups == 0 && group > 3)
+			return tg_error_set(err, "'%s' is not a number: more than three digits before the thousands separator '%c'",
+					    q, fmt->thousands);
+		if (groups > 0 && group != 3)
+			return tg_error_set(err, "'%s' is not a number: digits between thousands separators '%c' must be groups of three",
+					    q, fmt->thousands);
+		groups++;
+		group = 0;
+		i += k;
+	}
+	if (groups > 0 && group != 3)
+		return tg_error_set(err, "'%s' is not a number: after the thousands separator '%c' there must be exactly three digits",
+				    q, fmt->thousands);
+
+	/* decimals */
+	if (i < len && u[i] == (unsigned char)fmt->decimal) {
+		i++;
+		for (; i < len && is_digit(u[i]); i++) {
+			if (sc.nd > 0 || u[i] != '0')
+				sc.dig[sc.nd++] = (char)u[i];
+			nfrac++;
+		}
+		if (nfrac == 0)
+			return tg_error_set(err, "'%s' is not a number: no digits after the decimal separator '%c'",
+					    q, fmt->decimal);
+		any = true;
+		if (i < len && thousands_len(fmt, u, i, len) > 0)
+			return tg_error_set(err, "'%s' is not a number: a thousands separator '%c' after the decimal separator '%c'",
+					    q, fmt->thousands, fmt->decimal);
+	}
+	if (!any && i < len && u[i] != '%' && blank_len(u, i, len) == 0) {
+		k = utf8_len(u + i, len - i);
+		return tg_error_set(err, "'%s' is not a number: unexpected '%s'", q,
+				    quote(s + i, k ? k : 1, cq, sizeof(cq)));
+	}
+	if (!any)
+		return tg_error_set(err, "'%s' is not a number: no digits", q);
+
+	/* exponent */
+	if (i < len && (u[i] == 'e' || u[i] == 'E')) {
+		bool eneg = false;
+		size_t nexp = 0;
+
+		i++;
+		if (i < len && (u[i] == '+' || u[i] == '-')) {
+			eneg = u[i] == '-';
+			i++;
+		}
+		for (; i < len && is_digit(u[i]); i++, nexp++)
+			if (ex < EXP_LIMIT)
+				ex = ex * 10 + (u[i] - '0');
+		if (nexp == 0)
+			return tg_error_set(err, "'%s' is not a number: no digits in the exponent", q);
+		if (eneg)
+			ex = -ex;
+	}
+
+	/* percent sign, possibly after a (non-breaking) space */
+	k = i;
+	while (k < len && blank_len(u, k, len) > 0)
+		k += blank_len(u, k, len);
+	if (k < len && u[k] == '%')
+		i = k + 1;
+
+	if (i < len) {
+		c = u[i];
+		if ((c == '.' || c == ',') && c != fmt->decimal && c != fmt->thousands)
+			return tg_error_set(err, "'%s' is not a number: '%c' is not the decimal separator '%c'",
+					    q, c, fmt->decimal);
+		if (c == fmt->decimal)
+			return tg_error_set(err, "'%s' is not a number: more than one decimal separator '%c'",
+					    q, fmt->decimal);
+		if (blank_len(u, i, len) > 0)
+			return tg_error_set(err, "'%s' is not a number: unexpected space%s", q,
+					    fmt->thousands == 0 ? " (no thousands separator is configured)" : "");
+		k = utf8_len(u + i, len - i);
+		return tg_error_set(err, "'%s' is not a number: unexpected '%s'", q,
+				    quote(s + i, k ? k : 1, cq, sizeof(cq)));
+	}
+
+	/* value = dig * 10^(ex - fractional digits after the last significant one) */
+	ex -= (long)nfrac;
+	while (sc.nd > 0 && sc.dig[sc.nd - 1] == '0') {
+		sc.nd--;
+		ex++;
+	}
+	if (sc.nd == 0) {
+		v = 0.0;
+	} else if ((long)sc.nd + ex - 1 > DBL_MAX_10_EXP) {
+		v = HUGE_VAL;
+	} else if ((long)sc.nd + ex <= -324) {
+		v = 0.0; /* below half the smallest subnormal */
+	} else {
+		bool ok = false;
+
+		if (sc.nd <= 19) {
+			uint64_t D = 0;
+
+			for (k = 0; k < sc.nd; k++)
+				D = D * 10 + (uint64_t)(sc.dig[k] - '0');
+			v = convert19(D, (int)ex, &ok);
+		}
+		if (!ok) {
+			/* digits and an exponent, no radix character: locale-proof */
+			char buf[NUMBER_MAX_LEN + 32];
+
+			memcpy(buf, sc.dig, sc.nd);
+			snprintf(buf + sc.nd, sizeof(buf) - sc.nd, "e%ld", ex);
+			v = strtod(buf, NULL);
+		}
+	}
+	if (v > DBL_MAX)
+		return tg_error_set(err, "'%s' is not a number: out of range (the largest is about 1.8e308)", q);
+	if (out != NULL)
+		*out = neg && v != 0.0 ? -v : v;
+	return TG_NUMBER_VALUE;
+}
+
+/* ---------------------------------------------------------------- format */
+
+struct outbuf {
+	char *buf;
+	size_t size, n;
+};
+
+static void put(struct outbuf *o, const char *s, size_t len)
+{
+	size_t room = o->size - 1 - o->n;
+
+	if (len > room)
+		len = room;
+	memcpy(o->buf + o->n, s, len);
+	o->n += len;
+	o->buf[o->n] = '\0';
+}
+
+/*
+ * s is v printed with decimals + GUARD_DECIMALS decimals (rounded by
+ * snprintf at the last one).  Rounding half away from zero at `decimals`
+ * needs only the next digit, unless the guard digits read 5000... (an exact
+ * tie, or ...4999 rounded up) or 4999... (maybe rounded down from ...5):
+ * then the caller prints every digit.
+ */
+static bool ambiguous(const char *s, size_t decimals)
+{
+	const char *p = s;
+	size_t i;
+	char fill;
+
+	while (*p != '\0' && is_digit(*p))
+		p++;
+	while (*p != '\0' && !is_digit(*p))
+		p++;
+	for (i = 0; i < decimals && is_digit(*p); i++)
+		p++;
+	if (*p != '5' && *p != '4')
+		return false;
+	fill = *p == '5' ? '0' : '9';
+	for (p++; is_digit(*p); p++)
+		if (*p != fill)
+			return false;
+	return true;
+}
+
+const char *tg_number_format(double v, int decimals, const char *lang, char *buf, size_t size)
+{
+	bool en = lang != NULL && to_lower((unsigned char)lang[0]) == 'e' &&
+		  to_lower((unsigned char)lang[1]) == 'n' &&
+		  (lang[2] == '\0' || lang[2] == '_' || lang[2] == '-' || lang[2] == '.');
+	char dec = en ? '.' : ',', sep = en ? ',' : '.';
+	/* every digit of a double: 309 before the point, 1074 after it */
+	char tmp[DBL_MAX_10_EXP + EXACT_DECIMALS + 32];
+	char dig[DBL_MAX_10_EXP + FORMAT_MAX_DECIMALS + 8];
+	struct outbuf o = { buf, size, 0 };
+	const char *p, *fp;
+	size_t ni, nf, nd, i, lim;
+	bool neg, zero;
+
+	if (buf == NULL || size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (v != v) {
+		put(&o, en ? "n/a" : "n.d.", en ? 3 : 4);
+		return buf;
+	}
+	if (decimals < 0)
+		decimals = 2;
+	if (decimals > FORMAT_MAX_DECIMALS)
+		decimals = FORMAT_MAX_DECIMALS;
+	neg = v < 0;
+	if (neg || v == 0) /* -0.0 too */
+		v = neg ? -v : 0.0;
+	if (v > DBL_MAX) {
+		put(&o, neg ? "-\xe2\x88\x9e" : "\xe2\x88\x9e", neg ? 4 : 3);
+		return buf;
+	}
+	/* The exact decimal expansion of v, rounded here half away from zero as
+	 * people (and spreadsheets) do: 0,125 -> 0,13.  Only the digits of the
+	 * snprintf output are used: its radix character may follow LC_NUMERIC. */
+	snprintf(tmp, sizeof(tmp), "%.*f", decimals + GUARD_DECIMALS, v);
+	if (ambiguous(tmp, (size_t)decimals))
+		snprintf(tmp, sizeof(tmp), "%.*f", EXACT_DECIMALS, v);
+	for (p = tmp, nd = 0; is_digit(*p) && nd < DBL_MAX_10_EXP + 2; p++)
+		dig[nd++] = *p;
+	ni = nd;
+	while (*p != '\0' && !is_digit(*p))
+		p++;
+	fp = p;
+	for (i = 0; i < (size_t)decimals && is_digit(fp[i]); i++)
+		dig[nd++] = fp[i];
+	nf = i;
+	if (nf == (size_t)decimals && fp[nf] >= '5' && fp[nf] <= '9') {
+		for (i = nd; i-- > 0;) {
+			if (dig[i] != '9') {
+				dig[i]++;
+				break;
+			}
+			dig[i] = '0';
+		}
+		if (i == (size_t)-1) { /* 999.9 -> 1000.0: all digits were 9 */
+			dig[nd] = '0';
+			dig[0] = '1';
+			nd++;
+			ni++;
+		}
+	}
+	while (nf > 0 && dig[ni + nf - 1] == '0')
+		nf--;
+	/* drop leading zeros but one */
+	for (lim = 0; lim + 1 < ni && dig[lim] == '0'; lim++)
+		;
+	for (zero = true, i = lim; i < ni + nf; i++)
+		if (dig[i] != '0')
+			zero = false;
+	if (neg && !zero) /* never "-0" */
+		put(&o, "-", 1);
+	for (i = lim; i < ni; i++) {
+		if (i > lim && (ni - i) % 3 == 0)
+			put(&o, &sep, 1);
+		put(&o, dig + i, 1);
+	}
+	if (nf > 0) {
+		put(&o, &dec, 1);
+		put(&o, dig + ni, nf);
+	}
+	return buf;
+}

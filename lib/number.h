@@ -1,0 +1,48 @@
+/*
+ * number.h — locale-independent parsing of numbers as written by people and
+ * spreadsheets (Italian "1.234,56", "95,3%", "n.d.").
+ *
+ * Never depends on setlocale(); never accepts an ambiguous number: with
+ * decimal ',' and no thousands separator, "1.234" is an error, not 1.234.
+ */
+#ifndef TG_NUMBER_H
+#define TG_NUMBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+struct tg_number_format {
+	char decimal;   /* '.' or ',' */
+	char thousands; /* '.', ',', ' ', '\'' or 0 for none; != decimal */
+	/* Markers that mean "no value" (compared case-insensitively after
+	 * trimming spaces).  The empty string is always a missing marker. */
+	const char *const *missing;
+	size_t n_missing;
+};
+
+#define TG_NUMBER_VALUE 0
+#define TG_NUMBER_MISSING 1
+
+/*
+ * Parses s[0..len).  Accepted: optional spaces (also U+00A0 and U+202F in
+ * UTF-8) around; optional sign '+' '-' (also U+2212); digits with the
+ * configured thousands separator in groups of exactly three; the decimal
+ * separator and decimals; an optional exponent e/E[+-]digits; an optional
+ * '%' at the end (the number is kept as written: "95,3%" -> 95.3).
+ * A thousands separator of ' ' also accepts U+00A0 and U+202F.
+ * Returns TG_NUMBER_VALUE with *out set, TG_NUMBER_MISSING (out untouched)
+ * for a missing marker, or -EINVAL with err ("'1.234' is not a number: '.'
+ * is not the decimal separator ','", ...).  Infinite or NaN results are errors.
+ * Exactly rounded for up to 19 significant digits without calling strtod.
+ */
+int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fmt,
+		    double *out, struct tg_error *err);
+
+/* Formats a value for people: decimal separator of the language ("it": ',',
+ * "en": '.'), thousands grouping ("it": '.', "en": ','), at most `decimals`
+ * decimals with trailing zeros removed (decimals < 0: up to 2). */
+const char *tg_number_format(double v, int decimals, const char *lang, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * output.h — what a person or a program reads after a cycle: the aligned
+ * status table, the JSON array of `--json`, and status.json in the state
+ * directory (read by `traguardo status`).
+ */
+#ifndef TG_OUTPUT_H
+#define TG_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "engine.h"
+#include "evaluate.h"
+
+/* The table, grouped by department, worst first within each, with the reason
+ * under each row; colours only when colour is true; a summary at the end. */
+void tg_output_table(FILE *f, const struct tg_config *cfg, const struct tg_engine *e,
+		     tg_time now, bool colour);
+
+/* One JSON array, one object per indicator (the DESIGN.md contract:
+ * id, name, department, status, period, value, target, forecast, reason, ...).
+ * Returns a malloc'ed NUL-terminated string, or NULL on ENOMEM. */
+char *tg_output_json(const struct tg_config *cfg, const struct tg_engine *e);
+
+/* STATE_DIR/status.json: { "now", "generated_at", "indicators": [...], "sources": [...] },
+ * replaced atomically, mode 0640. */
+int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
+			  int64_t wall_clock, struct tg_error *err);
+
+/* "12 indicatori: 8 in obiettivo, 2 attenzione, 1 critico, 1 in ritardo". */
+const char *tg_output_summary(const struct tg_config *cfg, const struct tg_engine *e,
+			      char *buf, size_t size);
+
+#endif

@@ -1,0 +1,418 @@
+/*
+ * source_csv.c — reads a CSV source (see source_csv.h).
+ *
+ * Streaming: one record at a time from lib/csv, so a 300 MB export costs the
+ * memory of its longest line.  The header decides the columns once per file;
+ * every later row is checked against it and either becomes measurements or
+ * a located complaint.  Complaints are capped per file so that a broken
+ * export of a million rows yields a dozen readable lines, not a million.
+ */
+#include "source_csv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "number.h"
+
+#define WARN_ROWS_PER_FILE 10
+#define UNKNOWN_MAX 10000
+#define UNKNOWN_SHOWN 5
+
+/* The distinct unknown indicators of one run, to report them once. */
+struct unknown_set {
+	char **ids;
+	size_t n, cap;
+};
+
+static bool unknown_add(struct unknown_set *u, const char *id, size_t len)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (strlen(u->ids[i]) == len && memcmp(u->ids[i], id, len) == 0)
+			return false;
+	if (u->n >= UNKNOWN_MAX)
+		return false;
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 16;
+		char **ids = realloc(u->ids, cap * sizeof(*ids));
+
+		if (ids == NULL)
+			return false;
+		u->ids = ids;
+		u->cap = cap;
+	}
+	u->ids[u->n] = strndup(id, len);
+	if (u->ids[u->n] == NULL)
+		return false;
+	u->n++;
+	return true;
+}
+
+static void unknown_free(struct unknown_set *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		free(u->ids[i]);
+	free(u->ids);
+}
+
+struct run {
+	const struct tg_source *src;
+	const struct tg_source_sink *sink;
+	struct tg_source_stats *stats;
+	struct unknown_set unknown;
+	const char *file;
+	size_t file_bad;   /* bad rows in the current file */
+};
+
+static void warnf(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(struct run *r, const char *fmt, ...)
+{
+	char msg[TG_ERROR_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->sink->warn != NULL)
+		r->sink->warn(r->sink->ctx, r->src, msg);
+}
+
+static void bad_row(struct run *r, unsigned long line, const char *why)
+{
+	r->stats->bad_rows++;
+	if (++r->file_bad <= WARN_ROWS_PER_FILE)
+		warnf(r, "%s:%lu: %s; row skipped", r->file, line, why);
+}
+
+static bool blank_record(const struct tg_csv_record *rec)
+{
+	for (size_t i = 0; i < rec->nfields; i++)
+		for (size_t j = 0; j < rec->lens[i]; j++)
+			if (rec->fields[i][j] != ' ' && rec->fields[i][j] != '\t')
+				return false;
+	return true;
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/* One value cell: parse, hand to the sink, count.  Returns false for a bad cell. */
+static void measure(struct run *r, unsigned long line, const char *id, size_t idlen,
+		    const struct tg_date *date, const char *cell, size_t clen, const char *column)
+{
+	const struct tg_dialect *d = &r->src->dialect;
+	struct tg_error err;
+	char why[TG_ERROR_MAX + 64];
+	double v;
+	int rc;
+
+	rc = tg_number_parse(cell, clen, &d->number, &v, &err);
+	if (rc == TG_NUMBER_MISSING) {
+		r->stats->missing++;
+		return;
+	}
+	if (rc < 0) {
+		if (column != NULL)
+			snprintf(why, sizeof(why), "column '%s': %s", column, err.msg);
+		else
+			snprintf(why, sizeof(why), "%s", err.msg);
+		bad_row(r, line, why);
+		return;
+	}
+	rc = r->sink->measure(r->sink->ctx, r->src, id, idlen, date, v, &err);
+	if (rc == TG_SINK_UNKNOWN) {
+		r->stats->unknown_rows++;
+		if (unknown_add(&r->unknown, id, idlen))
+			r->stats->unknown_ids++;
+	} else if (rc < 0) {
+		bad_row(r, line, err.msg);
+	} else {
+		r->stats->measurements++;
+	}
+}
+
+/* Index of the column called name, or -1. */
+static ssize_t find_column(const struct tg_csv_record *hdr, const char *name)
+{
+	for (size_t i = 0; i < hdr->nfields; i++)
+		if (tg_csv_header_equal(hdr->fields[i], name))
+			return (ssize_t)i;
+	return -1;
+}
+
+struct layout {
+	size_t col_id, col_period, col_value; /* long */
+	size_t need;                          /* fields a row must have */
+	/* wide: the columns whose header is a period */
+	struct tg_date *dates;
+	char **names;
+	size_t *cols;
+	size_t n;
+};
+
+static void layout_free(struct layout *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->dates);
+	free(l->names);
+	free(l->cols);
+}
+
+static int column_or_position(const struct tg_csv_record *hdr, const char *name, size_t pos,
+			      const char *what, const char *file, size_t *out, struct tg_error *err)
+{
+	ssize_t i;
+
+	if (name == NULL) {
+		if (pos >= hdr->nfields)
+			return tg_error_set(err, "%s:%lu: the header has %zu columns; the %s is expected in column %zu",
+					    file, hdr->line, hdr->nfields, what, pos + 1);
+		*out = pos;
+		return 0;
+	}
+	i = find_column(hdr, name);
+	if (i < 0)
+		return tg_error_set(err, "%s:%lu: no column '%s' (the %s column) in the header",
+				    file, hdr->line, name, what);
+	*out = (size_t)i;
+	return 0;
+}
+
+static int layout_from_header(struct run *r, const struct tg_csv_record *hdr, struct layout *l,
+			      struct tg_error *err)
+{
+	const struct tg_source *s = r->src;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	rc = column_or_position(hdr, s->col_indicator, 0, "indicator", r->file, &l->col_id, err);
+	if (rc < 0)
+		return rc;
+	if (s->layout == TG_LAYOUT_LONG) {
+		rc = column_or_position(hdr, s->col_period, 1, "period", r->file, &l->col_period, err);
+		if (rc == 0)
+			rc = column_or_position(hdr, s->col_value, 2, "value", r->file, &l->col_value, err);
+		if (rc < 0)
+			return rc;
+		l->need = l->col_id;
+		if (l->col_period > l->need)
+			l->need = l->col_period;
+		if (l->col_value > l->need)
+			l->need = l->col_value;
+		l->need++;
+		return 0;
+	}
+	l->dates = calloc(hdr->nfields, sizeof(*l->dates));
+	l->names = calloc(hdr->nfields, sizeof(*l->names));
+	l->cols = calloc(hdr->nfields, sizeof(*l->cols));
+	if (l->dates == NULL || l->names == NULL || l->cols == NULL)
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < hdr->nfields; i++) {
+		struct tg_error ignored;
+
+		if (i == l->col_id)
+			continue;
+		if (tg_date_parse(hdr->fields[i], hdr->lens[i], NULL, &l->dates[l->n], &ignored) < 0)
+			continue; /* a description or notes column */
+		l->names[l->n] = strdup(hdr->fields[i]);
+		if (l->names[l->n] == NULL)
+			return tg_error_setc(err, -ENOMEM, "out of memory");
+		l->cols[l->n++] = i;
+		if (i + 1 > l->need)
+			l->need = i + 1;
+	}
+	if (l->n == 0)
+		return tg_error_set(err, "%s:%lu: wide layout, but no column header is a period (like \"Gen 2026\" or \"01/2026\")",
+				    r->file, hdr->line);
+	if (l->col_id + 1 > l->need)
+		l->need = l->col_id + 1;
+	return 0;
+}
+
+static void row(struct run *r, const struct tg_csv_record *rec, const struct layout *l)
+{
+	const struct tg_dialect *d = &r->src->dialect;
+	const char *id = rec->fields[l->col_id];
+	size_t idlen = rec->lens[l->col_id];
+	struct tg_error err;
+	char why[TG_ERROR_MAX + 64];
+
+	r->stats->rows++;
+	if (rec->nfields < l->need && r->src->layout == TG_LAYOUT_LONG) {
+		snprintf(why, sizeof(why), "%zu fields, expected at least %zu", rec->nfields, l->need);
+		bad_row(r, rec->line, why);
+		return;
+	}
+	trim(&id, &idlen);
+	if (idlen == 0) {
+		bad_row(r, rec->line, "empty indicator code");
+		return;
+	}
+	if (r->src->layout == TG_LAYOUT_LONG) {
+		struct tg_date date;
+		const char *p = rec->fields[l->col_period];
+		size_t plen = rec->lens[l->col_period];
+
+		if (tg_date_parse(p, plen, d->date_format, &date, &err) < 0) {
+			bad_row(r, rec->line, err.msg);
+			return;
+		}
+		measure(r, rec->line, id, idlen, &date, rec->fields[l->col_value],
+			rec->lens[l->col_value], NULL);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		/* a short row: the missing trailing cells are empty, as Excel writes them */
+		if (l->cols[i] >= rec->nfields)
+			break;
+		measure(r, rec->line, id, idlen, &l->dates[i], rec->fields[l->cols[i]],
+			rec->lens[l->cols[i]], l->names[i]);
+	}
+}
+
+static int read_file(struct run *r, const char *path, struct tg_error *err)
+{
+	struct tg_csv_options opt = {
+		.separator = r->src->dialect.separator,
+		.encoding = r->src->dialect.encoding,
+	};
+	struct tg_csv_reader *rd;
+	struct tg_csv_record rec;
+	struct layout l;
+	struct stat st;
+	bool have_header = false;
+	int fd, rc;
+
+	r->file = path;
+	r->file_bad = 0;
+	memset(&l, 0, sizeof(l));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return tg_error_setc(err, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return tg_error_setc(err, -EINVAL, "%s: not a regular file", path);
+	}
+	rd = tg_csv_open_fd(fd, path, &opt);
+	if (rd == NULL) {
+		close(fd);
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	}
+	r->stats->files++;
+	for (;;) {
+		struct tg_error rerr;
+
+		rc = tg_csv_next(rd, &rec, &rerr);
+		if (rc == TG_CSV_EOF)
+			break;
+		if (rc == TG_CSV_BAD_RECORD) {
+			r->stats->bad_rows++;
+			if (++r->file_bad <= WARN_ROWS_PER_FILE)
+				warnf(r, "%s; row skipped", rerr.msg);
+			continue;
+		}
+		if (rc < 0) {
+			*err = rerr;
+			goto out;
+		}
+		if (blank_record(&rec))
+			continue;
+		if (!have_header) {
+			rc = layout_from_header(r, &rec, &l, err);
+			if (rc < 0)
+				goto out;
+			have_header = true;
+			continue;
+		}
+		row(r, &rec, &l);
+	}
+	rc = 0;
+	if (!have_header)
+		rc = tg_error_set(err, "%s: empty file (no header line)", path);
+	if (r->file_bad > WARN_ROWS_PER_FILE)
+		warnf(r, "%s: %zu more bad rows not shown", path, r->file_bad - WARN_ROWS_PER_FILE);
+out:
+	layout_free(&l);
+	tg_csv_free(rd);
+	close(fd);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tg_source_csv_run(const struct tg_source *src, const struct tg_source_sink *sink,
+		      struct tg_source_stats *stats, struct tg_error *err)
+{
+	struct run r = { .src = src, .sink = sink, .stats = stats };
+	struct tg_error ferr;
+	size_t failed = 0;
+	glob_t g;
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	tg_error_clear(err);
+	rc = glob(src->path, GLOB_ERR, NULL, &g);
+	if (rc == GLOB_NOMATCH) {
+		globfree(&g);
+		if (strpbrk(src->path, "*?[") == NULL)
+			return tg_error_setc(err, -ENOENT, "%s: %s", src->path, strerror(ENOENT));
+		return tg_error_setc(err, -ENOENT, "no file matches '%s'", src->path);
+	}
+	if (rc != 0) {
+		globfree(&g);
+		return tg_error_setc(err, rc == GLOB_NOSPACE ? -ENOMEM : -EIO,
+				     "%s: cannot list the files", src->path);
+	}
+	/* glob sorts already; keep it explicit for readers of the code */
+	qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		rc = read_file(&r, g.gl_pathv[i], &ferr);
+		if (rc < 0) {
+			/* the first failure is the one the source reports; later ones are logged */
+			if (failed++ == 0)
+				*err = ferr;
+			else
+				warnf(&r, "%s", ferr.msg);
+		}
+	}
+	globfree(&g);
+	if (r.unknown.n > 0) {
+		char list[512] = "";
+		size_t len = 0;
+
+		for (size_t i = 0; i < r.unknown.n && i < UNKNOWN_SHOWN && len < sizeof(list); i++) {
+			char q[96];
+
+			/* ids come from the file: escaped, so no data can forge a log line */
+			tg_error_quote(r.unknown.ids[i], strlen(r.unknown.ids[i]), 64, q, sizeof(q));
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", q);
+		}
+		warnf(&r, "%s: %zu row%s for %zu indicator%s not in the configuration (%s%s); ignored",
+		      src->path, stats->unknown_rows, stats->unknown_rows == 1 ? "" : "s",
+		      r.unknown.n, r.unknown.n == 1 ? "" : "s", list,
+		      r.unknown.n > UNKNOWN_SHOWN ? ", ..." : "");
+	}
+	unknown_free(&r.unknown);
+	if (failed > 1)
+		tg_error_prefix(err, "%zu files failed, the first", failed);
+	return failed ? -EIO : 0;
+}

@@ -1,0 +1,65 @@
+#!/bin/sh
+# run.sh BUILD_DIR... — runs every unit test binary and every integration
+# test script against each build, and ends with one line over all of them:
+#   N passed, N failed[, N skipped]
+# Unit tests are cmocka binaries (their own summary lines are parsed);
+# integration tests are shell scripts printing "ok - ..." / "not ok - ..." /
+# "ok - ... # SKIP why" lines (tests/integration/lib.sh).
+set -u
+cd "$(dirname "$0")/.."
+passed=0; failed=0; skipped=0; failures=""
+log=$(mktemp -d "${TMPDIR:-/tmp}/traguardo-check.XXXXXX")
+trap 'rm -rf "$log"' EXIT INT TERM
+
+num() { sed -n "s/^\[  $1 *\] \([0-9][0-9]*\) test.*/\1/p" "$2" | tail -n 1; }
+
+for build in "$@"; do
+	for t in "$build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		out="$log/out"
+		"$t" >"$out" 2>&1
+		rc=$?
+		p=$(num PASSED "$out"); f=$(num FAILED "$out"); s=$(num SKIPPED "$out")
+		p=${p:-0}; f=${f:-0}; s=${s:-0}
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed: no summary
+		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+		printf '%-48s %4d passed %3d failed %3d skipped\n' "$t" "$p" "$f" "$s"
+		if [ "$f" -ne 0 ]; then
+			failures="$failures $t"
+			grep -E '^\[  (FAILED|ERROR) |ERROR|Failure|error:|runtime error|Sanitizer' "$out" | head -n 40
+			tail -n 20 "$out"
+		fi
+	done
+	for t in tests/integration/test_*.sh; do
+		[ -f "$t" ] || continue
+		out="$log/out"
+		TRAGUARDO="$PWD/$build/traguardo" sh "$t" >"$out" 2>&1
+		rc=$?
+		p=$(grep -c '^ok ' "$out" | tr -d ' '); s=$(grep -c '^ok .*# SKIP' "$out" | tr -d ' ')
+		f=$(grep -c '^not ok ' "$out" | tr -d ' ')
+		p=$((p - s))
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+		printf '%-48s %4d passed %3d failed %3d skipped\n' "$t [$build]" "$p" "$f" "$s"
+		if [ "$f" -ne 0 ]; then
+			failures="$failures $t[$build]"
+			grep -E '^not ok |^#' "$out" | head -n 60
+		fi
+	done
+done
+# fuzz targets: a short smoke pass (built by `make check` with clang)
+if ls build-fuzz/fuzz_* >/dev/null 2>&1; then
+	out="$log/out"
+	sh tests/fuzz/smoke.sh >"$out" 2>&1
+	p=$(grep -c '^ok ' "$out" | tr -d ' '); f=$(grep -c '^not ok ' "$out" | tr -d ' ')
+	passed=$((passed + p)); failed=$((failed + f))
+	printf '%-48s %4d passed %3d failed %3d skipped\n' "tests/fuzz (smoke)" "$p" "$f" 0
+	[ "$f" -ne 0 ] && { failures="$failures fuzz"; grep -E '^not ok |^#' "$out"; }
+fi
+[ -n "$failures" ] && echo "failing:$failures"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

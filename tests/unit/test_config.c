@@ -1,0 +1,1006 @@
+/*
+ * test_config.c — the configuration loader: every default, every parsed
+ * value, one bad configuration per kind of error (with its line), several
+ * errors in one run, @include with errors in the included file, lookups,
+ * secret paths, email addresses, and a generated 100,000-indicator config.
+ */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#ifndef TG_TEST_DATA
+#define TG_TEST_DATA "tests/data"
+#endif
+#define DATA TG_TEST_DATA "/config"
+
+/* ------------------------------------------------------------------ */
+/* Collecting reports.                                                  */
+
+#define MAX_REPORTS 64
+
+struct report {
+	char file[256];
+	int line;
+	char msg[TG_ERROR_MAX];
+};
+
+struct reports {
+	size_t n;       /* all calls, even beyond MAX_REPORTS */
+	struct report r[MAX_REPORTS];
+};
+
+static void collect(void *ctx, const char *file, int line, const char *msg)
+{
+	struct reports *rs = ctx;
+
+	if (rs->n < MAX_REPORTS) {
+		snprintf(rs->r[rs->n].file, sizeof(rs->r[rs->n].file), "%s", file ? file : "(null)");
+		rs->r[rs->n].line = line;
+		snprintf(rs->r[rs->n].msg, sizeof(rs->r[rs->n].msg), "%s", msg);
+	}
+	rs->n++;
+}
+
+static void print_reports(const struct reports *rs)
+{
+	for (size_t i = 0; i < rs->n && i < MAX_REPORTS; i++)
+		print_error("    %s:%d: %s\n", rs->r[i].file, rs->r[i].line, rs->r[i].msg);
+}
+
+/* Index of the report containing sub, or -1. */
+static ssize_t find_report(const struct reports *rs, const char *sub)
+{
+	for (size_t i = 0; i < rs->n && i < MAX_REPORTS; i++)
+		if (strstr(rs->r[i].msg, sub) != NULL)
+			return (ssize_t)i;
+	return -1;
+}
+
+static struct tg_config *load_ok(const char *text)
+{
+	struct reports rs = { 0 };
+	struct tg_error err = { { 0 } };
+	struct tg_config *cfg = tg_config_load_string(text, "t.conf", collect, &rs, &err);
+
+	if (cfg == NULL || rs.n != 0) {
+		print_error("expected a valid config, got:\n");
+		print_reports(&rs);
+		fail();
+	}
+	return cfg;
+}
+
+/* ------------------------------------------------------------------ */
+/* Defaults and parsed values.                                          */
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct tg_config *cfg = load_ok(
+		"sources = ( { name = \"s\"; type = \"csv\"; path = \"/srv/s.csv\"; } );\n"
+		"indicators = ( { id = \"A\"; name = \"Alpha\"; department = \"D\"; target = 1; } );\n"
+		"channels = ( { name = \"m\"; type = \"email\"; url = \"smtp://mail.example.org\";\n"
+		"               from = \"q@example.org\"; },\n"
+		"             { name = \"h\"; type = \"webhook\"; url = \"http://h.example.org/x\"; },\n"
+		"             { name = \"t\"; type = \"email\"; url = \"smtps://mail.example.org\";\n"
+		"               from = \"q@example.org\"; } );\n"
+		"routes = ( { channels = [\"h\"]; } );\n"
+		"silences = ( { from = \"2026-08-01\"; until = \"2026-08-31\"; reason = \"Estate\"; } );\n");
+	static const char *const missing[] = { "", "n.d.", "n/d", "nd", "-", "--", "N/A", "n.a." };
+
+	/* daemon */
+	assert_string_equal(cfg->daemon.state_dir, "/var/lib/traguardo");
+	assert_string_equal(cfg->daemon.language, "it");
+	assert_null(cfg->daemon.organization);
+	assert_int_equal(cfg->daemon.evaluate_every, 600);
+	assert_int_equal(cfg->daemon.admins.n, 0);
+	assert_non_null(cfg->file);
+	assert_non_null(cfg->dir);
+	assert_true(cfg->file[0] == '/' && cfg->dir[0] == '/');
+
+	/* source */
+	assert_int_equal(cfg->n_sources, 1);
+	const struct tg_source *s = &cfg->sources[0];
+	assert_string_equal(s->name, "s");
+	assert_int_equal(s->type, TG_SOURCE_CSV);
+	assert_int_equal(s->every, 900);
+	assert_int_equal(s->timeout, 30);
+	assert_string_equal(s->path, "/srv/s.csv");
+	assert_int_equal(s->layout, TG_LAYOUT_LONG);
+	assert_int_equal(s->dialect.separator, 0);
+	assert_int_equal(s->dialect.encoding, TG_ENC_AUTO);
+	assert_int_equal(s->dialect.number.decimal, ',');
+	assert_int_equal(s->dialect.number.thousands, '.');
+	assert_null(s->dialect.date_format);
+	assert_int_equal(s->dialect.missing.n, 8);
+	for (size_t i = 0; i < 8; i++)
+		assert_string_equal(s->dialect.missing.v[i], missing[i]);
+	assert_ptr_equal(s->dialect.number.missing, s->dialect.missing.v);
+	assert_int_equal(s->dialect.number.n_missing, 8);
+	assert_null(s->col_indicator);
+	assert_null(s->col_period);
+	assert_null(s->col_value);
+	assert_int_equal(s->loc.line, 1);
+	assert_string_equal(s->loc.file, "t.conf");
+
+	/* indicator */
+	assert_int_equal(cfg->n_indicators, 1);
+	const struct tg_indicator *ind = &cfg->indicators[0];
+	assert_string_equal(ind->id, "A");
+	assert_string_equal(ind->name, "Alpha");
+	assert_string_equal(ind->department, "D");
+	assert_null(ind->process);
+	assert_null(ind->owner);
+	assert_null(ind->unit);
+	assert_null(ind->source);
+	assert_int_equal(ind->source_index, -1);
+	assert_int_equal(ind->period, TG_PERIOD_MONTH);
+	assert_int_equal(ind->better, TG_BETTER_HIGHER);
+	assert_true(ind->has_target);
+	assert_true(ind->target == 1.0);
+	assert_false(ind->has_critical);
+	assert_false(ind->has_min);
+	assert_false(ind->has_max);
+	assert_false(ind->has_critical_min);
+	assert_false(ind->has_critical_max);
+	assert_false(ind->year_target.set);
+	assert_int_equal(ind->year_target.aggregate, TG_AGG_MEAN);
+	assert_int_equal(ind->late_after, -1);
+	assert_int_equal(ind->confirm_periods, 1);
+	assert_int_equal(ind->decimals, -1);
+	assert_int_equal(ind->loc.line, 2);
+
+	/* channels */
+	assert_int_equal(cfg->n_channels, 3);
+	const struct tg_channel *m = &cfg->channels[0], *h = &cfg->channels[1],
+		*t = &cfg->channels[2];
+	assert_int_equal(m->type, TG_CHANNEL_EMAIL);
+	assert_true(m->starttls);             /* smtp:// requires STARTTLS by default */
+	assert_false(t->starttls);            /* smtps:// is TLS already */
+	assert_null(m->username);
+	assert_null(m->password_file);
+	assert_null(m->ca_file);
+	assert_int_equal(m->timeout, 30);
+	assert_int_equal(h->type, TG_CHANNEL_WEBHOOK);
+	assert_int_equal(h->format, TG_WEBHOOK_GENERIC);
+	assert_null(h->secret_file);
+	assert_int_equal(h->timeout, 30);
+	assert_int_equal(h->loc.line, 5);
+
+	/* route */
+	assert_int_equal(cfg->n_routes, 1);
+	const struct tg_route *r = &cfg->routes[0];
+	assert_null(r->name);
+	assert_int_equal(r->departments.n, 0);
+	assert_int_equal(r->processes.n, 0);
+	assert_int_equal(r->indicators.n, 0);
+	assert_int_equal(r->min_status, TG_STATUS_WARNING);
+	assert_int_equal(r->channels.n, 1);
+	assert_string_equal(r->channels.v[0], "h");
+	assert_int_equal(r->to.n, 0);
+	assert_int_equal(r->repeat_every, 0);
+	assert_int_equal(r->escalate_after, 0);
+	assert_int_equal(r->escalate_to.n, 0);
+
+	/* silence */
+	assert_int_equal(cfg->n_silences, 1);
+	assert_int_equal(cfg->silences[0].until - cfg->silences[0].from, 30);
+	assert_string_equal(cfg->silences[0].reason, "Estate");
+	assert_int_equal(cfg->silences[0].loc.line, 9);
+	tg_config_free(cfg);
+}
+
+static const char full_config[] =
+	"daemon = { state_dir = \"state\"; language = \"en\";\n"                          /* 1 */
+	"  organization = \"Comune di Borgo Fittizio\"; evaluate_every = \"5m\";\n"       /* 2 */
+	"  admins = [\"ced@comune.example.it\", \"ops@localhost\"]; };\n"                 /* 3 */
+	"sources = (\n"                                                                   /* 4 */
+	"  { name = \"ragioneria\"; type = \"csv\"; path = \"feeds/*.csv\"; every = \"1h\";\n"
+	"    timeout = \"20s\"; layout = \"long\";\n"
+	"    dialect = { separator = \";\"; decimal = \",\"; thousands = \"\"; encoding = \"windows-1252\";\n"
+	"                date_format = \"%d/%m/%Y\"; missing = [\"n.d.\", \"ND\"]; };\n"
+	"    columns = { indicator = \"Codice\"; period = \"Mese\"; value = \"Valore\"; }; },\n"
+	"  { name = \"urp.mensile\"; type = \"CSV\"; path = \"/srv/urp.csv\"; layout = \"wide\";\n" /* 10 */
+	"    dialect = { separator = \"tab\"; decimal = \".\"; encoding = \"utf-8\"; };\n"
+	"    columns = { indicator = \"Code\"; }; },\n"
+	"  { name = \"t3\"; type = \"csv\"; path = \"/srv/t3.csv\";\n"
+	"    dialect = { separator = \"\\t\"; thousands = \"'\"; }; },\n"
+	"  { name = \"t4\"; type = \"csv\"; path = \"/srv/t4.csv\";\n"                    /* 15 */
+	"    dialect = { separator = \"|\"; decimal = \".\"; thousands = \" \"; }; }\n"
+	");\n"
+	"indicators = (\n"
+	"  { id = \"RAG-01\"; name = \"Tempo medio di pagamento delle fatture\";\n"
+	"    process = \"Gestione della spesa\"; department = \"Ragioneria\";\n"          /* 20 */
+	"    owner = \"ragioneria@comune.example.it\"; unit = \"giorni\"; source = \"ragioneria\";\n"
+	"    period = \"month\"; better = \"lower\"; target = 30; critical = 45.5;\n"
+	"    year_target = { value = 30.0; aggregate = \"last\"; }; late_after = \"20d\";\n"
+	"    confirm_periods = 3; decimals = 1; },\n"
+	"  { id = \"URP_02\"; name = \"Soddisfazione — qualità\"; department = \"URP\";\n"  /* 25 */
+	"    period = \"quarter\"; better = \"range\"; min = 10; max = 20.5; critical_min = 5;\n"
+	"    critical_max = 25; late_after = \"never\"; source = \"urp.mensile\"; },\n"
+	"  { id = \"x.3\"; name = \"N\"; department = \"D\"; better = \"higher\"; target = 90;\n"
+	"    critical = 80; period = \"week\"; year_target = { value = 1200; aggregate = \"sum\"; }; },\n"
+	"  { id = \"d4\"; name = \"N\"; department = \"D\"; target = 1; period = \"day\"; },\n" /* 30 */
+	"  { id = \"y5\"; name = \"N\"; department = \"D\"; target = 1; period = \"year\";\n"
+	"    better = \"higher\"; }\n"
+	");\n";
+
+static void test_full(void **state)
+{
+	(void)state;
+	char *full = malloc(sizeof(full_config) + 2048);
+
+	assert_non_null(full);
+	strcpy(full, full_config);
+	strcat(full,
+	       "channels = (\n"                                                                  /* 34 */
+	       "  { name = \"posta\"; type = \"email\"; url = \"smtp://mail.comune.example.it:587\";\n"
+	       "    starttls = true; from = \"Ufficio Qualità <qualita@comune.example.it>\";\n"
+	       "    username = \"qualita\"; password_file = \"smtp-password\"; ca_file = \"ca.pem\";\n"
+	       "    timeout = \"10s\"; },\n"
+	       "  { name = \"plain\"; type = \"email\"; url = \"smtp://127.0.0.1:2525\"; starttls = false;\n"
+	       "    from = \"\\\"Comune, Ufficio\\\" <q@example.org>\"; },\n"                       /* 40 */
+	       "  { name = \"chat\"; type = \"webhook\"; format = \"teams\"; url = \"https://example.invalid/hook\";\n"
+	       "    secret_file = \"/etc/traguardo/hook.key\"; ca_file = \"/etc/ssl/ca.pem\"; },\n"
+	       "  { name = \"s\"; type = \"webhook\"; format = \"slack\"; url = \"http://h/x\"; },\n"
+	       "  { name = \"mm\"; type = \"webhook\"; format = \"mattermost\"; url = \"http://h/x\"; },\n"
+	       "  { name = \"gc\"; type = \"webhook\"; format = \"googlechat\"; url = \"http://h/x\"; }\n"
+	       ");\n"
+	       "routes = (\n"
+	       "  { name = \"finanze\"; departments = [\"Ragioneria\"]; processes = [\"Gestione della spesa\"];\n"
+	       "    indicators = [\"RAG-01\", \"URP_02\"]; min_status = \"critical\"; channels = [\"posta\", \"chat\"];\n"
+	       "    to = [\"@owner\", \"capo@comune.example.it\"]; repeat_every = \"7d\"; escalate_after = \"14d\";\n" /* 50 */
+	       "    escalate_to = [\"dirigente.finanze@comune.example.it\"]; },\n"
+	       "  { channels = [\"chat\"]; min_status = \"ok\"; repeat_every = \"never\"; }\n"
+	       ");\n"
+	       "silences = ( { departments = [\"Servizi scolastici\"]; indicators = [\"d4\"];\n"
+	       "               from = \"2026-08-01\"; until = \"2026-08-01\"; reason = \"Chiusura estiva\"; } );\n");
+
+	struct tg_config *cfg = load_ok(full);
+	char cwd[PATH_MAX], *real;
+
+	free(full);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	real = realpath(".", NULL);
+	assert_non_null(real);
+	assert_string_equal(cfg->dir, real);
+
+	char expect[PATH_MAX + 64];
+	snprintf(expect, sizeof(expect), "%s/t.conf", real);
+	assert_string_equal(cfg->file, expect);
+
+	/* daemon */
+	snprintf(expect, sizeof(expect), "%s/state", real);
+	assert_string_equal(cfg->daemon.state_dir, expect);
+	assert_string_equal(cfg->daemon.language, "en");
+	assert_string_equal(cfg->daemon.organization, "Comune di Borgo Fittizio");
+	assert_int_equal(cfg->daemon.evaluate_every, 300);
+	assert_int_equal(cfg->daemon.admins.n, 2);
+	assert_string_equal(cfg->daemon.admins.v[0], "ced@comune.example.it");
+	assert_string_equal(cfg->daemon.admins.v[1], "ops@localhost");
+
+	/* sources */
+	assert_int_equal(cfg->n_sources, 4);
+	const struct tg_source *s = &cfg->sources[0];
+	snprintf(expect, sizeof(expect), "%s/feeds/*.csv", real);
+	assert_string_equal(s->path, expect);
+	assert_int_equal(s->every, 3600);
+	assert_int_equal(s->timeout, 20);
+	assert_int_equal(s->layout, TG_LAYOUT_LONG);
+	assert_int_equal(s->dialect.separator, ';');
+	assert_int_equal(s->dialect.number.decimal, ',');
+	assert_int_equal(s->dialect.number.thousands, 0);
+	assert_int_equal(s->dialect.encoding, TG_ENC_WINDOWS_1252);
+	assert_string_equal(s->dialect.date_format, "%d/%m/%Y");
+	assert_int_equal(s->dialect.missing.n, 2);
+	assert_string_equal(s->dialect.missing.v[0], "n.d.");
+	assert_string_equal(s->dialect.missing.v[1], "ND");
+	assert_ptr_equal(s->dialect.number.missing, s->dialect.missing.v);
+	assert_int_equal(s->dialect.number.n_missing, 2);
+	assert_string_equal(s->col_indicator, "Codice");
+	assert_string_equal(s->col_period, "Mese");
+	assert_string_equal(s->col_value, "Valore");
+	assert_int_equal(s->loc.line, 5);
+	s = &cfg->sources[1];
+	assert_string_equal(s->name, "urp.mensile");
+	assert_int_equal(s->type, TG_SOURCE_CSV);
+	assert_int_equal(s->layout, TG_LAYOUT_WIDE);
+	assert_int_equal(s->dialect.separator, '\t');
+	assert_int_equal(s->dialect.number.decimal, '.');
+	assert_int_equal(s->dialect.number.thousands, ',');  /* follows decimal "." */
+	assert_int_equal(s->dialect.encoding, TG_ENC_UTF8);
+	assert_string_equal(s->col_indicator, "Code");
+	assert_null(s->col_period);
+	assert_int_equal(s->dialect.missing.n, 8);
+	assert_ptr_equal(s->dialect.number.missing, s->dialect.missing.v);
+	assert_int_equal(cfg->sources[2].dialect.separator, '\t');
+	assert_int_equal(cfg->sources[2].dialect.number.thousands, '\'');
+	assert_int_equal(cfg->sources[3].dialect.separator, '|');
+	assert_int_equal(cfg->sources[3].dialect.number.thousands, ' ');
+
+	/* indicators */
+	assert_int_equal(cfg->n_indicators, 5);
+	const struct tg_indicator *i0 = &cfg->indicators[0];
+	assert_string_equal(i0->id, "RAG-01");
+	assert_string_equal(i0->name, "Tempo medio di pagamento delle fatture");
+	assert_string_equal(i0->process, "Gestione della spesa");
+	assert_string_equal(i0->department, "Ragioneria");
+	assert_string_equal(i0->owner, "ragioneria@comune.example.it");
+	assert_string_equal(i0->unit, "giorni");
+	assert_string_equal(i0->source, "ragioneria");
+	assert_int_equal(i0->source_index, 0);
+	assert_int_equal(i0->period, TG_PERIOD_MONTH);
+	assert_int_equal(i0->better, TG_BETTER_LOWER);
+	assert_true(i0->has_target && i0->target == 30.0);
+	assert_true(i0->has_critical && i0->critical == 45.5);
+	assert_true(i0->year_target.set);
+	assert_true(i0->year_target.value == 30.0);
+	assert_int_equal(i0->year_target.aggregate, TG_AGG_LAST);
+	assert_int_equal(i0->late_after, 20 * 86400);
+	assert_int_equal(i0->confirm_periods, 3);
+	assert_int_equal(i0->decimals, 1);
+	assert_int_equal(i0->loc.line, 19);
+	const struct tg_indicator *i1 = &cfg->indicators[1];
+	assert_string_equal(i1->name, "Soddisfazione — qualità");
+	assert_int_equal(i1->period, TG_PERIOD_QUARTER);
+	assert_int_equal(i1->better, TG_BETTER_RANGE);
+	assert_false(i1->has_target);
+	assert_true(i1->has_min && i1->min == 10.0);
+	assert_true(i1->has_max && i1->max == 20.5);
+	assert_true(i1->has_critical_min && i1->critical_min == 5.0);
+	assert_true(i1->has_critical_max && i1->critical_max == 25.0);
+	assert_int_equal(i1->late_after, -1);
+	assert_int_equal(i1->source_index, 1);
+	const struct tg_indicator *i2 = &cfg->indicators[2];
+	assert_int_equal(i2->better, TG_BETTER_HIGHER);
+	assert_int_equal(i2->period, TG_PERIOD_WEEK);
+	assert_true(i2->critical == 80.0 && i2->target == 90.0);
+	assert_int_equal(i2->year_target.aggregate, TG_AGG_SUM);
+	assert_true(i2->year_target.value == 1200.0);
+	assert_int_equal(cfg->indicators[3].period, TG_PERIOD_DAY);
+	assert_int_equal(cfg->indicators[4].period, TG_PERIOD_YEAR);
+
+	/* channels */
+	assert_int_equal(cfg->n_channels, 6);
+	const struct tg_channel *c0 = &cfg->channels[0];
+	assert_string_equal(c0->name, "posta");
+	assert_int_equal(c0->type, TG_CHANNEL_EMAIL);
+	assert_string_equal(c0->url, "smtp://mail.comune.example.it:587");
+	assert_true(c0->starttls);
+	assert_string_equal(c0->from, "Ufficio Qualità <qualita@comune.example.it>");
+	assert_string_equal(c0->username, "qualita");
+	assert_string_equal(c0->password_file, "smtp-password");   /* kept as written */
+	snprintf(expect, sizeof(expect), "%s/ca.pem", real);
+	assert_string_equal(c0->ca_file, expect);
+	assert_int_equal(c0->timeout, 10);
+	assert_false(cfg->channels[1].starttls);
+	assert_string_equal(cfg->channels[1].from, "\"Comune, Ufficio\" <q@example.org>");
+	const struct tg_channel *c2 = &cfg->channels[2];
+	assert_int_equal(c2->type, TG_CHANNEL_WEBHOOK);
+	assert_int_equal(c2->format, TG_WEBHOOK_TEAMS);
+	assert_string_equal(c2->secret_file, "/etc/traguardo/hook.key");
+	assert_string_equal(c2->ca_file, "/etc/ssl/ca.pem");
+	assert_int_equal(cfg->channels[3].format, TG_WEBHOOK_SLACK);
+	assert_int_equal(cfg->channels[4].format, TG_WEBHOOK_MATTERMOST);
+	assert_int_equal(cfg->channels[5].format, TG_WEBHOOK_GOOGLECHAT);
+
+	/* routes */
+	assert_int_equal(cfg->n_routes, 2);
+	const struct tg_route *r = &cfg->routes[0];
+	assert_string_equal(r->name, "finanze");
+	assert_int_equal(r->departments.n, 1);
+	assert_string_equal(r->departments.v[0], "Ragioneria");
+	assert_string_equal(r->processes.v[0], "Gestione della spesa");
+	assert_int_equal(r->indicators.n, 2);
+	assert_string_equal(r->indicators.v[1], "URP_02");
+	assert_int_equal(r->min_status, TG_STATUS_CRITICAL);
+	assert_int_equal(r->channels.n, 2);
+	assert_string_equal(r->channels.v[0], "posta");
+	assert_int_equal(r->to.n, 2);
+	assert_string_equal(r->to.v[0], "@owner");
+	assert_string_equal(r->to.v[1], "capo@comune.example.it");
+	assert_int_equal(r->repeat_every, 7 * 86400);
+	assert_int_equal(r->escalate_after, 14 * 86400);
+	assert_int_equal(r->escalate_to.n, 1);
+	assert_string_equal(r->escalate_to.v[0], "dirigente.finanze@comune.example.it");
+	assert_int_equal(cfg->routes[1].min_status, TG_STATUS_OK);
+	assert_int_equal(cfg->routes[1].repeat_every, 0);
+
+	/* silences */
+	const struct tg_silence *sl = &cfg->silences[0];
+	assert_int_equal(sl->from, sl->until);
+	assert_int_equal(sl->from, 20666);   /* 2026-08-01 */
+	assert_string_equal(sl->departments.v[0], "Servizi scolastici");
+	assert_string_equal(sl->indicators.v[0], "d4");
+	assert_string_equal(sl->reason, "Chiusura estiva");
+
+	/* lookups */
+	assert_int_equal(tg_config_indicator_index(cfg, "URP_02", 6), 1);
+	assert_int_equal(tg_config_indicator_index(cfg, "URP_02xyz", 6), 1);  /* len counts */
+	assert_int_equal(tg_config_indicator_index(cfg, "URP_0", 5), -1);
+	assert_int_equal(tg_config_indicator_index(cfg, "nope", 4), -1);
+	assert_int_equal(tg_config_source_index(cfg, "t4"), 3);
+	assert_int_equal(tg_config_source_index(cfg, "T4"), -1);
+	assert_int_equal(tg_config_channel_index(cfg, "gc"), 5);
+	assert_int_equal(tg_config_channel_index(cfg, "none"), -1);
+	assert_int_equal(tg_config_channel_index(NULL, "gc"), -1);
+	assert_int_equal(tg_config_source_index(cfg, NULL), -1);
+
+	free(real);
+	tg_config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bad configurations: one per kind of error.                          */
+
+#define SRC "sources = ( { name = \"src\"; type = \"csv\"; path = \"/srv/a.csv\"; } );\n"
+#define CHN "channels = ( { name = \"mail\"; type = \"email\"; url = \"smtp://mail.example.org:587\";" \
+	" from = \"q@example.org\"; }, { name = \"hook\"; type = \"webhook\"; url = \"https://h.example.org/x\"; } );\n"
+/* One indicator 'A' on line 1, without and with a target. */
+#define IND0(x) "indicators = ( { id = \"A\"; name = \"N\"; department = \"D\"; " x " } );\n"
+#define IND(x) IND0(x " target = 1;")
+#define SRC1(x) "sources = ( { name = \"s\"; type = \"csv\"; path = \"/srv/s.csv\"; " x " } );\n"
+#define CH1(x) "channels = ( { name = \"c\"; " x " } );\n"
+#define MAILCH(x) CH1("type = \"email\"; url = \"smtp://m.example.org\"; from = \"q@example.org\"; " x)
+#define ROUTE(x) "routes = ( { " x " } );\n"
+#define SIL(x) "silences = ( { " x " } );\n"
+#define SILD(x) SIL("from = \"2026-08-01\"; until = \"2026-08-31\"; reason = \"R\"; " x)
+
+struct bad_case {
+	const char *text;
+	const char *expect;   /* substring of one of the messages */
+	int line;             /* line of that message */
+};
+
+static const struct bad_case bad_cases[] = {
+	/* unknown keys, with and without a suggestion */
+	{ IND("tagret = 5;"), "unknown setting 'tagret' in indicator 'A' (did you mean 'target'?)", 1 },
+	{ IND("Target2 = 5;"), "unknown setting 'Target2' in indicator 'A' (did you mean 'target'?)", 1 },
+	{ IND("colour = 1;"), "unknown setting 'colour' in indicator 'A'", 1 },
+	{ "\nindicator = ();\n", "unknown setting 'indicator' at top level (did you mean 'indicators'?)", 2 },
+	{ "daemon = {\n state_dri = \"/x\"; };\n", "unknown setting 'state_dri' in daemon (did you mean 'state_dir'?)", 2 },
+	{ SRC1("dialect = { decimals = \",\"; };"), "unknown setting 'decimals' in dialect of source 's' (did you mean 'decimal'?)", 1 },
+	{ SRC1("columns = { indicatr = \"x\"; };"), "unknown setting 'indicatr' in columns of source 's' (did you mean 'indicator'?)", 1 },
+	{ IND("year_target = { valeu = 3; };"), "unknown setting 'valeu' in year_target of indicator 'A' (did you mean 'value'?)", 1 },
+	{ CHN ROUTE("name = \"r1\"; channels = [\"hook\"]; chanels = [\"x\"];"), "unknown setting 'chanels' in route 'r1' (did you mean 'channels'?)", 2 },
+	{ SIL("from = \"2026-01-01\"; until = \"2026-01-02\"; reason = \"r\"; reasons = \"x\";"), "unknown setting 'reasons' in silence 1 (did you mean 'reason'?)", 1 },
+	{ "archive = { conninfo = \"x\"; };", "'archive' (the PostgreSQL archive) is not supported", 1 },
+	/* types */
+	{ SRC1("every = 15;"), "'every' must be a duration like \"15m\", not 15", 1 },
+	{ IND0("target = \"30\";"), "'target' must be a number, not \"30\"", 1 },
+	{ IND("decimals = 1.5;"), "'decimals' must be an integer, not 1.5", 1 },
+	{ IND("owner = 5;"), "'owner' must be an email address in double quotes, not 5", 1 },
+	{ MAILCH("starttls = \"yes\";"), "'starttls' must be true or false, not \"yes\"", 1 },
+	{ IND("better = 1;"), "'better' must be one of \"higher\", \"lower\", \"range\", not 1", 1 },
+	{ "sources = { };", "'sources' must be a list of groups ( { ... }, ... ), not a group { ... }", 1 },
+	{ "indicators = ( \"x\" );", "'indicators' entry 1 must be a group { ... }, not \"x\"", 1 },
+	{ "daemon = ( );", "'daemon' must be a group { ... }, not a list ( ... )", 1 },
+	{ CHN ROUTE("channels = [\"hook\"];\n departments = [1];"), "'departments' entry 1 must be a string, not 1", 3 },
+	{ CHN ROUTE("channels = \"hook\";"), "'channels' must be a list of strings like [\"...\"], not \"hook\"", 2 },
+	{ IND0("target = 1e999;"), "'target' must be a finite number", 1 },
+	/* values */
+	{ SRC1("every = \"15x\";"), "'every' must be a duration like \"15m\", not \"15x\"", 1 },
+	{ SRC1("every = \"5s\";"), "'every' must be at least 10s, not \"5s\"", 1 },
+	{ SRC1("timeout = \"2h\";"), "'timeout' must be at most 1h, not \"2h\"", 1 },
+	{ IND("late_after = \"0\";"), "'late_after' must be a duration like \"15m\" or \"never\", not \"0\"", 1 },
+	{ "daemon = { evaluate_every = \"1s\"; };", "'evaluate_every' must be at least 10s", 1 },
+	{ IND("better = \"lowr\";"), "'better' must be one of \"higher\", \"lower\", \"range\", not \"lowr\" (did you mean \"lower\"?)", 1 },
+	{ IND("period = \"monthly\";"), "'period' must be one of \"day\", \"week\", \"month\", \"quarter\", \"year\", not \"monthly\"", 1 },
+	{ IND("confirm_periods = 30;"), "'confirm_periods' must be between 1 and 24, not 30", 1 },
+	{ IND("decimals = -1;"), "'decimals' must be between 0 and 6, not -1", 1 },
+	{ "daemon = { language = \"fr\"; };", "'language' must be one of \"it\", \"en\", not \"fr\"", 1 },
+	{ SRC1("layout = \"tall\";"), "'layout' must be one of \"long\", \"wide\", not \"tall\"", 1 },
+	{ SRC1("dialect = { separator = \":\"; };"), "'separator' must be one of \"auto\", \";\", \",\", \"\\t\", \"tab\", \"|\", not \":\"", 1 },
+	{ SRC1("dialect = { decimal = \";\"; };"), "'decimal' must be one of \",\", \".\", not \";\"", 1 },
+	{ SRC1("dialect = { decimal = \".\";\n thousands = \".\"; };"), "'thousands' must differ from 'decimal' (both \".\")", 2 },
+	{ SRC1("dialect = { thousands = \",\"; };"), "'thousands' must differ from 'decimal' (both \",\")", 1 },
+	{ SRC1("dialect = { thousands = \"_\"; };"), "'thousands' must be one of \"\", \".\", \",\", \" \", \"'\", not \"_\"", 1 },
+	{ SRC1("dialect = { encoding = \"ebcdic\"; };"), "'encoding' must be one of \"auto\", \"utf-8\", \"windows-1252\", \"iso-8859-1\", not \"ebcdic\"", 1 },
+	{ SRC1("dialect = { date_format = \"%Q\"; };"), "'date_format' is not a valid date format: \"%Q\"", 1 },
+	{ SRC1("dialect = { missing = [\"n.d.\", \"a\\nb\"]; };"), "'missing' entry 2 must not contain control characters", 1 },
+	{ IND("owner = \"mario@\";"), "'owner' must be an email address like \"name@example.org\", not \"mario@\"", 1 },
+	{ IND("owner = \"Mario <m@example.org>\";"), "'owner' must be an email address like", 1 },
+	{ "daemon = { admins = [\"ced@example.org\", \"x\"]; };", "'admins' entry 2 must be an email address like \"name@example.org\", not \"x\"", 1 },
+	{ CH1("type = \"email\"; url = \"smtp://m.example.org\"; from = \"Comune, Ufficio <q@example.org>\";"), "'from' must be an email address like \"name@example.org\" or \"Name <name@example.org>\"", 1 },
+	{ SIL("from = \"2026-13-01\"; until = \"2026-08-31\"; reason = \"R\";"), "'from' must be a date like \"2026-08-01\", not \"2026-13-01\"", 1 },
+	{ SIL("from = \"2026-08\"; until = \"2026-08-31\"; reason = \"R\";"), "'from' must be a full date like \"2026-08-01\", not \"2026-08\"", 1 },
+	{ SIL("from = \"2026-08-01\";\n until = \"2026-07-01\"; reason = \"R\";"), "'until' (\"2026-07-01\") is before 'from' (\"2026-08-01\")", 2 },
+	{ SIL("from = 20260801; until = \"2026-08-31\"; reason = \"R\";"), "'from' must be a date like \"2026-08-01\", not 20260801", 1 },
+	/* patterns and text */
+	{ "indicators = ( { id = \"RAG 01\"; name = \"N\"; department = \"D\"; target = 1; } );",
+	  "'id' must be 1 to 64 letters, digits, '_', '.' or '-', not \"RAG 01\"", 1 },
+	{ "indicators = ( { id = \"A\"; name = \"a\\nb\"; department = \"D\"; target = 1; } );", "'name' must not contain control characters (line breaks, tabs): \"a\\nb\"", 1 },
+	{ "indicators = ( { id = \"A\"; name = \"a\\tb\"; department = \"D\"; target = 1; } );", "'name' must not contain control characters", 1 },
+	{ "indicators = ( { id = \"A\"; name = \"a\\x7fb\"; department = \"D\"; target = 1; } );", "'name' must not contain control characters", 1 },
+	{ "indicators = ( { id = \"A\"; name = \"caf\\xe9\"; department = \"D\"; target = 1; } );", "'name' is not valid UTF-8: \"caf\\xe9\"", 1 },
+	{ "indicators = ( { id = \"A\"; name = \"\\xc0\\xaf\"; department = \"D\"; target = 1; } );", "'name' is not valid UTF-8", 1 },
+	{ "indicators = ( { id = \"A\"; name = \"\"; department = \"D\"; target = 1; } );", "'name' must not be empty", 1 },
+	{ "indicators = ( { id = \"A\"; name = \"N\"; department = \"D\"; target = 1; unit = \""
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "\"; } );", "'unit' is longer than 200 bytes", 1 },
+	{ "indicators = ( { id = \"0123456789012345678901234567890123456789012345678901234567890123456789\"; } );",
+	  "'id' must be 1 to 64 letters", 1 },
+	/* required keys (the group's line) */
+	{ "indicators = (\n { id = \"A\";\n department = \"D\"; target = 1; } );", "indicator 'A' has no 'name'", 2 },
+	{ "indicators = (\n { name = \"N\"; department = \"D\"; target = 1; } );", "indicator 1 has no 'id'", 2 },
+	{ IND0("better = \"lower\";"), "indicator 'A' has no 'target' (required when better = \"lower\")", 1 },
+	{ IND0(""), "indicator 'A' has no 'target' (required when better = \"higher\")", 1 },
+	{ IND0("better = \"range\";"), "indicator 'A' has no 'min' or 'max'", 1 },
+	{ IND("year_target = { aggregate = \"sum\"; };"), "year_target of indicator 'A' has no 'value'", 1 },
+	{ IND("year_target = { value = 1; aggregate = \"median\"; };"), "'aggregate' must be one of \"mean\", \"sum\", \"last\", not \"median\"", 1 },
+	{ "sources = ( { name = \"s\"; type = \"csv\"; } );", "source 's' has no 'path'", 1 },
+	{ "sources = ( { name = \"s\"; path = \"/x\"; } );", "source 's' has no 'type'", 1 },
+	{ CH1("url = \"smtp://m.example.org\";"), "channel 'c' has no 'type'", 1 },
+	{ CH1("type = \"email\"; url = \"smtp://m.example.org\";"), "channel 'c' has no 'from' (required for email channels)", 1 },
+	{ CHN ROUTE("to = [\"@owner\"];"), "route 1 has no 'channels'", 2 },
+	{ CHN ROUTE("channels = [];"), "'channels' must not be empty", 2 },
+	{ SIL("from = \"2026-08-01\"; until = \"2026-08-31\";"), "silence 1 has no 'reason'", 1 },
+	{ "sources = ( { name = \"s\"; path = \"/x\";\n columns = { indicator = \"I\"; period = \"P\"; }; } );",
+	  "columns of source 's' has no 'value'", 2 },
+	{ SRC1("layout = \"wide\";\n columns = { indicator = \"I\"; period = \"P\"; };"),
+	  "'period' has no meaning with layout = \"wide\"", 2 },
+	/* source types */
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; conninfo = \"dbname=kpi\"; } );",
+	  "source 'pg': type \"postgresql\" is not supported by this version (supported: csv)", 1 },
+	{ "sources = ( { name = \"feed\";\n type = \"http\"; url = \"https://x/y\"; } );",
+	  "source 'feed': type \"http\" is not supported by this version (supported: csv)", 2 },
+	{ "sources = ( { name = \"s\"; type = \"xml\"; path = \"/x\"; } );",
+	  "'type' must be one of \"csv\", not \"xml\"", 1 },
+	/* targets */
+	{ IND0("target = 90;\n critical = 95;"), "'critical' (95) must not be above 'target' (90) when better = \"higher\"", 2 },
+	{ IND0("better = \"lower\"; target = 30; critical = 20;"), "'critical' (20) must not be below 'target' (30) when better = \"lower\"", 1 },
+	{ IND0("better = \"range\"; min = 10; max = 5;"), "'min' (10) must not be above 'max' (5)", 1 },
+	{ IND0("better = \"range\"; min = 10; critical_min = 12;"), "'critical_min' (12) must not be above 'min' (10)", 1 },
+	{ IND0("better = \"range\"; max = 10; critical_max = 8;"), "'critical_max' (8) must not be below 'max' (10)", 1 },
+	{ IND0("better = \"range\"; max = 10; critical_min = 8;"), "'critical_min' needs 'min'", 1 },
+	{ IND0("better = \"range\"; min = 1; target = 8;"), "'target' is not for better = \"range\"", 1 },
+	{ IND0("better = \"range\"; min = 1; year_target = { value = 3; };"), "'year_target' needs better = \"higher\" or \"lower\"", 1 },
+	{ IND("min = 3;"), "'min' is only for better = \"range\"", 1 },
+	/* duplicates and references */
+	{ "indicators = ( { id = \"A\"; name = \"N\"; department = \"D\"; target = 1; },\n"
+	  "  { id = \"A\"; name = \"M\"; department = \"D\"; target = 2; } );",
+	  "duplicate indicator id 'A' (first at t.conf:1)", 2 },
+	{ "sources = ( { name = \"s\"; type = \"csv\"; path = \"/a\"; },\n { name = \"s\"; type = \"csv\"; path = \"/b\"; } );",
+	  "duplicate source name 's' (first at t.conf:1)", 2 },
+	{ "channels = ( { name = \"h\"; type = \"webhook\"; url = \"http://h/x\"; },\n"
+	  " { name = \"h\"; type = \"webhook\"; url = \"http://h/y\"; } );", "duplicate channel name 'h' (first at t.conf:1)", 2 },
+	{ CHN "routes = ( { name = \"r\"; channels = [\"hook\"]; },\n { name = \"r\"; channels = [\"hook\"]; } );",
+	  "duplicate route name 'r' (first at t.conf:2)", 3 },
+	{ IND("source = \"sr\";") SRC, "unknown source 'sr' (did you mean 'src'?)", 1 },
+	{ CHN ROUTE("channels = [\"hook\",\n \"mial\"]; to = [\"@owner\"];"), "route 1: unknown channel 'mial' (did you mean 'mail'?)", 3 },
+	{ IND("") CHN ROUTE("name = \"x\"; indicators = [\"A\", \"AB\"]; channels = [\"hook\"];"), "route 'x': unknown indicator 'AB' (did you mean 'A'?)", 3 },
+	{ IND("") SILD("indicators = [\"a\", \"Z\"];"), "silence 1: unknown indicator 'Z'", 2 },
+	/* routes */
+	{ CHN ROUTE("channels = [\"mail\"];"), "route 1 has no 'to' (required: channel 'mail' is an email channel", 2 },
+	{ CHN ROUTE("channels = [\"hook\"]; to = [\"a@example.org\"];"), "'to' is only for email channels (this route has none)", 2 },
+	{ CHN ROUTE("channels = [\"mail\"]; to = [\"@owner\"]; escalate_after = \"7d\";"), "'escalate_after' without 'escalate_to'", 2 },
+	{ CHN ROUTE("channels = [\"mail\"]; to = [\"@owner\"]; escalate_to = [\"b@example.org\"];"), "'escalate_to' without 'escalate_after'", 2 },
+	{ CHN ROUTE("channels = [\"mail\"]; to = [\"@owner\", \"@boss\"];"), "'to' entry 2 must be an email address like \"name@example.org\" or \"@owner\", not \"@boss\"", 2 },
+	{ CHN ROUTE("channels = [\"mail\"]; to = [\"@owner\"]; escalate_after = \"7d\"; escalate_to = [\"@owner\"];"), "'escalate_to' entry 1 must be an email address", 2 },
+	{ CHN ROUTE("channels = [\"hook\"]; min_status = \"bad\";"), "'min_status' must be one of \"ok\", \"unknown\", \"warning\", \"late\", \"critical\", \"error\", not \"bad\"", 2 },
+	{ CHN ROUTE("channels = [\"hook\"]; repeat_every = \"30s\";"), "'repeat_every' must be at least 1m, not \"30s\"", 2 },
+	/* channels */
+	{ CH1("type = \"email\";\n url = \"http://mail.example.org\"; from = \"q@example.org\";"), "'url' of an email channel must start with smtp:// or smtps://, not \"http://mail.example.org\"", 2 },
+	{ CH1("type = \"webhook\"; url = \"ftp://h/x\";"), "'url' of a webhook channel must start with http:// or https://, not \"ftp://h/x\"", 1 },
+	{ CH1("type = \"webhook\"; url = \"https://h/a b\";"), "'url' must be a URL without spaces", 1 },
+	{ CH1("type = \"webhook\"; url = \"h/x\";"), "'url' must be a URL like \"https://host/path\", not \"h/x\"", 1 },
+	{ CH1("type = \"email\"; url = \"smtps://m.example.org\"; from = \"q@example.org\";\n starttls = true;"),
+	  "'starttls = true' contradicts the smtps:// url", 2 },
+	{ CH1("type = \"webhook\"; url = \"https://h/x\"; from = \"q@example.org\";"), "'from' is only for email channels", 1 },
+	{ MAILCH("format = \"teams\";"), "'format' is only for webhook channels", 1 },
+	{ MAILCH("password_file = \"pw\";"), "'password_file' needs 'username'", 1 },
+	{ CH1("type = \"sms\"; url = \"https://h/x\";"), "'type' must be one of \"email\", \"webhook\", not \"sms\"", 1 },
+	{ CH1("type = \"webhook\"; url = \"https://h/x\"; format = \"Team\";"), "(did you mean \"teams\"?)", 1 },
+	{ "daemon = { state_dir = \"\"; };", "'state_dir' must not be empty", 1 },
+	/* syntax (libconfig's own messages) */
+	{ "a = ;", "syntax error", 1 },
+	{ "daemon = {\n  language = \"it\";\n  state_dir = ;\n};", "syntax error", 3 },
+	{ "daemon = { language = \"it\"; language = \"en\"; };", "duplicate setting name", 1 },
+	{ "@include \"/nonexistent/traguardo-test.conf\"\n", "cannot open include file", 1 },
+};
+
+static void test_bad_configs(void **state)
+{
+	(void)state;
+	size_t failures = 0;
+
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		struct reports rs = { 0 };
+		struct tg_error err = { { 0 } };
+		struct tg_config *cfg = tg_config_load_string(c->text, "t.conf", collect, &rs, &err);
+		ssize_t k = find_report(&rs, c->expect);
+
+		if (cfg != NULL || rs.n == 0 || k < 0 || rs.r[k].line != c->line ||
+		    strcmp(rs.r[k].file, "t.conf") != 0 || strncmp(err.msg, "t.conf:", 7) != 0) {
+			print_error("case %zu: expected \"%s\" at line %d, got%s:\n", i, c->expect,
+				    c->line, cfg ? " a config" : "");
+			print_reports(&rs);
+			failures++;
+		}
+		tg_config_free(cfg);
+	}
+	assert_int_equal(failures, 0);
+	assert_true(sizeof(bad_cases) / sizeof(bad_cases[0]) >= 40);
+}
+
+/* Every error of one run is reported, sorted by line (ties in the order
+ * found), each with its line. */
+static void test_many_errors(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"daemon = { language = \"fr\"; };\n"                                        /* 1 */
+		"sources = (\n"
+		"  { name = \"s\"; type = \"csv\"; path = \"/s\"; every = \"1s\"; },\n"      /* 3 */
+		"  { name = \"pg\"; type = \"postgresql\"; conninfo = \"x\"; }\n"           /* 4 */
+		");\n"
+		"indicators = (\n"
+		"  { id = \"A\"; name = \"N\"; department = \"D\"; tagret = 3; },\n"        /* 7: 2 errors */
+		"  { id = \"B\"; name = \"N\"; department = \"D\"; target = 3; source = \"pg\"; },\n"
+		"  { id = \"A\"; name = \"N\"; department = \"D\"; target = 3; }\n"         /* 9 */
+		");\n"
+		"channels = ( { name = \"m\"; type = \"email\"; url = \"smtp://x.example.org\"; } );\n" /* 11 */
+		"routes = ( { channels = [\"m\", \"z\"]; } );\n";                           /* 12: 2 errors */
+	static const struct { int line; const char *sub; } expect[] = {
+		{ 1, "'language' must be one of" },
+		{ 3, "'every' must be at least 10s" },
+		{ 4, "type \"postgresql\" is not supported" },
+		{ 7, "unknown setting 'tagret'" },
+		{ 7, "indicator 'A' has no 'target'" },
+		{ 9, "duplicate indicator id 'A' (first at t.conf:7)" },
+		{ 11, "channel 'm' has no 'from'" },
+		{ 12, "route 1: unknown channel 'z'" },
+		{ 12, "route 1 has no 'to'" },
+	};
+	struct reports rs = { 0 };
+	struct tg_error err = { { 0 } };
+	struct tg_config *cfg = tg_config_load_string(text, "t.conf", collect, &rs, &err);
+	size_t n = sizeof(expect) / sizeof(expect[0]);
+
+	assert_null(cfg);
+	if (rs.n != n)
+		print_reports(&rs);
+	assert_int_equal(rs.n, n);
+	for (size_t i = 0; i < n; i++) {
+		if (strstr(rs.r[i].msg, expect[i].sub) == NULL || rs.r[i].line != expect[i].line) {
+			print_error("report %zu: expected line %d \"%s\"\n", i, expect[i].line,
+				    expect[i].sub);
+			print_reports(&rs);
+			fail();
+		}
+	}
+	/* err holds the first, with its location. */
+	assert_non_null(strstr(err.msg, "t.conf:1: 'language' must be one of"));
+}
+
+/* report may be NULL: err still gets the first error. */
+static void test_null_report(void **state)
+{
+	(void)state;
+	struct tg_error err = { { 0 } };
+
+	assert_null(tg_config_load_string(IND("tagret = 1;"), "n.conf", NULL, NULL, &err));
+	assert_non_null(strstr(err.msg, "n.conf:1: unknown setting 'tagret'"));
+	assert_null(tg_config_load_string("a = ;", NULL, NULL, NULL, &err));
+	assert_non_null(strstr(err.msg, "(config):1: syntax error"));
+	assert_null(tg_config_load_string(NULL, "x", NULL, NULL, NULL));
+	assert_null(tg_config_load(NULL, NULL, NULL, &err));
+	tg_config_free(NULL);
+}
+
+/* Values in messages are quoted, truncated and escaped. */
+static void test_message_quoting(void **state)
+{
+	(void)state;
+	struct reports rs = { 0 };
+	char text[512];
+
+	snprintf(text, sizeof(text), IND("better = \"%s\";"),
+		 "\\x01abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+	assert_null(tg_config_load_string(text, "t.conf", collect, &rs, NULL));
+	assert_int_equal(rs.n, 1);
+	assert_non_null(strstr(rs.r[0].msg, "not \"\\x01abcdefghijklmnopqrstuvwxyz0123456789ABC...\""));
+}
+
+/* ------------------------------------------------------------------ */
+/* Files and @include.                                                  */
+
+static void test_file_good_include(void **state)
+{
+	(void)state;
+	struct reports rs = { 0 };
+	struct tg_config *cfg = tg_config_load(DATA "/include_good.conf", collect, &rs, NULL);
+	char *dir = realpath(DATA, NULL), expect[PATH_MAX + 64];
+
+	if (cfg == NULL)
+		print_reports(&rs);
+	assert_non_null(cfg);
+	assert_non_null(dir);
+	assert_string_equal(cfg->dir, dir);
+	snprintf(expect, sizeof(expect), "%s/include_good.conf", dir);
+	assert_string_equal(cfg->file, expect);
+	snprintf(expect, sizeof(expect), "%s/state", dir);
+	assert_string_equal(cfg->daemon.state_dir, expect);
+	assert_string_equal(cfg->daemon.language, "en");
+	assert_int_equal(cfg->n_sources, 1);
+	/* Relative to the main file's directory, not the included file's. */
+	snprintf(expect, sizeof(expect), "%s/feeds/urp.csv", dir);
+	assert_string_equal(cfg->sources[0].path, expect);
+	assert_string_equal(cfg->sources[0].loc.file, DATA "/parts/sources.conf");
+	assert_int_equal(cfg->sources[0].loc.line, 3);
+	assert_string_equal(cfg->indicators[0].loc.file, DATA "/include_good.conf");
+	assert_int_equal(cfg->indicators[0].loc.line, 5);
+	assert_int_equal(cfg->indicators[0].source_index, 0);
+	free(dir);
+	tg_config_free(cfg);
+
+	cfg = tg_config_load(DATA "/good.conf", collect, &rs, NULL);
+	assert_non_null(cfg);
+	assert_int_equal(rs.n, 0);
+	assert_string_equal(cfg->channels[0].secret_file, "hook-secret");
+	tg_config_free(cfg);
+}
+
+static void test_file_errors(void **state)
+{
+	(void)state;
+	struct reports rs = { 0 };
+	struct tg_error err = { { 0 } };
+
+	/* An error inside an included file names that file and its line; the
+	 * missing key comes first, at the line of its group. */
+	assert_null(tg_config_load(DATA "/include_bad.conf", collect, &rs, &err));
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].file, DATA "/parts/bad_indicators.conf");
+	assert_int_equal(rs.r[0].line, 3);
+	assert_non_null(strstr(rs.r[0].msg, "indicator 'RAG-01' has no 'target'"));
+	assert_string_equal(rs.r[1].file, DATA "/parts/bad_indicators.conf");
+	assert_int_equal(rs.r[1].line, 4);
+	assert_non_null(strstr(rs.r[1].msg, "unknown setting 'tagret' in indicator 'RAG-01' (did you mean 'target'?)"));
+	assert_non_null(strstr(err.msg, "parts/bad_indicators.conf:3: indicator 'RAG-01' has no"));
+
+	/* A syntax error inside an included file. */
+	memset(&rs, 0, sizeof(rs));
+	assert_null(tg_config_load(DATA "/include_syntax.conf", collect, &rs, &err));
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.r[0].file, DATA "/parts/syntax.conf");
+	assert_int_equal(rs.r[0].line, 2);
+	assert_non_null(strstr(rs.r[0].msg, "syntax error"));
+
+	/* Syntax error in the main file: libconfig gives no file name. */
+	memset(&rs, 0, sizeof(rs));
+	assert_null(tg_config_load(DATA "/main_syntax.conf", collect, &rs, &err));
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.r[0].file, DATA "/main_syntax.conf");
+	assert_int_equal(rs.r[0].line, 3);
+
+	/* Errors in the main file, all of them. */
+	memset(&rs, 0, sizeof(rs));
+	assert_null(tg_config_load(DATA "/main_errors.conf", collect, &rs, &err));
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].file, DATA "/main_errors.conf");
+	assert_int_equal(rs.r[0].line, 3);
+	assert_non_null(strstr(rs.r[0].msg, "'evaluate_every' must be a duration like \"15m\", not 10"));
+	assert_int_equal(rs.r[1].line, 5);
+	assert_non_null(strstr(rs.r[1].msg, "unknown setting 'organisation' in daemon (did you mean 'organization'?)"));
+
+	/* Missing file, directory. */
+	memset(&rs, 0, sizeof(rs));
+	assert_null(tg_config_load(DATA "/no-such.conf", collect, &rs, &err));
+	assert_int_equal(rs.n, 1);
+	assert_int_equal(rs.r[0].line, 0);
+	assert_non_null(strstr(rs.r[0].msg, "cannot open: No such file or directory"));
+	assert_non_null(strstr(err.msg, "no-such.conf: cannot open"));
+	memset(&rs, 0, sizeof(rs));
+	assert_null(tg_config_load(DATA, collect, &rs, &err));
+	assert_int_equal(rs.n, 1);
+	assert_non_null(strstr(rs.r[0].msg, "is a directory"));
+}
+
+/* load_string: relative paths against the directory of name. */
+static void test_string_name_dir(void **state)
+{
+	(void)state;
+	struct tg_config *cfg;
+	char *dir = realpath(DATA, NULL);
+	char expect[PATH_MAX + 64];
+
+	assert_non_null(dir);
+	cfg = load_ok("daemon = { state_dir = \"st\"; };");
+	tg_config_free(cfg);
+	cfg = tg_config_load_string("daemon = { state_dir = \"st\"; };", DATA "/virtual.conf",
+				    NULL, NULL, NULL);
+	assert_non_null(cfg);
+	snprintf(expect, sizeof(expect), "%s/st", dir);
+	assert_string_equal(cfg->daemon.state_dir, expect);
+	snprintf(expect, sizeof(expect), "%s/virtual.conf", dir);
+	assert_string_equal(cfg->file, expect);
+	tg_config_free(cfg);
+	/* A directory that does not exist is made absolute as written. */
+	cfg = tg_config_load_string("daemon = { state_dir = \"st\"; };", "/nonexistent/dir/x.conf",
+				    NULL, NULL, NULL);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->dir, "/nonexistent/dir");
+	assert_string_equal(cfg->daemon.state_dir, "/nonexistent/dir/st");
+	tg_config_free(cfg);
+	cfg = tg_config_load_string("", "/x.conf", NULL, NULL, NULL);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->dir, "/");
+	assert_string_equal(cfg->file, "/x.conf");
+	assert_string_equal(cfg->daemon.state_dir, "/var/lib/traguardo");
+	assert_int_equal(cfg->n_indicators, 0);
+	tg_config_free(cfg);
+	free(dir);
+}
+
+static void test_secret_path(void **state)
+{
+	(void)state;
+	struct tg_config *cfg = tg_config_load_string("", "/etc/traguardo/t.conf", NULL, NULL, NULL);
+	char tmpl[] = "/tmp/tg-config-creds-XXXXXX", path[PATH_MAX];
+	char *p;
+	FILE *f;
+
+	assert_non_null(cfg);
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(path, sizeof(path), "%s/smtp-password", tmpl);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+
+	unsetenv("CREDENTIALS_DIRECTORY");
+	p = tg_config_secret_path(cfg, "smtp-password");
+	assert_string_equal(p, "/etc/traguardo/smtp-password");
+	free(p);
+	p = tg_config_secret_path(cfg, "/run/keys/k");
+	assert_string_equal(p, "/run/keys/k");
+	free(p);
+
+	setenv("CREDENTIALS_DIRECTORY", tmpl, 1);
+	p = tg_config_secret_path(cfg, "smtp-password");
+	assert_string_equal(p, path);
+	free(p);
+	/* Not in the credentials directory: the config directory. */
+	p = tg_config_secret_path(cfg, "hook-key");
+	assert_string_equal(p, "/etc/traguardo/hook-key");
+	free(p);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_null(tg_config_secret_path(cfg, NULL));
+
+	unlink(path);
+	rmdir(tmpl);
+	tg_config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Email addresses.                                                     */
+
+static void test_email(void **state)
+{
+	(void)state;
+	static const struct { const char *s; bool allow_name, ok; } cases[] = {
+		{ "a@example.org", false, true },
+		{ "mario.rossi+kpi@comune.example.it", false, true },
+		{ "ced@localhost", false, true },
+		{ "o'brien@example.org", false, true },
+		{ "A_B-c@sub-1.example.org", false, true },
+		{ "a@example", false, false },
+		{ "a@", false, false },
+		{ "@example.org", false, false },
+		{ "a@@example.org", false, false },
+		{ "a b@example.org", false, false },
+		{ ".a@example.org", false, false },
+		{ "a.@example.org", false, false },
+		{ "a..b@example.org", false, false },
+		{ "a@-example.org", false, false },
+		{ "a@example-.org", false, false },
+		{ "a@example..org", false, false },
+		{ "a@example.org.", false, false },
+		{ "a@exa_mple.org", false, false },
+		{ "a@example.org\r\nBcc: x@y.z", false, false },
+		{ "a@example.org\n", false, false },
+		{ "à@example.org", false, false },
+		{ "", false, false },
+		{ "Name <a@example.org>", false, false },
+		{ "Name <a@example.org>", true, true },
+		{ "Ufficio Qualità <qualita@comune.example.it>", true, true },
+		{ "\"Name, Inc\" <a@example.org>", true, true },
+		{ "\"Say \\\"hi\\\"\" <a@example.org>", true, true },
+		{ "<a@example.org>", true, true },
+		{ "a@example.org", true, true },
+		{ "Name, Inc <a@example.org>", true, false },
+		{ "Name <a@example.org", true, false },
+		{ "Name a@example.org>", true, false },
+		{ "Name <a@example>", true, false },
+		{ "Name <a@example.org> x", true, false },
+		{ "\"Name <a@example.org>", true, false },
+		{ "Na\rme <a@example.org>", true, false },
+		{ "\"Na\tme\" <a@example.org>", true, false },
+		{ "Name <<a@example.org>>", true, false },
+		{ "Name \xff <a@example.org>", true, false },
+	};
+	size_t failures = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (tg_config_email_valid(cases[i].s, cases[i].allow_name) != cases[i].ok) {
+			print_error("case %zu: \"%s\" (allow_name %d) should be %s\n", i, cases[i].s,
+				    cases[i].allow_name, cases[i].ok ? "valid" : "invalid");
+			failures++;
+		}
+	}
+	assert_false(tg_config_email_valid(NULL, true));
+	assert_int_equal(failures, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scale.                                                               */
+
+static void test_100k_indicators(void **state)
+{
+	(void)state;
+	const size_t n = 100000;
+	size_t cap = n * 160 + 4096, len = 0;
+	char *text = malloc(cap);
+	struct reports rs = { 0 };
+	struct tg_config *cfg;
+
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len,
+				"sources = ( { name = \"s\"; type = \"csv\"; path = \"/s.csv\"; } );\n"
+				"indicators = (\n");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"  { id = \"IND-%06zu\"; name = \"Indicatore %zu\"; department = \"Dip %zu\";"
+					" source = \"s\"; target = %zu; }%s\n",
+					i, i, i % 40, i % 100, i + 1 < n ? "," : "");
+	snprintf(text + len, cap - len, ");\n");
+
+	cfg = tg_config_load_string(text, "big.conf", collect, &rs, NULL);
+	free(text);
+	if (cfg == NULL)
+		print_reports(&rs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->n_indicators, n);
+	for (size_t i = 0; i < n; i += 997) {
+		char id[32];
+		int l = snprintf(id, sizeof(id), "IND-%06zu", i);
+
+		assert_int_equal(tg_config_indicator_index(cfg, id, (size_t)l), (ssize_t)i);
+	}
+	assert_int_equal(tg_config_indicator_index(cfg, "IND-100000", 10), -1);
+	assert_int_equal(cfg->indicators[n - 1].loc.line, (int)(n + 2));
+	assert_int_equal(cfg->indicators[n - 1].source_index, 0);
+	tg_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_many_errors),
+		cmocka_unit_test(test_null_report),
+		cmocka_unit_test(test_message_quoting),
+		cmocka_unit_test(test_file_good_include),
+		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_string_name_dir),
+		cmocka_unit_test(test_secret_path),
+		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_100k_indicators),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,393 @@
+/*
+ * test_source_csv.c — a CSV source end to end on real files: long and wide
+ * layouts, globs, header matching, bad rows reported with file:line and
+ * skipped, unknown indicators counted once, files that cannot be read.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "source_csv.h"
+
+static const char *const missing[] = { "", "n.d.", "-" };
+
+struct got {
+	char ids[64][16];
+	tg_day days[64];
+	double values[64];
+	size_t n;
+	char warnings[32][512];
+	size_t nwarn;
+	int period_kind_ok;
+};
+
+static int sink_measure(void *ctx, const struct tg_source *src, const char *id, size_t len,
+			const struct tg_date *date, double value, struct tg_error *err)
+{
+	struct got *g = ctx;
+
+	(void)src;
+	if (len >= 2 && memcmp(id, "X-", 2) == 0)
+		return TG_SINK_UNKNOWN;
+	if (len >= 4 && memcmp(id, "BAD-", 4) == 0)
+		return tg_error_set(err, "rejected by the sink");
+	assert_true(g->n < 64 && len < 16);
+	memcpy(g->ids[g->n], id, len);
+	g->ids[g->n][len] = '\0';
+	g->days[g->n] = date->day;
+	g->values[g->n] = value;
+	g->n++;
+	return TG_SINK_ACCEPTED;
+}
+
+static void sink_warn(void *ctx, const struct tg_source *src, const char *msg)
+{
+	struct got *g = ctx;
+
+	(void)src;
+	if (g->nwarn < 32)
+		snprintf(g->warnings[g->nwarn++], sizeof(g->warnings[0]), "%s", msg);
+}
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/tg-srccsv-XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		char p[128];
+
+		snprintf(p, sizeof(p), "%s/f%d.csv", dir, i);
+		unlink(p);
+	}
+	rmdir(dir);
+	return 0;
+}
+
+static const char *write_file(int i, const char *content, size_t len)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/f%d.csv", dir, i);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(content, 1, len, f), len);
+	fclose(f);
+	return path;
+}
+
+static void init_source(struct tg_source *s, const char *path, enum tg_layout layout)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = (char *)"test";
+	s->path = (char *)path;
+	s->layout = layout;
+	s->dialect.number.decimal = ',';
+	s->dialect.number.thousands = '.';
+	s->dialect.number.missing = missing;
+	s->dialect.number.n_missing = 3;
+}
+
+static int run(struct tg_source *s, struct got *g, struct tg_source_stats *st, struct tg_error *err)
+{
+	struct tg_source_sink sink = { sink_measure, sink_warn, g };
+
+	memset(g, 0, sizeof(*g));
+	return tg_source_csv_run(s, &sink, st, err);
+}
+
+static bool warned(const struct got *g, const char *needle)
+{
+	for (size_t i = 0; i < g->nwarn; i++)
+		if (strstr(g->warnings[i], needle) != NULL)
+			return true;
+	return false;
+}
+
+static void test_long_by_position(void **state)
+{
+	static const char data[] = "Codice;Mese;Valore\r\nA-1;01/03/2026;1.234,5\r\n\r\nA-2;2026-04;n.d.\r\nA-3;Q2 2026;7\r\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(0, data, sizeof(data) - 1), TG_LAYOUT_LONG);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.ids[0], "A-1");
+	assert_true(g.values[0] == 1234.5);
+	assert_int_equal(g.days[0], tg_day_from_ymd(2026, 3, 1));
+	assert_string_equal(g.ids[1], "A-3");
+	assert_int_equal(g.days[1], tg_day_from_ymd(2026, 4, 1));
+	assert_int_equal(st.rows, 3);
+	assert_int_equal(st.missing, 1);
+	assert_int_equal(st.bad_rows, 0);
+	assert_int_equal(st.files, 1);
+}
+
+static void test_long_by_name_tolerant(void **state)
+{
+	static const char data[] = "Note;  VALORE ;Unità;codice;mese\nx;5;%;B-1;03/2026\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(1, data, sizeof(data) - 1), TG_LAYOUT_LONG);
+	s.col_indicator = (char *)"Codice";
+	s.col_period = (char *)"Mese";
+	s.col_value = (char *)"Valore";
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(g.n, 1);
+	assert_string_equal(g.ids[0], "B-1");
+	assert_true(g.values[0] == 5);
+}
+
+static void test_missing_column_fails(void **state)
+{
+	static const char data[] = "Code;Month;Value\nA-1;03/2026;1\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(2, data, sizeof(data) - 1), TG_LAYOUT_LONG);
+	s.col_indicator = (char *)"Codice";
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "no column 'Codice'"));
+	assert_non_null(strstr(err.msg, "f2.csv:1"));
+	assert_int_equal(g.n, 0);
+}
+
+static void test_bad_rows_located_and_skipped(void **state)
+{
+	static const char data[] =
+		"Codice;Mese;Valore\n"
+		"A-1;01/2026;1\n"
+		"A-1;31/02/2026;2\n"     /* line 3: no such date */
+		"A-1;03/2026;1.23\n"     /* line 4: bad grouping */
+		"A-1\n"                  /* line 5: too few fields */
+		"BAD-1;04/2026;1\n"      /* line 6: the sink says no */
+		";05/2026;1\n"           /* line 7: no code */
+		"\"A-1;06/2026;1\n";     /* line 8: unterminated quote */
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(3, data, sizeof(data) - 1), TG_LAYOUT_LONG);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(st.bad_rows, 6);
+	assert_true(warned(&g, "f3.csv:3:"));
+	assert_true(warned(&g, "f3.csv:4:"));
+	assert_true(warned(&g, "f3.csv:5:"));
+	assert_true(warned(&g, "f3.csv:6: rejected by the sink"));
+	assert_true(warned(&g, "f3.csv:7: empty indicator code"));
+	assert_true(warned(&g, "f3.csv:8:"));
+}
+
+static void test_bad_rows_capped(void **state)
+{
+	char data[8192];
+	size_t len = (size_t)snprintf(data, sizeof(data), "Codice;Mese;Valore\n");
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		len += (size_t)snprintf(data + len, sizeof(data) - len, "A-1;01/2026;x%d\n", i);
+	init_source(&s, write_file(4, data, len), TG_LAYOUT_LONG);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(st.bad_rows, 100);
+	assert_int_equal(g.nwarn, 11);     /* ten rows, then one line with the count */
+	assert_true(warned(&g, "90 more bad rows not shown"));
+}
+
+static void test_unknown_reported_once(void **state)
+{
+	static const char data[] = "c;m;v\nX-1;01/2026;1\nX-1;02/2026;1\nX-2;01/2026;1\nA-1;01/2026;1\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(5, data, sizeof(data) - 1), TG_LAYOUT_LONG);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(st.unknown_rows, 3);
+	assert_int_equal(st.unknown_ids, 2);
+	assert_int_equal(g.nwarn, 1);
+	assert_true(warned(&g, "3 rows for 2 indicators not in the configuration (X-1, X-2)"));
+}
+
+static void test_wide_layout(void **state)
+{
+	static const char data[] =
+		"Codice;Descrizione;Gen 2026;Feb 2026;marzo 2026\r\n"
+		"W-1;Prima;1,5;;3\r\n"
+		"W-2;Seconda;4;x;\r\n"
+		"W-3;Corta;7\r\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(6, data, sizeof(data) - 1), TG_LAYOUT_WIDE);
+	s.col_indicator = (char *)"codice";
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(g.n, 4);
+	assert_string_equal(g.ids[0], "W-1");
+	assert_true(g.values[0] == 1.5);
+	assert_int_equal(g.days[0], tg_day_from_ymd(2026, 1, 1));
+	assert_int_equal(g.days[1], tg_day_from_ymd(2026, 3, 1));
+	assert_string_equal(g.ids[2], "W-2");
+	assert_string_equal(g.ids[3], "W-3");
+	assert_int_equal(st.bad_rows, 1);
+	assert_true(warned(&g, "f6.csv:3: column 'Feb 2026'"));
+}
+
+static void test_wide_without_periods_fails(void **state)
+{
+	static const char data[] = "Codice;Descrizione\nW-1;x\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(7, data, sizeof(data) - 1), TG_LAYOUT_WIDE);
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "no column header is a period"));
+}
+
+static void test_empty_and_header_only(void **state)
+{
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(8, "", 0), TG_LAYOUT_LONG);
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "empty file"));
+	init_source(&s, write_file(9, "Codice;Mese;Valore\r\n", 20), TG_LAYOUT_LONG);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(st.rows, 0);
+}
+
+static void test_glob_and_missing(void **state)
+{
+	char pattern[128];
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	write_file(10, "c;m;v\nA-1;01/2026;1\n", 20);
+	write_file(11, "c;m;v\nA-2;01/2026;2\n", 20);
+	snprintf(pattern, sizeof(pattern), "%s/f1?.csv", dir);
+	init_source(&s, pattern, TG_LAYOUT_LONG);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(st.files, 2);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.ids[0], "A-1");   /* files in name order */
+
+	snprintf(pattern, sizeof(pattern), "%s/nothing-*.csv", dir);
+	init_source(&s, pattern, TG_LAYOUT_LONG);
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "no file matches"));
+
+	snprintf(pattern, sizeof(pattern), "%s/absent.csv", dir);
+	init_source(&s, pattern, TG_LAYOUT_LONG);
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "absent.csv: No such file"));
+
+	init_source(&s, dir, TG_LAYOUT_LONG);   /* a directory is not a CSV file */
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+}
+
+static void test_one_bad_file_does_not_hide_the_others(void **state)
+{
+	char pattern[128];
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	write_file(12, "Code;Other\n1;2\n", 15);
+	write_file(13, "c;m;v\nA-3;01/2026;3\n", 20);
+	snprintf(pattern, sizeof(pattern), "%s/f1[23].csv", dir);
+	init_source(&s, pattern, TG_LAYOUT_LONG);
+	s.col_value = (char *)"Valore";
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "f12.csv"));
+	/* f13 has no 'Valore' column either: both fail, the first is the error */
+	assert_non_null(strstr(err.msg, "2 files failed"));
+}
+
+static void test_date_format_and_nul(void **state)
+{
+	static const char data[] = "c;m;v\nA-1;2026/03;1\nA-2;03.2026;2\nA-\0;01/2026;3\nA-4;04.2026;4\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(14, data, sizeof(data) - 1), TG_LAYOUT_LONG);
+	s.dialect.date_format = (char *)"%m.%Y";
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(g.n, 2);                 /* 2026/03 does not match the format */
+	assert_string_equal(g.ids[0], "A-2");
+	assert_string_equal(g.ids[1], "A-4");
+	assert_int_equal(st.bad_rows, 2);         /* the format miss and the NUL byte */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_long_by_position),
+		cmocka_unit_test(test_long_by_name_tolerant),
+		cmocka_unit_test(test_missing_column_fails),
+		cmocka_unit_test(test_bad_rows_located_and_skipped),
+		cmocka_unit_test(test_bad_rows_capped),
+		cmocka_unit_test(test_unknown_reported_once),
+		cmocka_unit_test(test_wide_layout),
+		cmocka_unit_test(test_wide_without_periods_fails),
+		cmocka_unit_test(test_empty_and_header_only),
+		cmocka_unit_test(test_glob_and_missing),
+		cmocka_unit_test(test_one_bad_file_does_not_hide_the_others),
+		cmocka_unit_test(test_date_format_and_nul),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
