@@ -52,7 +52,7 @@ _Static_assert(sizeof(enum tg_status) == sizeof(int), "enum size");
 #define QUOTE_CHARS 40      /* characters of a value shown in a message */
 #define QBUF 192            /* room for QUOTE_CHARS escaped characters */
 #define MAX_KEYS 24
-#define SUGGEST_MAX_NAMES 10000 /* above this, no "did you mean" for references */
+#define SUGGEST_BUDGET 200000 /* names compared for "did you mean" references, per load */
 
 static const char *const default_missing[] = {
 	"", "n.d.", "n/d", "nd", "-", "--", "N/A", "n.a.",
@@ -830,6 +830,7 @@ struct loader {
 	bool emitted;               /* the first error went into err */
 	const char *last_raw;       /* intern cache: last libconfig file pointer */
 	const char *last_interned;
+	size_t suggest_left;        /* SUGGEST_BUDGET, spent by report_unknown_ref */
 	struct pending *pend;       /* NULL: report at once */
 	size_t npend, cappend;
 	bool buffer;
@@ -1213,8 +1214,10 @@ static bool string_ok(struct loader *L, const config_setting_t *s, const char *w
 		e.msg[0] = '\0';
 		if (tg_date_format_check(v, &e) == 0)
 			return true;
-		snprintf(why, sizeof(why), "is not a valid date format: %s%s%.*s", quote(qb, v),
-			 e.msg[0] ? ": " : "", (int)200, e.msg);
+		if (e.msg[0] != '\0')
+			snprintf(why, sizeof(why), "is not a valid date format (%.*s)", 400, e.msg);
+		else
+			snprintf(why, sizeof(why), "is not a valid date format: %s", quote(qb, v));
 		break;
 	case S_ADDR:
 		if (tg_config_email_valid(v, false))
@@ -1240,16 +1243,51 @@ static bool string_ok(struct loader *L, const config_setting_t *s, const char *w
 	return false;
 }
 
+/* Removes "." and ".." segments and repeated slashes from an absolute path,
+ * in place and without touching the file system (the path may be a glob, or
+ * not exist yet): "/etc/traguardo/../x//y" -> "/etc/x/y". */
+static void normalize_path(char *p)
+{
+	char *out = p, *in = p;
+
+	while (*in != '\0') {
+		char *seg;
+		size_t len;
+
+		while (*in == '/')
+			in++;
+		seg = in;
+		while (*in != '\0' && *in != '/')
+			in++;
+		len = (size_t)(in - seg);
+		if (len == 0 || (len == 1 && seg[0] == '.'))
+			continue;
+		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (out > p && *--out != '/')
+				;
+			continue;
+		}
+		*out++ = '/';
+		memmove(out, seg, len);
+		out += len;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = '\0';
+}
+
 static char *store_text(struct loader *L, const char *v, enum kstr kind)
 {
-	if (kind == S_PATH && v[0] != '/') {
-		char *p = join_path(L->cfg->dir ? L->cfg->dir : "/", v);
+	char *p;
 
-		if (p == NULL)
-			L->oom = true;
-		return p;
-	}
-	return xstrdup(L, v);
+	if (kind != S_PATH)
+		return xstrdup(L, v);
+	p = v[0] == '/' ? xstrdup(L, v) : join_path(L->cfg->dir ? L->cfg->dir : "/", v);
+	if (p == NULL)
+		L->oom = true;
+	else
+		normalize_path(p);
+	return p;
 }
 
 static void strings_free(struct tg_strings *s)
@@ -1366,7 +1404,7 @@ static bool take_enum(struct loader *L, const config_setting_t *s, const struct 
 	if (k->flags & K_CHAR) {
 		*(char *)field = (char)val;
 	} else if (k->flags & K_ENUMSTR) {
-		char *copy = xstrdup(L, en->names[idx]);
+		char *copy = xstrdup(L, idx >= 0 ? en->names[idx] : v);
 
 		if (copy == NULL)
 			return false;
@@ -1396,9 +1434,14 @@ static bool take_duration(struct loader *L, const config_setting_t *s, const str
 	} else {
 		e.msg[0] = '\0';
 		if (tg_duration_parse(v, &secs, &e) < 0) {
-			report_s(L, s, "'%s' must be a duration like \"15m\"%s, not %s%s%s%s",
-				 k->name, (k->flags & K_NEVER) ? " or \"never\"" : "",
-				 quote(qb, v), e.msg[0] ? " (" : "", e.msg, e.msg[0] ? ")" : "");
+			/* period.c says what is wrong, quoting the text safely. */
+			if (e.msg[0] != '\0')
+				report_s(L, s, "'%s': %s%s", k->name, e.msg,
+					 (k->flags & K_NEVER) ? " (or \"never\")" : "");
+			else
+				report_s(L, s, "'%s' must be a duration like \"15m\"%s, not %s",
+					 k->name, (k->flags & K_NEVER) ? " or \"never\"" : "",
+					 quote(qb, v));
 			return false;
 		}
 		if (secs < k->min) {
@@ -1432,8 +1475,11 @@ static bool take_date(struct loader *L, const config_setting_t *s, const struct 
 	v = config_setting_get_string(s);
 	e.msg[0] = '\0';
 	if (tg_date_parse(v, strlen(v), NULL, &d, &e) < 0) {
-		report_s(L, s, "'%s' must be a date like \"2026-08-01\", not %s%s%s%s", k->name,
-			 quote(qb, v), e.msg[0] ? " (" : "", e.msg, e.msg[0] ? ")" : "");
+		if (e.msg[0] != '\0')
+			report_s(L, s, "'%s': %s", k->name, e.msg);
+		else
+			report_s(L, s, "'%s' must be a date like \"2026-08-01\", not %s", k->name,
+				 quote(qb, v));
 		return false;
 	}
 	if (d.precision != TG_PERIOD_DAY) {
@@ -1591,10 +1637,13 @@ static bool walk_group(struct loader *L, const config_setting_t *g, const struct
 			for (k = 0; k < sc->n; k++)
 				suggest_try(&sg, sc->keys[k].name);
 			suggest_text(sb, sizeof(sb), &sg, '\'');
+			/* libconfig names are [A-Za-z*][-A-Za-z0-9_*]*: safe, maybe long. */
 			if (label == NULL)
-				report_s(L, m, "unknown setting '%s' at top level%s", name, sb);
+				report_s(L, m, "unknown setting '%.64s%s' at top level%s", name,
+					 strlen(name) > 64 ? "..." : "", sb);
 			else
-				report_s(L, m, "unknown setting '%s' in %s%s", name, label, sb);
+				report_s(L, m, "unknown setting '%.64s%s' in %s%s", name,
+					 strlen(name) > 64 ? "..." : "", label, sb);
 			continue;
 		}
 		found[k] = m;
@@ -1839,18 +1888,37 @@ static void check_targets(struct loader *L, struct tg_indicator *ind, const conf
 			 ind->critical_max, ind->max);
 }
 
-/* Unknown reference: "unknown source 'x' (did you mean 'y'?)". */
+static const char *source_name_at(const struct tg_config *cfg, size_t i)
+{
+	return cfg->sources[i].name;
+}
+
+static const char *channel_name_at(const struct tg_config *cfg, size_t i)
+{
+	return cfg->channels[i].name;
+}
+
+static const char *indicator_id_at(const struct tg_config *cfg, size_t i)
+{
+	return cfg->indicators[i].id;
+}
+
+/* Unknown reference: "unknown source 'x' (did you mean 'y'?)".  The
+ * comparisons are budgeted: many bad references among 100,000 indicators
+ * must not turn a config check into minutes of edit distances. */
 static void report_unknown_ref(struct loader *L, const config_setting_t *s, const char *prefix,
-			       const char *what, const char *name, const char *const *names,
-			       size_t stride, size_t n)
+			       const char *what, const char *name,
+			       const char *(*name_at)(const struct tg_config *, size_t), size_t n)
 {
 	char sb[QBUF + 32];
 	struct suggest sg;
 
 	suggest_init(&sg, name);
-	if (n <= SUGGEST_MAX_NAMES)
+	if (n <= L->suggest_left) {
+		L->suggest_left -= n;
 		for (size_t i = 0; i < n; i++)
-			suggest_try(&sg, *(const char *const *)((const char *)names + i * stride));
+			suggest_try(&sg, name_at(L->cfg, i));
+	}
 	report_s(L, s, "%sunknown %s '%s'%s", prefix, what, name,
 		 suggest_text(sb, sizeof(sb), &sg, '\''));
 }
@@ -1890,8 +1958,7 @@ static void load_indicator(struct loader *L, const config_setting_t *g, size_t i
 			ind->source_index = (int)s;
 		else
 			report_unknown_ref(L, found[IK_SOURCE], "", "source", ind->source,
-					   (const char *const *)&cfg->sources[0].name,
-					   sizeof(struct tg_source), cfg->n_sources);
+					   source_name_at, cfg->n_sources);
 	}
 	if (ind->id != NULL) {
 		ssize_t old = htab_insert(&cfg->index->indicators, ind->id, i);
@@ -1980,9 +2047,7 @@ static void check_indicator_refs(struct loader *L, const config_setting_t *list,
 		if (htab_find(&cfg->index->indicators, ids->v[j], strlen(ids->v[j])) >= 0)
 			continue;
 		report_unknown_ref(L, config_setting_get_elem(list, (unsigned int)j), prefix,
-				   "indicator", ids->v[j],
-				   (const char *const *)&cfg->indicators[0].id,
-				   sizeof(struct tg_indicator), cfg->n_indicators);
+				   "indicator", ids->v[j], indicator_id_at, cfg->n_indicators);
 	}
 }
 
@@ -2012,9 +2077,7 @@ static void load_route(struct loader *L, const config_setting_t *g, size_t i,
 			all_known = false;
 			report_unknown_ref(L, config_setting_get_elem(found[RK_CHANNELS],
 								      (unsigned int)j),
-					   prefix, "channel", c,
-					   (const char *const *)&cfg->channels[0].name,
-					   sizeof(struct tg_channel), cfg->n_channels);
+					   prefix, "channel", c, channel_name_at, cfg->n_channels);
 		} else if (cfg->channels[idx].type == TG_CHANNEL_EMAIL && !has_email) {
 			has_email = true;
 			email_channel = (size_t)idx;
@@ -2212,7 +2275,7 @@ static struct tg_config *load_parsed(config_t *c, bool parsed, const char *name,
 				     void *ctx, struct tg_error *err)
 {
 	struct loader L = { .report = report, .ctx = ctx, .err = err, .main_name = name,
-			    .include_dir = include_dir };
+			    .include_dir = include_dir, .suggest_left = SUGGEST_BUDGET };
 	struct tg_config *cfg;
 
 	if (!parsed) {
@@ -2249,6 +2312,68 @@ static struct tg_config *load_parsed(config_t *c, bool parsed, const char *name,
 	return cfg;
 }
 
+#define CONFIG_FILE_MAX (256u << 20)
+
+/* Reads the whole file: libconfig would silently cut a string at a NUL
+ * byte, so the text is checked before it is parsed. */
+static char *read_all(struct loader *L, FILE *f, const char *path)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 4096) {
+			char *p;
+
+			if (cap >= CONFIG_FILE_MAX) {
+				report_at(L, path, 0, "is larger than %u MiB: not a configuration file",
+					  CONFIG_FILE_MAX >> 20);
+				free(buf);
+				return NULL;
+			}
+			cap = cap ? cap * 2 : 65536;
+			p = realloc(buf, cap + 1);
+			if (p == NULL) {
+				report_at(L, path, 0, "out of memory");
+				free(buf);
+				return NULL;
+			}
+			buf = p;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0) {
+			if (ferror(f)) {
+				report_at(L, path, 0, "cannot read: %s", strerror(errno));
+				free(buf);
+				return NULL;
+			}
+			break;
+		}
+	}
+	buf[len] = '\0';
+	const char *nul = memchr(buf, '\0', len);
+	if (nul != NULL) {
+		int line = 1;
+
+		for (const char *p = buf; p < nul; p++)
+			line += *p == '\n';
+		report_at(L, path, line, "NUL byte in the file: not a text configuration");
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Editors on Windows start UTF-8 files with a byte order mark, which
+ * libconfig takes for a syntax error. */
+static const char *skip_bom(const char *text)
+{
+	return strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
+}
+
 struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, void *ctx,
 				 struct tg_error *err)
 {
@@ -2256,7 +2381,7 @@ struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, v
 			    .main_name = path ? path : "(null)" };
 	struct tg_config *cfg;
 	const char *slash;
-	char *include_dir = NULL;
+	char *include_dir = NULL, *text;
 	struct stat st;
 	config_t c;
 	FILE *f;
@@ -2276,13 +2401,17 @@ struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, v
 		report_at(&L, path, 0, "is a directory, not a configuration file");
 		return NULL;
 	}
+	text = read_all(&L, f, path);
+	fclose(f);
+	if (text == NULL)
+		return NULL;
 	/* libconfig 1.5 puts include_dir before every @include name: the
 	 * directory as the caller wrote it keeps messages short and true. */
 	slash = strrchr(path, '/');
 	if (slash != NULL) {
 		include_dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
 		if (include_dir == NULL) {
-			fclose(f);
+			free(text);
 			report_at(&L, path, 0, "out of memory");
 			return NULL;
 		}
@@ -2290,8 +2419,8 @@ struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, v
 	config_init(&c);
 	if (include_dir != NULL)
 		config_set_include_dir(&c, include_dir);
-	ok = config_read(&c, f);
-	fclose(f);
+	ok = config_read_string(&c, skip_bom(text));
+	free(text);
 	cfg = load_parsed(&c, ok == CONFIG_TRUE, path, include_dir, report, ctx, err);
 	config_destroy(&c);
 	free(include_dir);
@@ -2315,7 +2444,7 @@ struct tg_config *tg_config_load_string(const char *text, const char *name,
 		return NULL;
 	}
 	config_init(&c);
-	ok = config_read_string(&c, text);
+	ok = config_read_string(&c, skip_bom(text));
 	cfg = load_parsed(&c, ok == CONFIG_TRUE, name, NULL, report, ctx, err);
 	config_destroy(&c);
 	return cfg;

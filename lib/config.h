@@ -7,9 +7,11 @@
  * types, ranges, enumerations, durations, email addresses, dates, patterns,
  * and cross-references (an indicator naming an unknown source, a route naming
  * an unknown channel or indicator, duplicate ids).  It reports ALL errors of
- * one run, each as "FILE:LINE: message", through the report callback, and
- * returns NULL if there was any.  @include works (errors name the included
- * file).  Relative paths (state_dir, source paths, *_file, ca_file) are made
+ * one run, each as "FILE:LINE: message", through the report callback
+ * (sorted by file, main file first, and line), and returns NULL if there was
+ * any.  @include works (errors name the included file); with tg_config_load
+ * included names are relative to the main file's directory (libconfig 1.5
+ * cannot include an absolute path then: use "../x.conf").  Relative paths (state_dir, source paths, *_file, ca_file) are made
  * absolute against the directory of the main config file, except *_file
  * secrets, which are kept as written and resolved at use time
  * ($CREDENTIALS_DIRECTORY first, then the config directory: see
@@ -46,8 +48,9 @@ struct tg_strings {
 struct tg_dialect {
 	char separator;               /* 0 = auto; ';' ',' '\t' '|' */
 	enum tg_encoding encoding;    /* default auto */
-	struct tg_number_format number; /* decimal (default ','), thousands (default '.'),
-					   missing points into `missing` below */
+	struct tg_number_format number; /* decimal (default ','), thousands (default '.',
+					   but ',' when decimal is '.'; must differ from
+					   decimal), missing points into `missing` below */
 	char *date_format;            /* NULL = automatic (tg_date_parse) */
 	struct tg_strings missing;    /* default "", "n.d.", "n/d", "nd", "-", "--", "N/A", "n.a." */
 };
@@ -96,7 +99,8 @@ struct tg_indicator {
 		double value;
 		enum tg_aggregate aggregate; /* default mean */
 	} year_target;
-	int64_t late_after;           /* seconds after the period's end; -1 = never late */
+	int64_t late_after;           /* seconds after the period's end; -1 = never late
+				         (the default, also written "never") */
 	int confirm_periods;          /* 1..24, default 1 */
 	int decimals;                 /* 0..6 for display, -1 = automatic */
 	struct tg_location loc;
@@ -133,8 +137,8 @@ struct tg_route {
 	enum tg_status min_status;    /* default warning */
 	struct tg_strings channels;   /* required, known channel names */
 	struct tg_strings to;         /* addresses or "@owner"; required when a channel is email */
-	int64_t repeat_every;         /* seconds, 0 = never */
-	int64_t escalate_after;       /* seconds, 0 = never */
+	int64_t repeat_every;         /* seconds, 0 = never (default, or "never"); >= 1m */
+	int64_t escalate_after;       /* seconds, 0 = never (default, or "never"); >= 1m */
 	struct tg_strings escalate_to; /* addresses; required if escalate_after */
 	struct tg_location loc;
 };

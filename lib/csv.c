@@ -34,13 +34,16 @@
  *        and dropped;
  *      * unterminated quote at end of input: the rest of the input was one
  *        field, it is dropped;
- *      * record longer than max_record bytes, or with more than
- *        MAX_FIELDS fields: the reader stops storing and skips to the next
- *        raw line end (quotes no longer honoured: an over-long record is
- *        most often a runaway quote, and resyncing at the next line end
- *        loses the least data).
+ *      * record longer than max_record bytes (its text after unquoting,
+ *        plus one byte a field), or with more than 131072 fields (a bound
+ *        on memory; Excel stops at 16384 columns): reported at the line
+ *        where the record starts; the reader stops storing and skips to
+ *        the next raw line end (quotes no longer honoured: an over-long
+ *        record is most often a runaway quote, and resyncing at the next
+ *        line end loses the least data).
  *  - Line numbers are physical lines (LF, CRLF and a lone CR outside quotes
- *    each end one); byte columns count from 1, after the BOM on line 1.
+ *    each end one, an LF inside quotes too); byte columns count from 1,
+ *    after the BOM on line 1.
  *
  * Speed: the common path is a table-driven scan of the read buffer followed
  * by one memcpy per field chunk; ASCII fields skip all encoding work.
@@ -421,7 +424,7 @@ static long fill(struct tg_csv_reader *r)
 			r->eof = true;
 			return 0;
 		}
-		if (1)
+		if (errno != EINTR)
 			return errno > 0 ? -errno : -EIO;
 	}
 }
@@ -475,7 +478,7 @@ static int detect_separator(struct tg_csv_reader *r)
 			best = i;
 	for (i = 0; i < 4; i++)
 		if (i != best && count[i] == count[best])
-			best = 0;  /* a tie, or no candidate at all */
+			best = 0;  /* a tie for the most, or none at all: ';' */
 	r->sep = cand[best];
 	return 0;
 }

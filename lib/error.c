@@ -48,8 +48,10 @@ void tg_error_prefix(struct tg_error *err, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	n = strlen(err->msg);
-	if (n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", old);
+	/* a long message is cut: the location, which comes first, survives */
+	if (n < sizeof(err->msg) &&
+	    snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", old) >= (int)(sizeof(err->msg) - n))
+		err->msg[sizeof(err->msg) - 1] = '\0';
 }
 
 void tg_error_clear(struct tg_error *err)

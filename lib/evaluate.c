@@ -44,59 +44,85 @@
 
 /*
  * Values come from spreadsheets and SQL ratios (19/20*100 is
- * 94.99999999999999): equality is judged within 1e-9 relative, with an
- * absolute floor for values near zero, so that float noise never flips a
- * light or a forecast.
+ * 94.99999999999999): a value within 1e-9 relative of a threshold (1e-12
+ * absolute near zero) counts as equal to it, so that float noise never flips
+ * a light or a forecast.
  */
-static bool approx_eq(double a, double b)
+static inline double tol(double t)
 {
-	double d;
+	double a = fabs(t) * 1e-9;
 
-	if (a == b)
-		return true;
-	if (!isfinite(a) || !isfinite(b))
-		return false;
-	d = fabs(a - b);
-	return d <= 1e-12 || d <= 1e-9 * fmax(fabs(a), fabs(b));
+	return a > 1e-12 ? a : 1e-12;
 }
 
-static bool ge(double a, double b)
+static inline bool approx_eq(double a, double b)
 {
-	return a >= b || approx_eq(a, b);
+	double d = fabs(a - b);
+
+	return a == b || (d < HUGE_VAL && d <= tol(fabs(a) > fabs(b) ? a : b));
 }
 
-static bool le(double a, double b)
+/*
+ * The light as two nested intervals, computed once per evaluation so that
+ * judging each value of a long run costs a few comparisons: inside
+ * [ok_lo, ok_hi] ok, else inside [warn_lo, warn_hi] warning, else critical
+ * (a NaN is inside nothing).  A side without a critical threshold has its
+ * warning bound equal to its ok bound: any miss on that side is critical.
+ */
+struct bounds {
+	double ok_lo, ok_hi, warn_lo, warn_hi;
+};
+
+static void bounds_of(const struct tg_indicator *ind, struct bounds *b)
 {
-	return a <= b || approx_eq(a, b);
+	b->ok_lo = b->warn_lo = -HUGE_VAL;
+	b->ok_hi = b->warn_hi = HUGE_VAL;
+	switch (ind->better) {
+	case TG_BETTER_LOWER:
+		if (ind->has_target) {
+			b->ok_hi = ind->target + tol(ind->target);
+			b->warn_hi = ind->has_critical ? ind->critical + tol(ind->critical) : b->ok_hi;
+		}
+		break;
+	case TG_BETTER_RANGE:
+		if (ind->has_min) {
+			b->ok_lo = ind->min - tol(ind->min);
+			b->warn_lo = ind->has_critical_min
+					     ? ind->critical_min - tol(ind->critical_min) : b->ok_lo;
+		}
+		if (ind->has_max) {
+			b->ok_hi = ind->max + tol(ind->max);
+			b->warn_hi = ind->has_critical_max
+					     ? ind->critical_max + tol(ind->critical_max) : b->ok_hi;
+		}
+		break;
+	case TG_BETTER_HIGHER:
+	default:
+		if (ind->has_target) {
+			b->ok_lo = ind->target - tol(ind->target);
+			b->warn_lo = ind->has_critical ? ind->critical - tol(ind->critical) : b->ok_lo;
+		}
+		break;
+	}
+}
+
+static inline enum tg_status light_in(const struct bounds *b, double v)
+{
+	if (v >= b->ok_lo && v <= b->ok_hi)
+		return TG_STATUS_OK;
+	if (v >= b->warn_lo && v <= b->warn_hi)
+		return TG_STATUS_WARNING;
+	return TG_STATUS_CRITICAL;
 }
 
 enum tg_status tg_eval_light(const struct tg_indicator *ind, double v)
 {
+	struct bounds b;
+
 	if (ind == NULL)
 		return TG_STATUS_UNKNOWN;
-	if (isnan(v))
-		return TG_STATUS_CRITICAL;
-	switch (ind->better) {
-	case TG_BETTER_LOWER:
-		if (!ind->has_target || le(v, ind->target))
-			return TG_STATUS_OK;
-		return ind->has_critical && le(v, ind->critical) ? TG_STATUS_WARNING
-								 : TG_STATUS_CRITICAL;
-	case TG_BETTER_RANGE:
-		if (ind->has_min && !ge(v, ind->min))
-			return ind->has_critical_min && ge(v, ind->critical_min)
-				       ? TG_STATUS_WARNING : TG_STATUS_CRITICAL;
-		if (ind->has_max && !le(v, ind->max))
-			return ind->has_critical_max && le(v, ind->critical_max)
-				       ? TG_STATUS_WARNING : TG_STATUS_CRITICAL;
-		return TG_STATUS_OK;
-	case TG_BETTER_HIGHER:
-	default:
-		if (!ind->has_target || ge(v, ind->target))
-			return TG_STATUS_OK;
-		return ind->has_critical && ge(v, ind->critical) ? TG_STATUS_WARNING
-								 : TG_STATUS_CRITICAL;
-	}
+	bounds_of(ind, &b);
+	return light_in(&b, v);
 }
 
 /* ---------------------------------------------------------------- series */
@@ -136,20 +162,21 @@ static bool day_safe(tg_day d)
 	return d >= DAY_SAFE_MIN && d <= DAY_LAST;
 }
 
-/* Is b the period right after a?  Days and weeks have a fixed length, which
- * keeps the walk over a long run cheap. */
+/*
+ * Is b the period right after a?  Both are period starts (the store's
+ * invariant), so b follows a exactly when it is no further than the longest
+ * period of the kind: the start after next is always further than that.
+ * Plain arithmetic keeps the walk over a long run free of calendar calls.
+ */
 static bool adjacent(enum tg_period_kind kind, tg_day a, tg_day b)
 {
-	if (!day_safe(a) || !day_safe(b))
-		return false;
-	switch (kind) {
-	case TG_PERIOD_DAY:
-		return (int64_t)b - a == 1;
-	case TG_PERIOD_WEEK:
-		return (int64_t)b - a == 7;
-	default:
-		return tg_period_next(kind, a) == b;
-	}
+	static const int longest[] = {
+		[TG_PERIOD_DAY] = 1, [TG_PERIOD_WEEK] = 7, [TG_PERIOD_MONTH] = 31,
+		[TG_PERIOD_QUARTER] = 92, [TG_PERIOD_YEAR] = 366,
+	};
+	int64_t gap = (int64_t)b - a;
+
+	return gap > 0 && gap <= longest[kind];
 }
 
 /* ---------------------------------------------------------------- forecast */
@@ -161,6 +188,19 @@ struct forecast {
 			       value (sum, mean), the last one has (last) */
 };
 
+/* Index of a period start within the year starting at first (p >= first). */
+static int index_in_year(enum tg_period_kind kind, tg_day first, tg_day p)
+{
+	switch (kind) {
+	case TG_PERIOD_DAY:
+		return (int)(p - first);
+	case TG_PERIOD_WEEK:
+		return (int)((p - first) / 7);
+	default:
+		return tg_period_index_in_year(kind, p);
+	}
+}
+
 /*
  * Least squares y = ybar + b (i - xbar) over the periods of the year of
  * p[last] that have a value (up to and including p[last]); the missing
@@ -170,12 +210,15 @@ struct forecast {
 static bool forecast_year(enum tg_period_kind kind, enum tg_aggregate agg,
 			  const tg_day *p, const double *v, size_t last, struct forecast *fc)
 {
+	/* indexes of the year's points, latest first (strictly decreasing) */
 	int xs[MAX_PERIODS_PER_YEAR];
-	double ys[MAX_PERIODS_PER_YEAR];
-	int m = 0, year, nper;
+	int m = 0, year, nper, x = 0, sx = 0;
 	tg_day first;
 	size_t lo;
-	double sx = 0, sy = 0, xbar, ybar, sxx = 0, sxy = 0, b, miss, f;
+	/* sums of dx = x - xs[0] and dy = y - y0: one pass, without the
+	 * cancellation of raw sums of squares */
+	double y0 = 0, ylast = 0, sy = 0, sdx = 0, sdy = 0, sdxdx = 0, sdxdy = 0;
+	double xbar, ybar, sxx, sxy, b, miss, f;
 	bool nonneg = true;
 
 	if (!day_safe(p[last]))
@@ -188,40 +231,40 @@ static bool forecast_year(enum tg_period_kind kind, enum tg_aggregate agg,
 	if (nper < 1 || nper > MAX_PERIODS_PER_YEAR)
 		return false;
 	lo = lower_bound(p, last + 1, first);
-	for (size_t k = lo; k <= last; k++) {
-		int x;
-
-		if (!isfinite(v[k]))
-			continue;
-		if (kind == TG_PERIOD_DAY)
-			x = (int)(p[k] - first);
-		else if (kind == TG_PERIOD_WEEK)
-			x = (int)((p[k] - first) / 7);
+	for (size_t k = last + 1; k-- > lo;) {
+		/* Consecutive periods have consecutive indexes: the calendar
+		 * is asked only for the latest point and after a gap. */
+		if (k == last || !adjacent(kind, p[k], p[k + 1]))
+			x = index_in_year(kind, first, p[k]);
 		else
-			x = tg_period_index_in_year(kind, p[k]);
+			x--;
 		/* A series whose periods are not period starts could map two
-		 * points to one index: keep the first, the line needs distinct
-		 * abscissas. */
-		if (x < 0 || x >= nper || (m > 0 && x <= xs[m - 1]) || m >= MAX_PERIODS_PER_YEAR)
+		 * points to one index: the line needs distinct abscissas. */
+		if (!(fabs(v[k]) < HUGE_VAL) || x < 0 || x >= nper || (m > 0 && x >= xs[m - 1]) ||
+		    m >= MAX_PERIODS_PER_YEAR)
 			continue;
-		xs[m] = x;
-		ys[m] = v[k];
+		if (m == 0) {
+			y0 = ylast = v[k];
+		} else {
+			double dx = x - xs[0], dy = v[k] - y0;
+
+			sdx += dx;
+			sdy += dy;
+			sdxdx += dx * dx;
+			sdxdy += dx * dy;
+		}
+		xs[m++] = x;
 		sx += x;
 		sy += v[k];
-		if (v[k] < 0)
-			nonneg = false;
-		m++;
+		nonneg = nonneg && v[k] >= 0;
 	}
 	if (m == 0)
 		return false;
-	xbar = sx / m;
-	ybar = sy / m;
-	for (int k = 0; k < m; k++) {
-		double dx = xs[k] - xbar;
-		sxx += dx * dx;
-		sxy += dx * (ys[k] - ybar);
-	}
-	b = sxx > 0 ? sxy / sxx : 0.0;
+	xbar = xs[0] + sdx / m;
+	ybar = y0 + sdy / m;
+	sxx = sdxdx - sdx * sdx / m;
+	sxy = sdxdy - sdx * sdy / m;
+	b = m > 1 && sxx > 0 ? sxy / sxx : 0.0; /* flat with one value */
 
 	/* Sum of the line over the missing indexes, in closed form: the sum of
 	 * all indexes is known, the present ones are subtracted. */
@@ -229,23 +272,23 @@ static bool forecast_year(enum tg_period_kind kind, enum tg_aggregate agg,
 		int nmiss = nper - m;
 		double idx_sum = (double)nper * (nper - 1) / 2.0 - sx;
 
-		miss = nmiss * ybar + b * (idx_sum - nmiss * xbar);
-		if (nmiss == 0)
-			miss = 0;
+		miss = nmiss == 0 ? 0.0 : nmiss * ybar + b * (idx_sum - nmiss * xbar);
 	}
 	if (agg == TG_AGG_SUM && nonneg &&
 	    (ybar + b * (0 - xbar) < 0 || ybar + b * (nper - 1 - xbar) < 0)) {
 		/* The line dips below zero somewhere in the year: counts and
 		 * amounts cannot, so add the missing periods one by one. */
-		int k = 0;
+		int k = m - 1;
 
 		miss = 0;
 		for (int j = 0; j < nper; j++) {
-			if (k < m && xs[k] == j) {
-				k++;
+			if (k >= 0 && xs[k] == j) {
+				k--;
 				continue;
 			}
-			miss += fmax(0.0, ybar + b * (j - xbar));
+			f = ybar + b * (j - xbar);
+			if (f > 0)
+				miss += f;
 		}
 	}
 	switch (agg) {
@@ -253,7 +296,7 @@ static bool forecast_year(enum tg_period_kind kind, enum tg_aggregate agg,
 		f = sy + miss;
 		break;
 	case TG_AGG_LAST:
-		f = xs[m - 1] == nper - 1 ? ys[m - 1] : ybar + b * (nper - 1 - xbar);
+		f = xs[0] == nper - 1 ? ylast : ybar + b * (nper - 1 - xbar);
 		break;
 	case TG_AGG_MEAN:
 	default:
@@ -264,20 +307,23 @@ static bool forecast_year(enum tg_period_kind kind, enum tg_aggregate agg,
 		return false;
 	fc->value = f;
 	fc->year = year;
-	fc->complete = agg == TG_AGG_LAST ? xs[m - 1] == nper - 1 : m == nper;
+	fc->complete = agg == TG_AGG_LAST ? xs[0] == nper - 1 : m == nper;
 	return true;
 }
 
 static bool forecast_misses(const struct tg_indicator *ind, double f)
 {
+	double t = ind->year_target.value;
+
 	switch (ind->better) {
 	case TG_BETTER_LOWER:
-		return !le(f, ind->year_target.value);
+		return !(f <= t + tol(t));
 	case TG_BETTER_RANGE:
-		return (ind->has_min && !ge(f, ind->min)) || (ind->has_max && !le(f, ind->max));
+		return (ind->has_min && !(f >= ind->min - tol(ind->min))) ||
+		       (ind->has_max && !(f <= ind->max + tol(ind->max)));
 	case TG_BETTER_HIGHER:
 	default:
-		return !ge(f, ind->year_target.value);
+		return !(f >= t - tol(t));
 	}
 }
 
@@ -345,8 +391,25 @@ static void w_str(struct writer *w, const char *str)
 	const unsigned char *s = (const unsigned char *)(str != NULL ? str : "");
 
 	while (*s != '\0' && !w->truncated) {
-		size_t k = utf8_len(s);
+		size_t k;
 
+		if (*s >= 0x20 && *s < 0x7F) {
+			/* A run of printable ASCII, cut anywhere if it must be:
+			 * never scanned further than the room left. */
+			size_t room = w->cap - w->len, run = 1;
+
+			while (run <= room && s[run] >= 0x20 && s[run] < 0x7F)
+				run++;
+			if (run > room) {
+				run = room;
+				w->truncated = true;
+			}
+			memcpy(w->buf + w->len, s, run);
+			w->len += run;
+			s += run;
+			continue;
+		}
+		k = utf8_len(s);
 		if (k == 0) {
 			w_put(w, "\xEF\xBF\xBD", 3);
 			s++;
@@ -361,12 +424,38 @@ static void w_str(struct writer *w, const char *str)
 	}
 }
 
-static void w_int(struct writer *w, long long v)
+/* Our own text (valid UTF-8, no control characters): copied as is, cut at
+ * a character boundary if it does not fit. */
+static void w_lit(struct writer *w, const char *s)
 {
-	char b[24];
+	size_t k = strlen(s), room = w->cap - w->len;
 
-	snprintf(b, sizeof(b), "%lld", v);
-	w_str(w, b);
+	if (w->truncated)
+		return;
+	if (k > room) {
+		k = room;
+		while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+			k--;
+		w->truncated = true;
+	}
+	memcpy(w->buf + w->len, s, k);
+	w->len += k;
+}
+
+static void w_int(struct writer *w, int v)
+{
+	char b[16];
+	char *e = b + sizeof(b) - 1;
+	unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+
+	*e = '\0';
+	do {
+		*--e = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--e = '-';
+	w_lit(w, e);
 }
 
 static void w_finish(struct writer *w)
@@ -401,7 +490,7 @@ static void w_num_dec(struct ctx *c, double v, int decimals)
 	char b[64];
 
 	if (!isfinite(v)) {
-		w_str(&c->w, c->en ? "n/a" : "n.d.");
+		w_lit(&c->w, c->en ? "n/a" : "n.d.");
 		return;
 	}
 	tg_number_format(v, decimals, c->lang, b, sizeof(b));
@@ -421,20 +510,22 @@ static void w_num(struct ctx *c, double v)
 static void w_num_vs(struct ctx *c, double v, double ref)
 {
 	int dec = c->ind->decimals < 0 ? 2 : c->ind->decimals;
-	char a[64], b[64];
+	double scale = 1;
 
-	if (!isfinite(v) || !isfinite(ref) || approx_eq(v, ref) || dec >= 6) {
+	if (!isfinite(v) || !isfinite(ref) || approx_eq(v, ref) || fabs(v) > 1e12 ||
+	    fabs(ref) > 1e12) {
 		w_num(c, v);
 		return;
 	}
-	tg_number_format(v, c->ind->decimals, c->lang, a, sizeof(a));
-	tg_number_format(ref, c->ind->decimals, c->lang, b, sizeof(b));
-	while (strcmp(a, b) == 0 && dec < 6) {
+	/* Two numbers print alike at d decimals when they round to the same
+	 * multiple of 10^-d: decide by arithmetic, format once. */
+	for (int k = 0; k < dec; k++)
+		scale *= 10;
+	while (dec < 6 && round(v * scale) == round(ref * scale)) {
 		dec++;
-		tg_number_format(v, dec, c->lang, a, sizeof(a));
-		tg_number_format(ref, dec, c->lang, b, sizeof(b));
+		scale *= 10;
 	}
-	w_str(&c->w, a);
+	w_num_dec(c, v, dec == (c->ind->decimals < 0 ? 2 : c->ind->decimals) ? c->ind->decimals : dec);
 }
 
 static void w_unit(struct ctx *c)
@@ -444,13 +535,13 @@ static void w_unit(struct ctx *c)
 	if (u == NULL || u[0] == '\0')
 		return;
 	if (strcmp(u, "%") != 0)
-		w_str(&c->w, " ");
+		w_lit(&c->w, " ");
 	w_str(&c->w, u);
 }
 
 static void w_s(struct ctx *c, const char *it, const char *en)
 {
-	w_str(&c->w, c->en ? en : it);
+	w_lit(&c->w, c->en ? en : it);
 }
 
 static void w_period(struct ctx *c, enum tg_period_kind kind, tg_day p)
@@ -458,7 +549,7 @@ static void w_period(struct ctx *c, enum tg_period_kind kind, tg_day p)
 	char b[64];
 
 	if (!day_safe(p)) {
-		w_str(&c->w, "?");
+		w_lit(&c->w, "?");
 		return;
 	}
 	tg_period_label(kind, p, c->lang, b, sizeof(b));
@@ -478,20 +569,20 @@ static void w_target_rule(struct ctx *c, bool unit)
 			w_s(c, " e ", " and ");
 			w_num(c, ind->max);
 		} else if (ind->has_min) {
-			w_str(&c->w, "\xE2\x89\xA5 ");
+			w_lit(&c->w, "\xE2\x89\xA5 ");
 			w_num(c, ind->min);
 		} else {
-			w_str(&c->w, "\xE2\x89\xA4 ");
+			w_lit(&c->w, "\xE2\x89\xA4 ");
 			w_num(c, ind->max);
 		}
 		break;
 	case TG_BETTER_LOWER:
-		w_str(&c->w, "\xE2\x89\xA4 ");
+		w_lit(&c->w, "\xE2\x89\xA4 ");
 		w_num(c, ind->target);
 		break;
 	case TG_BETTER_HIGHER:
 	default:
-		w_str(&c->w, "\xE2\x89\xA5 ");
+		w_lit(&c->w, "\xE2\x89\xA5 ");
 		w_num(c, ind->target);
 		break;
 	}
@@ -513,7 +604,7 @@ static void w_target_paren(struct ctx *c)
 		return;
 	w_s(c, " (obiettivo ", " (target ");
 	w_target_rule(c, false);
-	w_str(&c->w, ")");
+	w_lit(&c->w, ")");
 }
 
 static void w_no_critical(struct ctx *c)
@@ -577,7 +668,7 @@ static void w_light(struct ctx *c, double v, tg_day period, enum tg_status light
 
 	/* The number the value is compared with, to print it distinguishably. */
 	if (ind->better == TG_BETTER_RANGE) {
-		low = ind->has_min && !ge(v, ind->min);
+		low = ind->has_min && !(v >= ind->min - tol(ind->min));
 		if (low)
 			ref = light == TG_STATUS_CRITICAL && ind->has_critical_min ? ind->critical_min
 										    : ind->min;
@@ -594,9 +685,9 @@ static void w_light(struct ctx *c, double v, tg_day period, enum tg_status light
 	}
 	w_num_vs(c, v, ref);
 	w_unit(c);
-	w_str(&c->w, " (");
+	w_lit(&c->w, " (");
 	w_period(c, c->kind, period);
-	w_str(&c->w, "): ");
+	w_lit(&c->w, "): ");
 	if (isnan(v)) {
 		w_s(c, "valore non valido", "invalid value");
 		return;
@@ -606,7 +697,7 @@ static void w_light(struct ctx *c, double v, tg_day period, enum tg_status light
 		if (has_rule(ind)) {
 			w_s(c, " (obiettivo ", " (target ");
 			w_target_rule(c, true);
-			w_str(&c->w, ")");
+			w_lit(&c->w, ")");
 		}
 		return;
 	}
@@ -637,7 +728,7 @@ static void w_forecast(struct ctx *c, const struct tg_eval_result *r, bool compl
 	double ref = ind->year_target.value;
 
 	if (ind->better == TG_BETTER_RANGE)
-		ref = ind->has_min && !ge(r->forecast, ind->min) ? ind->min : ind->max;
+		ref = ind->has_min && !(r->forecast >= ind->min - tol(ind->min)) ? ind->min : ind->max;
 	if (complete) {
 		w_s(c, "; il ", "; ");
 		w_int(&c->w, r->forecast_year);
@@ -699,6 +790,7 @@ void tg_eval_indicator(const struct tg_indicator *ind, const struct tg_series *s
 	enum tg_status mildest = TG_STATUS_CRITICAL, shown;
 	bool late = false, pending = false;
 	struct forecast fc = { 0 };
+	struct bounds bounds;
 
 	if (out == NULL)
 		return;
@@ -741,14 +833,15 @@ void tg_eval_indicator(const struct tg_indicator *ind, const struct tg_series *s
 		out->has_value = true;
 		out->period = per[last];
 		out->value = val[last];
-		out->light = tg_eval_light(ind, val[last]);
+		bounds_of(ind, &bounds);
+		out->light = light_in(&bounds, val[last]);
 
 		/* The run of out-of-target periods ending at the latest, and
 		 * the mildest light among its first `confirm` periods. */
 		confirm = ind->confirm_periods < 1 ? 1
 			: ind->confirm_periods > MAX_CONFIRM ? MAX_CONFIRM : ind->confirm_periods;
 		for (size_t i = last;;) {
-			enum tg_status li = i == last ? out->light : tg_eval_light(ind, val[i]);
+			enum tg_status li = i == last ? out->light : light_in(&bounds, val[i]);
 
 			if (li == TG_STATUS_OK)
 				break;
@@ -778,12 +871,16 @@ void tg_eval_indicator(const struct tg_indicator *ind, const struct tg_series *s
 		tg_time t = now - la;
 
 		if (t >= TIME_MIN) {
-			tg_day exp = tg_period_prev(c.kind, tg_period_start(c.kind, tg_time_day(t)));
+			/* The period containing now - late_after has not reached
+			 * its deadline; the one before it has, and it is the
+			 * latest that has: its end is the start of the former. */
+			tg_day cur = tg_period_start(c.kind, tg_time_day(t));
+			tg_day exp = tg_period_prev(c.kind, cur);
 			size_t k = lower_bound(per, n, exp);
 
 			out->has_expected = true;
 			out->expected = exp;
-			out->deadline = (tg_time)tg_period_next(c.kind, exp) * TG_DAY_SECONDS + la;
+			out->deadline = (tg_time)cur * TG_DAY_SECONDS + la;
 			late = !(k < n && per[k] == exp);
 		}
 	}
@@ -804,9 +901,9 @@ void tg_eval_indicator(const struct tg_indicator *ind, const struct tg_series *s
 			w_s(&c, "; ultimo valore ", "; latest value ");
 			w_num(&c, out->value);
 			w_unit(&c);
-			w_str(&c.w, " (");
+			w_lit(&c.w, " (");
 			w_period(&c, c.kind, out->period);
-			w_str(&c.w, ")");
+			w_lit(&c.w, ")");
 		} else {
 			w_s(&c, "; nessun valore ricevuto", "; no value received");
 		}
@@ -818,7 +915,7 @@ void tg_eval_indicator(const struct tg_indicator *ind, const struct tg_series *s
 			w_s(&c, "nessun dato per un periodo gi\xC3\xA0 iniziato (il primo \xC3\xA8 per ",
 			    "no value for a period that has started (the first is for ");
 			w_period(&c, c.kind, per[0]);
-			w_str(&c.w, ")");
+			w_lit(&c.w, ")");
 		}
 	} else {
 		if (out->light == TG_STATUS_OK || pending)

@@ -453,20 +453,22 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 	int c;
 	double v = 0.0;
 
+#define QUOTED quote(s, len, q, sizeof(q))
 	if (fmt == NULL)
 		fmt = &c_format;
-	if (s == NULL)
+	if (s == NULL) {
+		s = "";
 		len = 0;
+	}
 	trim(&s, &len);
-	quote(s, len, q, sizeof(q));
 	if (!fmt_valid(fmt))
 		return tg_error_set(err, "'%s' is not a number: invalid number format (decimal '%c', thousands '%c')",
-				    q, fmt->decimal > 0x20 && fmt->decimal < 0x7f ? fmt->decimal : '?',
+				    QUOTED, fmt->decimal > 0x20 && fmt->decimal < 0x7f ? fmt->decimal : '?',
 				    fmt->thousands > 0x20 && fmt->thousands < 0x7f ? fmt->thousands : '?');
 	if (is_missing(s, len, fmt))
 		return TG_NUMBER_MISSING;
 	if (len > NUMBER_MAX_LEN)
-		return tg_error_set(err, "'%s' is not a number: too long (%zu bytes)", q, len);
+		return tg_error_set(err, "'%s' is not a number: too long (%zu bytes)", QUOTED, len);
 	u = (const unsigned char *)s;
 	sc.nd = 0;
 
@@ -495,20 +497,20 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 			break;
 		if (group == 0)
 			return tg_error_set(err, "'%s' is not a number: a thousands separator '%c' without digits before it",
-					    q, fmt->thousands);
+					    QUOTED, fmt->thousands);
 		if (groups == 0 && group > 3)
 			return tg_error_set(err, "'%s' is not a number: more than three digits before the thousands separator '%c'",
-					    q, fmt->thousands);
+					    QUOTED, fmt->thousands);
 		if (groups > 0 && group != 3)
 			return tg_error_set(err, "'%s' is not a number: digits between thousands separators '%c' must be groups of three",
-					    q, fmt->thousands);
+					    QUOTED, fmt->thousands);
 		groups++;
 		group = 0;
 		i += k;
 	}
 	if (groups > 0 && group != 3)
 		return tg_error_set(err, "'%s' is not a number: after the thousands separator '%c' there must be exactly three digits",
-				    q, fmt->thousands);
+				    QUOTED, fmt->thousands);
 
 	/* decimals */
 	if (i < len && u[i] == (unsigned char)fmt->decimal) {
@@ -520,19 +522,19 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 		}
 		if (nfrac == 0)
 			return tg_error_set(err, "'%s' is not a number: no digits after the decimal separator '%c'",
-					    q, fmt->decimal);
+					    QUOTED, fmt->decimal);
 		any = true;
 		if (i < len && thousands_len(fmt, u, i, len) > 0)
 			return tg_error_set(err, "'%s' is not a number: a thousands separator '%c' after the decimal separator '%c'",
-					    q, fmt->thousands, fmt->decimal);
+					    QUOTED, fmt->thousands, fmt->decimal);
 	}
 	if (!any && i < len && u[i] != '%' && blank_len(u, i, len) == 0) {
 		k = utf8_len(u + i, len - i);
-		return tg_error_set(err, "'%s' is not a number: unexpected '%s'", q,
+		return tg_error_set(err, "'%s' is not a number: unexpected '%s'", QUOTED,
 				    quote(s + i, k ? k : 1, cq, sizeof(cq)));
 	}
 	if (!any)
-		return tg_error_set(err, "'%s' is not a number: no digits", q);
+		return tg_error_set(err, "'%s' is not a number: no digits", QUOTED);
 
 	/* exponent */
 	if (i < len && (u[i] == 'e' || u[i] == 'E')) {
@@ -548,7 +550,7 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 			if (ex < EXP_LIMIT)
 				ex = ex * 10 + (u[i] - '0');
 		if (nexp == 0)
-			return tg_error_set(err, "'%s' is not a number: no digits in the exponent", q);
+			return tg_error_set(err, "'%s' is not a number: no digits in the exponent", QUOTED);
 		if (eneg)
 			ex = -ex;
 	}
@@ -564,15 +566,15 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 		c = u[i];
 		if ((c == '.' || c == ',') && c != fmt->decimal && c != fmt->thousands)
 			return tg_error_set(err, "'%s' is not a number: '%c' is not the decimal separator '%c'",
-					    q, c, fmt->decimal);
+					    QUOTED, c, fmt->decimal);
 		if (c == fmt->decimal)
 			return tg_error_set(err, "'%s' is not a number: more than one decimal separator '%c'",
-					    q, fmt->decimal);
+					    QUOTED, fmt->decimal);
 		if (blank_len(u, i, len) > 0)
-			return tg_error_set(err, "'%s' is not a number: unexpected space%s", q,
+			return tg_error_set(err, "'%s' is not a number: unexpected space%s", QUOTED,
 					    fmt->thousands == 0 ? " (no thousands separator is configured)" : "");
 		k = utf8_len(u + i, len - i);
-		return tg_error_set(err, "'%s' is not a number: unexpected '%s'", q,
+		return tg_error_set(err, "'%s' is not a number: unexpected '%s'", QUOTED,
 				    quote(s + i, k ? k : 1, cq, sizeof(cq)));
 	}
 
@@ -608,11 +610,12 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 		}
 	}
 	if (v > DBL_MAX)
-		return tg_error_set(err, "'%s' is not a number: out of range (the largest is about 1.8e308)", q);
+		return tg_error_set(err, "'%s' is not a number: out of range (the largest is about 1.8e308)", QUOTED);
 	if (out != NULL)
 		*out = neg && v != 0.0 ? -v : v;
 	return TG_NUMBER_VALUE;
 }
+#undef QUOTED
 
 /* ---------------------------------------------------------------- format */
 

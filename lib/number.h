@@ -35,14 +35,20 @@ struct tg_number_format {
  * Returns TG_NUMBER_VALUE with *out set, TG_NUMBER_MISSING (out untouched)
  * for a missing marker, or -EINVAL with err ("'1.234' is not a number: '.'
  * is not the decimal separator ','", ...).  Infinite or NaN results are errors.
- * Exactly rounded for up to 19 significant digits without calling strtod.
+ * Exactly rounded for up to 19 significant digits without calling strtod
+ * (more digits: strtod on digits and an exponent, no radix character, so
+ * LC_NUMERIC cannot matter).  fmt NULL means C syntax: decimal '.', no
+ * thousands separator, no markers but "".  Underflow gives 0; "-0" gives 0.
  */
 int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fmt,
 		    double *out, struct tg_error *err);
 
 /* Formats a value for people: decimal separator of the language ("it": ',',
  * "en": '.'), thousands grouping ("it": '.', "en": ','), at most `decimals`
- * decimals with trailing zeros removed (decimals < 0: up to 2). */
+ * decimals with trailing zeros removed (decimals < 0: up to 2; at most 20).
+ * Rounds the exact binary value half away from zero (0.125 -> "0,13"), never
+ * writes "-0"; NaN is "n.d." ("en": "n/a"), infinities "∞" / "-∞".  Any lang
+ * but "en"/"en_*"/"en-*" is Italian.  Truncates to size; returns buf. */
 const char *tg_number_format(double v, int decimals, const char *lang, char *buf, size_t size);
 
 #endif

@@ -453,6 +453,12 @@ static size_t blank_len_back(const unsigned char *s, size_t n)
 	return 0;
 }
 
+/* The text for messages, quoted only when there is an error to report. */
+static const char *qtext(struct dtext *t)
+{
+	return quote(t->orig, t->orig_len, t->q, sizeof(t->q));
+}
+
 static void trim(const char **s, size_t *len)
 {
 	const unsigned char *u = (const unsigned char *)*s;
@@ -473,18 +479,17 @@ static int normalize(struct dtext *t, const char *s, size_t len, const char *wha
 	size_t i, o = 0, k;
 
 	t->s[0] = '\0';
-	t->orig = s;
-	t->orig_len = len;
-	if (s == NULL)
+	if (s == NULL) {
+		s = "";
 		len = 0;
+	}
 	trim(&s, &len);
 	t->orig = s;
 	t->orig_len = len;
-	quote(s, len, t->q, sizeof(t->q));
 	if (len == 0)
 		return tg_error_set(err, "'' is not %s: the text is empty", what);
 	if (len > DATE_MAX_LEN)
-		return tg_error_set(err, "'%s' is not %s: too long (%zu bytes)", t->q, what, len);
+		return tg_error_set(err, "'%s' is not %s: too long (%zu bytes)", qtext(t), what, len);
 	u = (const unsigned char *)s;
 	for (i = 0; i < len;) {
 		if ((k = blank_len(u, i, len)) > 0) {
@@ -495,7 +500,7 @@ static int normalize(struct dtext *t, const char *s, size_t len, const char *wha
 		}
 		if (u[i] < 0x20 || u[i] == 0x7f)
 			return tg_error_set(err, "'%s' is not %s: it contains the control byte \\x%02x",
-					    t->q, what, u[i]);
+					    qtext(t), what, u[i]);
 		t->s[o++] = (char)to_lower(u[i]);
 		i++;
 	}
@@ -601,22 +606,22 @@ static bool word(const char **pp, const char **w, size_t *n)
 	return true;
 }
 
-static int check_ymd(const struct dtext *t, int y, int m, int d, struct tg_error *err)
+static int check_ymd(struct dtext *t, int y, int m, int d, struct tg_error *err)
 {
 	if (y < 1 || y > 9999)
 		return tg_error_set(err, "'%s' is not a valid date: year %d is out of range (1..9999)",
-				    t->q, y);
+				    qtext(t), y);
 	if (m < 1 || m > 12)
-		return tg_error_set(err, "'%s' is not a valid date: there is no month %d", t->q, m);
+		return tg_error_set(err, "'%s' is not a valid date: there is no month %d", qtext(t), m);
 	if (d < 1)
-		return tg_error_set(err, "'%s' is not a valid date: there is no day %d", t->q, d);
+		return tg_error_set(err, "'%s' is not a valid date: there is no day %d", qtext(t), d);
 	if (d > tg_days_in_month(y, m))
-		return tg_error_set(err, "'%s' is not a valid date: %s %d has %d days", t->q,
+		return tg_error_set(err, "'%s' is not a valid date: %s %d has %d days", qtext(t),
 				    month_en[m - 1], y, tg_days_in_month(y, m));
 	return 0;
 }
 
-static int done(const struct dtext *t, int y, int m, int d, enum tg_period_kind prec,
+static int done(struct dtext *t, int y, int m, int d, enum tg_period_kind prec,
 		struct tg_date *out, struct tg_error *err)
 {
 	int rc = check_ymd(t, y, m, d, err);
@@ -634,7 +639,7 @@ static int done(const struct dtext *t, int y, int m, int d, enum tg_period_kind 
  * hh:mm[:ss[.fff]] and, with offset, an optional Z or +hh[[:]mm] / -hh[[:]mm].
  * The time is validated and ignored.  Returns 1 matched, 0 not a time, <0 error.
  */
-static int clock_part(const struct dtext *t, const char **pp, bool offset, struct tg_error *err)
+static int clock_part(struct dtext *t, const char **pp, bool offset, struct tg_error *err)
 {
 	const char *p = *pp;
 	int hh, mm, ss = 0, oh, om = 0;
@@ -671,18 +676,18 @@ static int clock_part(const struct dtext *t, const char **pp, bool offset, struc
 				return 0;
 			if (oh > 23 || om > 59)
 				return tg_error_set(err, "'%s' is not a valid date: bad time zone offset",
-						    t->q);
+						    qtext(t));
 		}
 	}
 	if (hh > 23 || mm > 59 || ss > 60)
 		return tg_error_set(err, "'%s' is not a valid date: %02d:%02d:%02d is not a valid time",
-				    t->q, hh, mm, ss);
+				    qtext(t), hh, mm, ss);
 	*pp = p;
 	return 1;
 }
 
 /* dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy [hh:mm[:ss]] — always day first. */
-static int form_dmy(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int form_dmy(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
 	const char *p = t->s;
 	int d, m, y, ny, rc;
@@ -708,12 +713,12 @@ static int form_dmy(const struct dtext *t, struct tg_date *out, struct tg_error 
 		return 0;
 	if (ny != 4)
 		return tg_error_set(err, "'%s' is not a valid date: the year must have four digits",
-				    t->q);
+				    qtext(t));
 	return done(t, y, m, d, TG_PERIOD_DAY, out, err);
 }
 
 /* yyyy-mm-dd (also yyyy/mm/dd), with an optional ISO 8601 or SQL time. */
-static int form_ymd(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int form_ymd(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
 	const char *p = t->s;
 	int d, m, y, rc;
@@ -741,7 +746,7 @@ static int form_ymd(const struct dtext *t, struct tg_date *out, struct tg_error 
 }
 
 /* yyyy-mm, yyyy/mm */
-static int form_ym(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int form_ym(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
 	const char *p = t->s;
 	int m, y;
@@ -755,7 +760,7 @@ static int form_ym(const struct dtext *t, struct tg_date *out, struct tg_error *
 }
 
 /* mm/yyyy, m/yyyy (also with '-' or '.') */
-static int form_my(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int form_my(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
 	const char *p = t->s;
 	int m, y;
@@ -768,18 +773,18 @@ static int form_my(const struct dtext *t, struct tg_date *out, struct tg_error *
 	return done(t, y, m, 1, TG_PERIOD_MONTH, out, err);
 }
 
-static int week_done(const struct dtext *t, int y, int w, struct tg_date *out,
+static int week_done(struct dtext *t, int y, int w, struct tg_date *out,
 		     struct tg_error *err)
 {
 	int n;
 
 	if (y < 1 || y > 9999)
 		return tg_error_set(err, "'%s' is not a valid date: year %d is out of range (1..9999)",
-				    t->q, y);
+				    qtext(t), y);
 	n = tg_period_count_in_year(TG_PERIOD_WEEK, y);
 	if (w < 1 || w > n)
 		return tg_error_set(err, "'%s' is not a valid date: there is no week %d (%d has %d ISO weeks)",
-				    t->q, w, y, n);
+				    qtext(t), w, y, n);
 	if (out != NULL) {
 		out->day = clamp_day((int64_t)tg_period_first_of_year(TG_PERIOD_WEEK, y) + 7 * (w - 1));
 		out->precision = TG_PERIOD_WEEK;
@@ -788,7 +793,7 @@ static int week_done(const struct dtext *t, int y, int w, struct tg_date *out,
 }
 
 /* yyyy-Www, yyyy Www, yyyyWww; and the labels "sett. 11/2026", "week 11/2026". */
-static int form_week(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int form_week(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
 	const char *p = t->s;
 	int y, w;
@@ -815,16 +820,16 @@ static int form_week(const struct dtext *t, struct tg_date *out, struct tg_error
 	return week_done(t, y, w, out, err);
 }
 
-static int quarter_done(const struct dtext *t, int y, int q, struct tg_date *out,
+static int quarter_done(struct dtext *t, int y, int q, struct tg_date *out,
 			struct tg_error *err)
 {
 	if (q < 1 || q > 4)
-		return tg_error_set(err, "'%s' is not a valid date: there is no quarter %d", t->q, q);
+		return tg_error_set(err, "'%s' is not a valid date: there is no quarter %d", qtext(t), q);
 	return done(t, y, 3 * (q - 1) + 1, 1, TG_PERIOD_QUARTER, out, err);
 }
 
 /* yyyy-Qn, yyyy Qn, Qn yyyy, Qn-yyyy, "1° trimestre 2026", "I trim. 2026" */
-static int form_quarter(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int form_quarter(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
 	static const char *const roman[] = { "iv", "iii", "ii", "i" };
 	static const int roman_val[] = { 4, 3, 2, 1 };
@@ -881,7 +886,7 @@ static int form_quarter(const struct dtext *t, struct tg_date *out, struct tg_er
 
 /* [d ]month[.][ -/]yy or yyyy: "Gennaio 2026", "gen. 2026", "gen-26",
  * "Jan-2026", "12 marzo 2026", "12-mar-26". */
-static int form_month_name(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int form_month_name(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
 	const char *p = t->s, *w;
 	size_t wn;
@@ -904,7 +909,7 @@ static int form_month_name(const struct dtext *t, struct tg_date *out, struct tg
 		return 0;
 	m = month_lookup(w, wn);
 	if (m == 0)
-		return tg_error_set(err, "'%s' is not a date: '%s' is not a month name", t->q,
+		return tg_error_set(err, "'%s' is not a date: '%s' is not a month name", qtext(t),
 				    quote(w, wn, wq, sizeof(wq)));
 	if (ny == 2)
 		y += 2000;
@@ -913,7 +918,7 @@ static int form_month_name(const struct dtext *t, struct tg_date *out, struct tg
 	return done(t, y, m, 1, TG_PERIOD_MONTH, out, err);
 }
 
-static int form_year(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int form_year(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
 	const char *p = t->s;
 	int y, n;
@@ -924,14 +929,14 @@ static int form_year(const struct dtext *t, struct tg_date *out, struct tg_error
 		return done(t, y, 1, 1, TG_PERIOD_YEAR, out, err);
 	if (n == 5 && y >= 20000 && y <= 99999)
 		return tg_error_set(err, "'%s' is not a date (a spreadsheet serial number? "
-				    "format the column as a date before exporting)", t->q);
+				    "format the column as a date before exporting)", qtext(t));
 	return tg_error_set(err, "'%s' is not a date: a year alone must be between 1000 and 9999",
-			    t->q);
+			    qtext(t));
 }
 
-static int parse_free(const struct dtext *t, struct tg_date *out, struct tg_error *err)
+static int parse_free(struct dtext *t, struct tg_date *out, struct tg_error *err)
 {
-	static int (*const forms[])(const struct dtext *, struct tg_date *, struct tg_error *) = {
+	static int (*const forms[])(struct dtext *, struct tg_date *, struct tg_error *) = {
 		form_ymd, form_dmy, form_ym, form_my, form_week, form_quarter,
 		form_month_name, form_year,
 	};
@@ -946,11 +951,11 @@ static int parse_free(const struct dtext *t, struct tg_date *out, struct tg_erro
 			return 0;
 	}
 	return tg_error_set(err, "'%s' is not a date (expected dd/mm/yyyy, yyyy-mm-dd, mm/yyyy, "
-			    "a month and year such as 'marzo 2026', yyyy-Qn, yyyy-Www or yyyy)", t->q);
+			    "a month and year such as 'marzo 2026', yyyy-Qn, yyyy-Www or yyyy)", qtext(t));
 }
 
 /* Walks fmt; with t == NULL only checks it.  Returns 0 or -EINVAL. */
-static int run_format(const char *fmt, const struct dtext *t, struct tg_date *out,
+static int run_format(const char *fmt, struct dtext *t, struct tg_date *out,
 		      struct tg_error *err)
 {
 	const char *f = fmt, *p = t != NULL ? t->s : "";
@@ -961,11 +966,11 @@ static int run_format(const char *fmt, const struct dtext *t, struct tg_date *ou
 	unsigned seen = 0, bit;
 	const char *what;
 
+#define FQ quote(fmt, strlen(fmt), fq, sizeof(fq))
 #define MISMATCH(expect)                                                                   \
 	return tg_error_set(err, "'%s' does not match date_format '%s': expected %s at '%s'", \
-			    t->q, fq, (expect), quote(p, strlen(p), aq, sizeof(aq)))
+			    qtext(t), FQ, (expect), quote(p, strlen(p), aq, sizeof(aq)))
 
-	quote(fmt, strlen(fmt), fq, sizeof(fq));
 	while (*f != '\0') {
 		if (*f == ' ') {
 			while (*f == ' ')
@@ -1001,16 +1006,16 @@ static int run_format(const char *fmt, const struct dtext *t, struct tg_date *ou
 		case '%': bit = 0; what = "'%'"; break;
 		case '\0':
 			return tg_error_set(err, "date_format '%s': a lone '%%' at the end (write %%%% for a percent sign)",
-					    fq);
+					    FQ);
 		default:
 			if ((unsigned char)*f < 0x20 || (unsigned char)*f >= 0x7f)
 				return tg_error_set(err, "date_format '%s': unknown directive after '%%' "
-						    "(known: %%d %%e %%m %%Y %%y %%b %%B %%H %%M %%S %%%%)", fq);
+						    "(known: %%d %%e %%m %%Y %%y %%b %%B %%H %%M %%S %%%%)", FQ);
 			return tg_error_set(err, "date_format '%s': unknown directive '%%%c' "
-					    "(known: %%d %%e %%m %%Y %%y %%b %%B %%H %%M %%S %%%%)", fq, *f);
+					    "(known: %%d %%e %%m %%Y %%y %%b %%B %%H %%M %%S %%%%)", FQ, *f);
 		}
 		if (seen & bit)
-			return tg_error_set(err, "date_format '%s': %s appears twice", fq, what);
+			return tg_error_set(err, "date_format '%s': %s appears twice", FQ, what);
 		seen |= bit;
 		if (t == NULL) {
 			f++;
@@ -1035,7 +1040,7 @@ static int run_format(const char *fmt, const struct dtext *t, struct tg_date *ou
 			m = month_lookup(w, wn);
 			if (m == 0)
 				return tg_error_set(err, "'%s' does not match date_format '%s': '%s' is not a month name",
-						    t->q, fq, quote(w, wn, aq, sizeof(aq)));
+						    qtext(t), FQ, quote(w, wn, aq, sizeof(aq)));
 			if (*p == '.' && f[1] != '.')
 				p++;
 			break;
@@ -1070,18 +1075,20 @@ static int run_format(const char *fmt, const struct dtext *t, struct tg_date *ou
 	}
 #undef MISMATCH
 	if (!(seen & (1u << 2)))
-		return tg_error_set(err, "date_format '%s' has no year (%%Y or %%y)", fq);
+		return tg_error_set(err, "date_format '%s' has no year (%%Y or %%y)", FQ);
 	if ((seen & 1u) && !(seen & (1u << 1)))
-		return tg_error_set(err, "date_format '%s' has a day but no month (%%m, %%b or %%B)", fq);
+		return tg_error_set(err, "date_format '%s' has a day but no month (%%m, %%b or %%B)", FQ);
 	if (t == NULL)
 		return 0;
 	if (*p != '\0')
 		return tg_error_set(err, "'%s' does not match date_format '%s': unexpected '%s' at the end",
-				    t->q, fq, quote(p, strlen(p), aq, sizeof(aq)));
+				    qtext(t), FQ, quote(p, strlen(p), aq, sizeof(aq)));
 	n = seen & 1u ? TG_PERIOD_DAY : seen & (1u << 1) ? TG_PERIOD_MONTH : TG_PERIOD_YEAR;
 	rc = done(t, y, m, d, (enum tg_period_kind)n, out, err);
 	return rc < 0 ? rc : 0;
 }
+
+#undef FQ
 
 int tg_date_format_check(const char *fmt, struct tg_error *err)
 {
@@ -1246,11 +1253,11 @@ int tg_time_parse(const char *s, tg_time *out, struct tg_error *err)
 		return rc;
 	if (hh > 23 || mm > 59 || ss > 59)
 		return tg_error_set(err, "'%s' is not a valid time: %02d:%02d:%02d is out of range",
-				    t.q, hh, mm, ss);
+				    qtext(&t), hh, mm, ss);
 	if (out != NULL)
 		*out = (tg_time)tg_day_from_ymd(y, m, d) * TG_DAY_SECONDS + hh * 3600 + mm * 60 + ss;
 	return 0;
 bad:
 	return tg_error_set(err, "'%s' is not a date and time: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]",
-			    t.q);
+			    qtext(&t));
 }

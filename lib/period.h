@@ -62,6 +62,9 @@ tg_day tg_period_first_of_year(enum tg_period_kind kind, int year);
 /* Human label of a period, for messages and tables:
  *   lang "it": "12/03/2026", "sett. 11/2026", "marzo 2026", "1° trim. 2026", "2026"
  *   lang "en": "2026-03-12", "week 11/2026", "March 2026", "Q1 2026", "2026"
+ * Week numbers have two digits ("sett. 03/2026"); "en", "en_GB", "en-US"...
+ * are English, anything else (NULL too) Italian.  Every label parses back
+ * with tg_date_parse to the same period.
  * Writes at most size bytes (NUL-terminated); returns buf. */
 const char *tg_period_label(enum tg_period_kind kind, tg_day start,
 			    const char *lang, char *buf, size_t size);
@@ -105,11 +108,14 @@ int tg_date_format_check(const char *fmt, struct tg_error *err);
 
 /*
  * Durations: "90s" "15m" "12h" "7d" "2w", a positive integer and one unit
- * (s m h d w); also combinations "1h30m".  Result in seconds.
+ * (s m h d w); also combinations "1h30m" (units from the largest to the
+ * smallest, each once; spaces between them allowed).  Result in seconds.
+ * "Over 10 years" means over 3653 days.
  * Returns 0, or -EINVAL / -ERANGE (over 10 years) with err.
  */
 int tg_duration_parse(const char *s, int64_t *seconds, struct tg_error *err);
-/* "7d", "12h", "1h30m" ... (shortest exact form); returns buf. */
+/* "7d", "12h", "1h30m" ... (shortest exact form; weeks only when shorter:
+ * "2w" but "7d"); returns buf. */
 const char *tg_duration_format(int64_t seconds, char *buf, size_t size);
 
 /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS]" (also with a space) -> tg_time. */

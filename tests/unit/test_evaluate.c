@@ -657,11 +657,11 @@ static const struct ecase ecases[] = {
 	{ .name = "forecast sum clamped before", .p = SUMCOUNT, YT(18, TG_AGG_SUM),
 	  .pts = { { 2026, 10, 1, 2 }, { 2026, 11, 1, 6 }, { 2026, 12, 1, 10 } },
 	  NOW(2027, 1, 5, 9, 0, 0), .status = TG_STATUS_OK, FC(18, 2026, false) },
-	/* quarters: Q1 100, Q2 200 -> line 100 + 100i: Q3 300, Q4 400; sum 1000 */
-	{ .name = "forecast quarter sum", .p = SUMCOUNT, KIND(TG_PERIOD_QUARTER), YT(1001, TG_AGG_SUM),
-	  .pts = { { 2026, 1, 1, 100 }, { 2026, 4, 1, 200 } }, NOW(2026, 7, 5, 9, 0, 0),
-	  .status = TG_STATUS_WARNING, FC(1000, 2026, true),
-	  .contains = "l'anno chiuder\u00e0 a 1000 pratiche contro un obiettivo di 1001" },
+	/* quarters: Q1 10, Q2 20 -> line 10 + 10i: Q3 30, Q4 40; sum 100 */
+	{ .name = "forecast quarter sum", .p = SUMCOUNT, KIND(TG_PERIOD_QUARTER), YT(101, TG_AGG_SUM),
+	  .pts = { { 2026, 1, 1, 10 }, { 2026, 4, 1, 20 } }, NOW(2026, 7, 5, 9, 0, 0),
+	  .status = TG_STATUS_WARNING, FC(100, 2026, true),
+	  .contains = "l'anno chiuder\u00e0 a 100 pratiche contro un obiettivo di 101" },
 	/* only the values of the latest value's year count: 2025's 1000 is
 	 * ignored; 2026: Jan 10 flat -> 120 */
 	{ .name = "forecast ignores previous year", .p = SUMCOUNT, YT(120, TG_AGG_SUM),
