@@ -29,6 +29,23 @@
  *       last: the line at the last period of the year.
  *     If the forecast misses year_target.value (per `better`), an ok light
  *     becomes warning and the reason says it in plain words.
+ *
+ * Details:
+ *  - A value within 1e-9 relative (1e-12 absolute near zero) of a threshold
+ *    counts as equal to it, so float noise (19/20*100 = 94.99999999999999)
+ *    never flips a light or a forecast.  A NaN value is critical.
+ *  - Series periods are period starts (the store's invariant); two values
+ *    are consecutive when no period lies between them.
+ *  - Forecast: `last` takes the value itself when the year's last period has
+ *    one; for `range` the projection must fall within [min, max]
+ *    (year_target.value is not used).  A miss also turns an ok that is only
+ *    waiting for confirmation into warning: the projection does not wait.
+ *  - Reason: "<value> (<period>): <why>[; <confirmation>][; <forecast>]",
+ *    numbers by tg_number_format (more decimals, up to 6, when a value would
+ *    read the same as the threshold it crossed), "95,3%" but "28 giorni".
+ *    Control characters and invalid UTF-8 in names and messages are
+ *    replaced; a reason longer than TG_REASON_MAX - 1 bytes ends with "…",
+ *    cut at a character boundary.
  */
 #ifndef TG_EVALUATE_H
 #define TG_EVALUATE_H

@@ -992,6 +992,48 @@ static void test_truncation(void **state)
 	assert_string_equal(r.reason, "fonte 'a b  z' in errore: ");
 }
 
+/* Every cut position: units of every length push the end of the buffer
+ * through each byte of the text after them ("≤", "è", "à", "…"), so the cut
+ * falls inside multi-byte characters of our own wording too. */
+static void test_truncation_sweep(void **state)
+{
+	static char unit[700];
+	static const struct pt pts[] = { { 2026, 1, 1, 20 }, { 2026, 2, 1, 25 }, { 2026, 3, 1, 31 },
+					  { 0, 0, 0, 0 } };
+	static const enum profile profiles[] = { LOWER, LOWER_NOCRIT, HIGHER, RANGE };
+	struct tg_indicator ind;
+	struct series_buf sb;
+	struct tg_eval_context ctx = { 0 };
+	struct tg_eval_result r;
+	size_t truncated = 0;
+
+	(void)state;
+	ctx.now = at((struct when){ 2026, 4, 5, 9, 0, 0 });
+	for (size_t len = 0; len + 1 < sizeof(unit); len++) {
+		memset(unit, 'u', len);
+		unit[len] = '\0';
+		for (size_t p = 0; p < sizeof(profiles) / sizeof(profiles[0]); p++)
+			for (int en = 0; en < 2; en++) {
+				char name[64];
+
+				profile(&ind, profiles[p]);
+				ind.unit = unit;
+				ind.confirm_periods = 2;
+				ind.year_target.set = true;
+				ind.year_target.value = 1;
+				ctx.lang = en ? "en" : "it";
+				tg_eval_indicator(&ind, mkseries(&sb, pts, 4), &ctx, &r);
+				snprintf(name, sizeof(name), "sweep len %zu profile %zu %s", len, p,
+					 ctx.lang);
+				check_sane(name, &r);
+				if (strlen(r.reason) >= 3 &&
+				    strcmp(r.reason + strlen(r.reason) - 3, "\u2026") == 0)
+					truncated++;
+			}
+	}
+	assert_true(truncated > 1000);
+}
+
 /* Inputs no valid config produces: nothing crashes, the result is sane. */
 static void test_hostile_inputs(void **state)
 {
@@ -1092,6 +1134,7 @@ int main(void)
 		cmocka_unit_test(test_latest_value_search),
 		cmocka_unit_test(test_daily_2028),
 		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_truncation_sweep),
 		cmocka_unit_test(test_hostile_inputs),
 		cmocka_unit_test(test_deterministic),
 	};
