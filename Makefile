@@ -13,6 +13,8 @@ BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 DESTDIR    ?=
 
 VERSION    := 0.1.0
@@ -133,12 +135,16 @@ install: all
 	install -m 0755 $(BUILD)/traguardo $(DESTDIR)$(BINDIR)/traguardo
 	install -m 0644 man/traguardo.1 $(DESTDIR)$(MANDIR)/man1/traguardo.1
 	install -m 0644 man/traguardo.conf.5 $(DESTDIR)$(MANDIR)/man5/traguardo.conf.5
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 systemd/traguardo.sysusers $(DESTDIR)$(SYSUSERSDIR)/traguardo.conf
+	install -m 0644 systemd/traguardo.tmpfiles $(DESTDIR)$(TMPFILESDIR)/traguardo.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf || \
 		install -m 0640 conf/traguardo.conf $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/traguardo $(DESTDIR)$(MANDIR)/man1/traguardo.1 \
-		$(DESTDIR)$(MANDIR)/man5/traguardo.conf.5
+		$(DESTDIR)$(MANDIR)/man5/traguardo.conf.5 \
+		$(DESTDIR)$(SYSUSERSDIR)/traguardo.conf $(DESTDIR)$(TMPFILESDIR)/traguardo.conf
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/traguardo (your configuration); remove it by hand if unwanted"
 
 clean:

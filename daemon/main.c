@@ -55,7 +55,8 @@ static const char usage_text[] =
 	"\n"
 	"exit status:\n"
 	"  0  success (check: configuration OK; once: the cycle ran and every source was read)\n"
-	"  1  invalid configuration, or the state directory is not usable\n"
+	"  1  invalid configuration, the state directory is not usable, or the output\n"
+	"     could not be written\n"
 	"  2  wrong usage\n"
 	"  3  once: the cycle ran but at least one source failed (see the messages)\n";
 
@@ -153,28 +154,40 @@ static bool want_colour(void)
 static int write_previews(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
 			  bool json)
 {
+	FILE *out = json ? stderr : stdout;   /* stdout is only the JSON */
 	struct tg_digests d;
 	struct tg_error err;
 	char dir[4096];
+	bool en;
 	int n;
 
 	if (tg_route_plan(cfg, tg_engine_results(e), tg_time_day(now), &d) < 0) {
 		tg_log(LOG_ERR, "out of memory");
 		return -ENOMEM;
 	}
-	snprintf(dir, sizeof(dir), "%s/preview", cfg->daemon.state_dir);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/preview", cfg->daemon.state_dir) >= sizeof(dir)) {
+		tg_digests_free(&d);
+		tg_log(LOG_ERR, "%s: path too long", cfg->daemon.state_dir);
+		return -ENAMETOOLONG;
+	}
 	n = tg_preview_write(cfg, tg_engine_results(e), &d, now, dir, &err);
 	tg_digests_free(&d);
 	if (n < 0) {
 		tg_log(LOG_ERR, "%s", err.msg);
 		return n;
 	}
-	fprintf(json ? stderr : stdout,
-		strcmp(cfg->daemon.language, "en") == 0
-			? "dry run: nothing sent; the %d message%s that would be sent %s in %s/\n"
-			: "prova (dry run): nessun invio; %d messaggi%s che sarebbero inviati %s in %s/\n",
-		n, strcmp(cfg->daemon.language, "en") == 0 ? (n == 1 ? "" : "s") : "",
-		strcmp(cfg->daemon.language, "en") == 0 ? (n == 1 ? "is" : "are") : "sono", dir);
+	en = strcmp(cfg->daemon.language, "en") == 0;
+	if (n == 0)
+		fprintf(out, en ? "dry run: nothing would be sent (%s/ is empty)\n"
+				: "prova (dry run): nessun messaggio da inviare (%s/ è vuota)\n", dir);
+	else if (n == 1)
+		fprintf(out, en ? "dry run: nothing sent; the message that would be sent is in %s/\n"
+				: "prova (dry run): nessun invio; il messaggio che sarebbe inviato è in %s/\n",
+			dir);
+	else
+		fprintf(out, en ? "dry run: nothing sent; the %d messages that would be sent are in %s/\n"
+				: "prova (dry run): nessun invio; %d messaggi che sarebbero inviati sono in %s/\n",
+			n, dir);
 	return 0;
 }
 
@@ -257,6 +270,13 @@ static int cmd_once(const char *path, int argc, char **argv)
 			strcmp(cfg->daemon.language, "en") == 0
 				? "note: this version does not send notifications yet; `once --dry-run` shows them"
 				: "nota: questa versione non invia ancora notifiche; `once --dry-run` le mostra");
+	}
+	if (tg_engine_journal_failed(o.engine))
+		rc = EXIT_FAIL;   /* logged: the values read were not saved */
+	/* a full disk or a closed pipe on stdout: the table or the JSON is lost */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		tg_log(LOG_ERR, "standard output: %s", strerror(errno));
+		rc = EXIT_FAIL;
 	}
 	if (rc == EXIT_OK && o.failed > 0)
 		rc = EXIT_SOURCES;

@@ -21,6 +21,7 @@ struct tg_engine {
 	struct tg_source_state *sources;
 	struct tg_eval_result *results;
 	int64_t loading_at;        /* wall clock of the run in progress */
+	bool journal_failed;       /* the last commit to the journal failed */
 };
 
 struct tg_engine *tg_engine_new(const struct tg_config *cfg, bool persistent,
@@ -80,8 +81,10 @@ static int sink_measure(void *ctx, const struct tg_source *src, const char *id, 
 	if (i < 0)
 		return TG_SINK_UNKNOWN;
 	ind = &e->cfg->indicators[i];
+	/* a located bad row, not an unknown indicator: the id is right, the
+	 * file is not the one the configuration names for it */
 	if (ind->source != NULL && strcmp(ind->source, src->name) != 0)
-		return tg_error_set(err, "indicator %s is fed only by source '%s'",
+		return tg_error_set(err, "indicator %s takes values only from source '%s' (its 'source' setting)",
 				    ind->id, ind->source);
 	if (!date_fits(date->precision, ind->period))
 		return tg_error_set(err, "'%s' (a %s) does not fit indicator %s, which is by %s",
@@ -107,12 +110,15 @@ int tg_engine_run_source(struct tg_engine *e, size_t source, int64_t wall_clock)
 	struct tg_error err, cerr;
 	int rc;
 
+	if (source >= e->cfg->n_sources)
+		return -EINVAL;
 	e->loading_at = wall_clock;
 	st->ran = true;
 	st->last_run = wall_clock;
 	rc = tg_source_csv_run(src, &sink, &st->stats, &err);
 	/* what was read is kept even when the source failed half-way */
-	if (tg_store_commit(e->store, &cerr) < 0)
+	e->journal_failed = tg_store_commit(e->store, &cerr) < 0;
+	if (e->journal_failed)
 		tg_log(LOG_ERR, "journal: %s", cerr.msg);
 	st->failed = rc < 0;
 	if (rc < 0)
@@ -138,6 +144,10 @@ static const struct tg_source_state *failing_source(const struct tg_engine *e,
 		*which = (size_t)i;
 		return e->sources[i].failed ? &e->sources[i] : NULL;
 	}
+	/* data from a source no longer configured (or none recorded): no source
+	 * of this cycle is to blame for it */
+	if (s != NULL && s->n > 0)
+		return NULL;
 	/* never had data: any failing source may be the one that should feed it */
 	for (size_t k = 0; k < cfg->n_sources; k++)
 		if (e->sources[k].failed) {
@@ -180,4 +190,9 @@ const struct tg_source_state *tg_engine_source_state(const struct tg_engine *e, 
 const struct tg_store *tg_engine_store(const struct tg_engine *e)
 {
 	return e->store;
+}
+
+bool tg_engine_journal_failed(const struct tg_engine *e)
+{
+	return e->journal_failed;
 }

@@ -35,16 +35,29 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, bool persistent,
 				struct tg_error *err);
 void tg_engine_free(struct tg_engine *e);
 
-/* Runs one source now (index in cfg->sources); its measurements go into the
- * store and are committed to the journal.  wall_clock: unix seconds, recorded
- * as loaded_at.  Returns 0 or the source's error (also kept in its state). */
+/* Runs one source now (index in cfg->sources; -EINVAL when out of range); its
+ * measurements go into the store and are committed to the journal.
+ * wall_clock: unix seconds, recorded as loaded_at.  Returns 0 or the source's
+ * error (also kept in its state).  A failed commit does not fail the source
+ * (the values stay buffered for the next commit): it is logged and shown by
+ * tg_engine_journal_failed.
+ *
+ * Rows for an indicator whose `source` setting names another source are bad
+ * rows of this source (reported with file:line, counted in bad_rows). */
 int tg_engine_run_source(struct tg_engine *e, size_t source, int64_t wall_clock);
 
-/* Evaluates every indicator at `now` (civil local time). */
+/* Evaluates every indicator at `now` (civil local time).  An indicator is
+ * `error` when the source that feeds it failed in its last run: its `source`
+ * setting, else the source of its latest stored value; an indicator without
+ * either and without any value is `error` when any source failed (its data
+ * may be stuck there). */
 void tg_engine_evaluate(struct tg_engine *e, tg_time now);
 
 const struct tg_eval_result *tg_engine_results(const struct tg_engine *e); /* n_indicators */
 const struct tg_source_state *tg_engine_source_state(const struct tg_engine *e, size_t source);
 const struct tg_store *tg_engine_store(const struct tg_engine *e);
+/* True when the last tg_engine_run_source could not commit to the journal
+ * (the state directory is not usable: disk full, permissions). */
+bool tg_engine_journal_failed(const struct tg_engine *e);
 
 #endif

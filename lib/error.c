@@ -89,34 +89,55 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-const char *tg_error_quote(const char *s, size_t len, size_t max, char *buf, size_t size)
+/* Copies (escaping) as much of p[0..lim) as fits in room bytes of buf;
+ * returns the bytes written and sets *used to the input consumed. */
+static size_t quote_fill(const unsigned char *p, size_t len, size_t lim, char *buf, size_t room,
+			 size_t *used)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t o = 0, i = 0;
 
-	if (size == 0)
-		return buf;
-	while (i < len && i < max) {
+	while (i < lim) {
 		size_t n = utf8_len(p + i, len - i);
 
-		if (n == 1 && (p[i] < 0x20 || p[i] == 0x7F))
+		/* C0 and DEL, and the C1 controls (U+0080..U+009F, which some
+		 * terminals obey as escape sequences) are shown as bytes */
+		if ((n == 1 && (p[i] < 0x20 || p[i] == 0x7F)) ||
+		    (n == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0))
 			n = 0;
 		if (n == 0) {
-			if (o + 5 > size)
+			if (o + 4 > room)
 				break;
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02X", p[i]);
+			snprintf(buf + o, 5, "\\x%02X", p[i]);
+			o += 4;
 			i++;
 			continue;
 		}
-		if (o + n + 1 > size)
+		if (o + n > room)
 			break;
 		memcpy(buf + o, p + i, n);
 		o += n;
 		i += n;
 	}
-	if (i < len && o + 4 <= size) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
+	*used = i;
+	return o;
+}
+
+const char *tg_error_quote(const char *s, size_t len, size_t max, char *buf, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t lim = len < max ? len : max, used, o;
+
+	if (size == 0)
+		return buf;
+	o = quote_fill(p, len, lim, buf, size - 1, &used);
+	if (used < len) {
+		/* cut (by max or by size): again with room for "..." so that
+		 * the cut is always visible */
+		o = quote_fill(p, len, lim, buf, size > 4 ? size - 4 : 0, &used);
+		if (o + 4 <= size) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+		}
 	}
 	buf[o] = '\0';
 	return buf;

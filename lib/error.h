@@ -33,8 +33,9 @@ void tg_error_prefix(struct tg_error *err, const char *fmt, ...)
 void tg_error_clear(struct tg_error *err);
 
 /* Copies untrusted text s[0..len) into buf for a message: at most max bytes
- * of it (then "..."), control bytes and invalid UTF-8 escaped as \xHH, so
- * no data can forge a log line.  Returns buf. */
+ * of it, control bytes (C0, DEL, and the C1 range U+0080..U+009F) and invalid
+ * UTF-8 escaped as \xHH, so no data can forge a log line or drive a terminal.
+ * A cut (by max or by size) ends with "...".  Returns buf (size 0: untouched). */
 const char *tg_error_quote(const char *s, size_t len, size_t max, char *buf, size_t size);
 
 #endif

@@ -1,5 +1,9 @@
 /*
  * fsutil.c — atomic file replacement and directory creation (see fsutil.h).
+ *
+ * The temporary file of an atomic write has a unique name (mkostemp), so two
+ * processes replacing the same file never write into each other's temporary,
+ * and O_EXCL means a symlink planted under that name is never followed.
  */
 #include "fsutil.h"
 
@@ -28,6 +32,9 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* Makes the rename durable.  After a successful rename the new content is
+ * in place whatever happens here, so a failure is not reported as a failed
+ * write (the caller could not undo it anyway). */
 static void fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
@@ -49,12 +56,15 @@ int tg_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 	char tmp[4096];
 	int fd, rc;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= sizeof(tmp))
 		return tg_error_setc(err, -ENAMETOOLONG, "%s: path too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return tg_error_setc(err, -errno, "%s: %s", tmp, strerror(errno));
-	rc = write_all(fd, data, len);
+	/* mkostemp creates 0600; the mode asked for is set exactly */
+	rc = fchmod(fd, mode) < 0 ? -errno : 0;
+	if (rc == 0)
+		rc = write_all(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
@@ -73,6 +83,7 @@ int tg_fs_mkdirs(const char *dir, mode_t mode, struct tg_error *err)
 {
 	char buf[4096];
 	size_t len = strlen(dir);
+	struct stat st;
 
 	if (len == 0 || len >= sizeof(buf))
 		return tg_error_setc(err, -ENAMETOOLONG, "%s: bad directory name", dir);
@@ -85,5 +96,10 @@ int tg_fs_mkdirs(const char *dir, mode_t mode, struct tg_error *err)
 			return tg_error_setc(err, -errno, "%s: %s", buf, strerror(errno));
 		buf[i] = dir[i];
 	}
+	/* EEXIST also means "a file of that name": only a directory will do */
+	if (stat(dir, &st) < 0)
+		return tg_error_setc(err, -errno, "%s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return tg_error_setc(err, -ENOTDIR, "%s: %s", dir, strerror(ENOTDIR));
 	return 0;
 }

@@ -11,11 +11,16 @@
 #include "error.h"
 
 /* Replaces path with data atomically: a reader sees the old or the new
- * content, never a mix, even after a crash. */
+ * content, never a mix, even after a crash.  The data goes to a uniquely
+ * named PATH.tmp-XXXXXX in the same directory (so concurrent writers never
+ * share a temporary), is fsync'ed, renamed over path, and the directory is
+ * fsync'ed.  The file gets exactly mode (the umask does not apply).  If path
+ * is a symlink, the link itself is replaced, never its target. */
 int tg_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		       struct tg_error *err);
 
-/* Creates dir and its missing parents with mode (like mkdir -p). */
+/* Creates dir and its missing parents with mode (like mkdir -p; the umask
+ * applies).  Fails with -ENOTDIR when dir exists but is not a directory. */
 int tg_fs_mkdirs(const char *dir, mode_t mode, struct tg_error *err);
 
 #endif

@@ -18,6 +18,8 @@
 
 #include <systemd/sd-journal.h>
 
+#include "error.h"
+
 /* Set once at start-up, read-only afterwards. */
 static struct {
 	const char *ident;
@@ -62,19 +64,24 @@ static const char *prefix(int priority)
 
 static void vlog(int priority, const char *field, const char *value, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char raw[2048], msg[2048];
 	int saved = errno;
 
 	if (priority == LOG_DEBUG && log_conf.verbosity <= 0)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	/* Callers quote the data they cite; this is the last line of defence:
+	 * a control byte (a line break, an ANSI escape from a file name) never
+	 * reaches the terminal or splits a journal entry. */
+	tg_error_quote(raw, strlen(raw), sizeof(raw), msg, sizeof(msg));
 	if (log_conf.journal) {
 		if (field != NULL && value != NULL) {
-			char f[128];
+			char fv[512];
 
-			snprintf(f, sizeof(f), "%s=%%s", field);
+			/* "FIELD=value" built here, so neither part is ever a format */
+			snprintf(fv, sizeof(fv), "%s=%s", field, value);
 			sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", priority,
-					"SYSLOG_IDENTIFIER=%s", log_conf.ident, f, value, NULL);
+					"SYSLOG_IDENTIFIER=%s", log_conf.ident, "%s", fv, NULL);
 		} else {
 			sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", priority,
 					"SYSLOG_IDENTIFIER=%s", log_conf.ident, NULL);

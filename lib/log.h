@@ -4,7 +4,9 @@
  * Under systemd (stderr is the journal, as $JOURNAL_STREAM says) messages go
  * to the journal with structured fields (SOURCE=, INDICATOR=, CHANNEL=, ...);
  * otherwise they are readable lines on stderr: "traguardo: warning: ...".
- * Debug messages only with verbosity > 0.  errno is preserved.
+ * Debug messages only with verbosity > 0.  errno is preserved.  Control
+ * bytes and invalid UTF-8 in a message are written as \xHH (see
+ * tg_error_quote), so no data can forge or split a log line.
  */
 #ifndef TG_LOG_H
 #define TG_LOG_H

@@ -8,6 +8,8 @@
 #include "output.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,23 +24,80 @@ static bool lang_en(const struct tg_config *cfg)
 	return strcmp(cfg->daemon.language, "en") == 0;
 }
 
-/* Display width of UTF-8 text: code points, not bytes (no East Asian wide
- * characters are expected in indicator names). */
+/* Hours and minutes of a civil time, also before 1970 (now may be any date
+ * from year 1: "%" of a negative number is negative). */
+static void hour_min(tg_time now, int *h, int *m)
+{
+	tg_time sec = now - (tg_time)tg_time_day(now) * TG_DAY_SECONDS;
+
+	*h = (int)(sec / 3600);
+	*m = (int)(sec % 3600 / 60);
+}
+
+/* One character of UTF-8 text at s: its length in bytes (an invalid byte
+ * counts as one character of one byte) and its width in terminal columns:
+ * 0 for combining marks and zero-width characters, 2 for East Asian wide
+ * characters and emoji, else 1.  A small wcwidth() that does not depend on
+ * the locale. */
+static size_t char_at(const char *str, int *cols)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] < 0x80) {
+		*cols = 1;
+		return 1;
+	}
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 2, cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		n = 3, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		n = 4, cp = s[0] & 0x07;
+	else {
+		*cols = 1;
+		return 1;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80) {   /* also stops at the NUL */
+			*cols = 1;
+			return 1;
+		}
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
+	    (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0x20D0 && cp <= 0x20FF))
+		*cols = 0;
+	else if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+		 (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+		 (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+		 (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+		 (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD))
+		*cols = 2;
+	else
+		*cols = 1;
+	return n;
+}
+
+/* Display width of UTF-8 text in terminal columns. */
 static size_t width(const char *s)
 {
 	size_t w = 0;
+	int c;
 
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			w++;
+	while (*s != '\0') {
+		s += char_at(s, &c);
+		w += (size_t)c;
+	}
 	return w;
 }
 
 /* Prints s padded or cut to w - 1 columns (a cut ends with "…") and a
- * space, so that neighbouring columns never touch. */
+ * space, so that neighbouring columns never touch.  w >= 2. */
 static void cell(FILE *f, const char *s, size_t w)
 {
-	size_t sw = width(s);
+	size_t sw = width(s), cols = 0;
 
 	if (sw < w) {
 		fputs(s, f);
@@ -46,12 +105,19 @@ static void cell(FILE *f, const char *s, size_t w)
 			fputc(' ', f);
 		return;
 	}
-	for (size_t cols = 0; *s; s++) {
-		if (((unsigned char)*s & 0xC0) != 0x80 && ++cols > w - 2)
+	while (*s != '\0') {
+		int c;
+		size_t n = char_at(s, &c);
+
+		if (cols + (size_t)c > w - 2)
 			break;
-		fputc(*s, f);
+		fwrite(s, 1, n, f);
+		cols += (size_t)c;
+		s += n;
 	}
-	fputs("… ", f);
+	fputs("…", f);
+	for (cols++; cols < w; cols++)   /* a wide character may leave a gap */
+		fputc(' ', f);
 }
 
 static const char *colour_of(enum tg_status s)
@@ -174,7 +240,7 @@ void tg_output_table(FILE *f, const struct tg_config *cfg, const struct tg_engin
 	struct row_ref *rows = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*rows));
 	const char *dept = NULL;
 	char nowbuf[32], summary[256];
-	int y, m, d;
+	int y, m, d, hh, mm;
 
 	if (rows == NULL) {
 		fputs("out of memory\n", f);
@@ -185,12 +251,11 @@ void tg_output_table(FILE *f, const struct tg_config *cfg, const struct tg_engin
 	qsort(rows, cfg->n_indicators, sizeof(*rows), row_cmp);
 
 	tg_day_to_ymd(tg_time_day(now), &y, &m, &d);
+	hour_min(now, &hh, &mm);
 	if (en)
-		snprintf(nowbuf, sizeof(nowbuf), "%04d-%02d-%02d %02d:%02d", y, m, d,
-			 (int)(now % TG_DAY_SECONDS / 3600), (int)(now % 3600 / 60));
+		snprintf(nowbuf, sizeof(nowbuf), "%04d-%02d-%02d %02d:%02d", y, m, d, hh, mm);
 	else
-		snprintf(nowbuf, sizeof(nowbuf), "%02d/%02d/%04d %02d:%02d", d, m, y,
-			 (int)(now % TG_DAY_SECONDS / 3600), (int)(now % 3600 / 60));
+		snprintf(nowbuf, sizeof(nowbuf), "%02d/%02d/%04d %02d:%02d", d, m, y, hh, mm);
 	if (cfg->daemon.organization != NULL)
 		fprintf(f, "%s — ", cfg->daemon.organization);
 	fprintf(f, en ? "indicator status at %s\n" : "stato degli indicatori al %s\n", nowbuf);
@@ -248,49 +313,85 @@ void tg_output_table(FILE *f, const struct tg_config *cfg, const struct tg_engin
 	}
 }
 
+/* A JSON number, or null when absent; json_real refuses NaN and infinities,
+ * which are no JSON numbers: they become null too, never a missing key. */
 static json_t *num_or_null(bool has, double v)
 {
-	return has ? json_real(v) : json_null();
+	return has && isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *str_or_null(const char *s)
+/* A JSON string of any text: jansson refuses invalid UTF-8 (json_string
+ * returns NULL), so such text is written with its bad bytes as \xHH. */
+static json_t *str_any(const char *s)
 {
-	return s != NULL ? json_string(s) : json_null();
+	json_t *j;
+	char *q;
+	size_t len, size;
+
+	if (s == NULL)
+		return json_null();
+	j = json_string(s);
+	if (j != NULL)
+		return j;
+	len = strlen(s);
+	if (len > (SIZE_MAX - 1) / 4)
+		return NULL;
+	size = len * 4 + 1;
+	q = malloc(size);
+	if (q == NULL)
+		return NULL;
+	tg_error_quote(s, len, len, q, size);
+	j = json_string(q);
+	free(q);
+	return j;
+}
+
+/* Sets key to v (stolen) and remembers a failure: a key is never silently
+ * left out of the contract. */
+static void set(json_t *o, const char *key, json_t *v, bool *ok)
+{
+	if (v == NULL || json_object_set_new(o, key, v) < 0)
+		*ok = false;
 }
 
 static json_t *indicator_json(const struct tg_indicator *ind, const struct tg_eval_result *r)
 {
 	char iso[16];
 	json_t *o = json_object();
+	bool ok = true;
 
 	if (o == NULL)
 		return NULL;
-	json_object_set_new(o, "id", json_string(ind->id));
-	json_object_set_new(o, "name", json_string(ind->name));
-	json_object_set_new(o, "department", json_string(ind->department));
-	json_object_set_new(o, "process", str_or_null(ind->process));
-	json_object_set_new(o, "owner", str_or_null(ind->owner));
-	json_object_set_new(o, "unit", str_or_null(ind->unit));
-	json_object_set_new(o, "status", json_string(tg_status_name(r->status)));
-	json_object_set_new(o, "light", json_string(tg_status_name(r->light)));
-	json_object_set_new(o, "period", r->has_value ? json_string(tg_day_iso(r->period, iso, sizeof(iso))) : json_null());
-	json_object_set_new(o, "period_kind", json_string(tg_period_kind_name(ind->period)));
-	json_object_set_new(o, "value", num_or_null(r->has_value, r->value));
-	json_object_set_new(o, "better", json_string(ind->better == TG_BETTER_HIGHER ? "higher" :
-						     ind->better == TG_BETTER_LOWER ? "lower" : "range"));
-	json_object_set_new(o, "target", num_or_null(ind->has_target, ind->target));
-	json_object_set_new(o, "critical", num_or_null(ind->has_critical, ind->critical));
+	set(o, "id", str_any(ind->id), &ok);
+	set(o, "name", str_any(ind->name), &ok);
+	set(o, "department", str_any(ind->department), &ok);
+	set(o, "process", str_any(ind->process), &ok);
+	set(o, "owner", str_any(ind->owner), &ok);
+	set(o, "unit", str_any(ind->unit), &ok);
+	set(o, "status", json_string(tg_status_name(r->status)), &ok);
+	set(o, "light", json_string(tg_status_name(r->light)), &ok);
+	set(o, "period", r->has_value ? json_string(tg_day_iso(r->period, iso, sizeof(iso))) : json_null(), &ok);
+	set(o, "period_kind", json_string(tg_period_kind_name(ind->period)), &ok);
+	set(o, "value", num_or_null(r->has_value, r->value), &ok);
+	set(o, "better", json_string(ind->better == TG_BETTER_HIGHER ? "higher" :
+				     ind->better == TG_BETTER_LOWER ? "lower" : "range"), &ok);
+	set(o, "target", num_or_null(ind->has_target, ind->target), &ok);
+	set(o, "critical", num_or_null(ind->has_critical, ind->critical), &ok);
 	if (ind->better == TG_BETTER_RANGE) {
-		json_object_set_new(o, "min", num_or_null(ind->has_min, ind->min));
-		json_object_set_new(o, "max", num_or_null(ind->has_max, ind->max));
+		set(o, "min", num_or_null(ind->has_min, ind->min), &ok);
+		set(o, "max", num_or_null(ind->has_max, ind->max), &ok);
 	}
-	json_object_set_new(o, "forecast", num_or_null(r->has_forecast, r->forecast));
+	set(o, "forecast", num_or_null(r->has_forecast, r->forecast), &ok);
 	if (ind->year_target.set) {
-		json_object_set_new(o, "year_target", json_real(ind->year_target.value));
-		json_object_set_new(o, "forecast_misses", json_boolean(r->has_forecast && r->forecast_misses));
+		set(o, "year_target", num_or_null(true, ind->year_target.value), &ok);
+		set(o, "forecast_misses", json_boolean(r->has_forecast && r->forecast_misses), &ok);
 	}
-	json_object_set_new(o, "expected_period", r->has_expected ? json_string(tg_day_iso(r->expected, iso, sizeof(iso))) : json_null());
-	json_object_set_new(o, "reason", json_string(r->reason));
+	set(o, "expected_period", r->has_expected ? json_string(tg_day_iso(r->expected, iso, sizeof(iso))) : json_null(), &ok);
+	set(o, "reason", str_any(r->reason), &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -328,40 +429,51 @@ int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e
 	json_t *root = json_object(), *srcs = json_array();
 	char path[4096], iso[16], nowbuf[32];
 	char *text;
-	int rc;
+	bool ok = true;
+	int rc, hh, mm;
 
+	if ((size_t)snprintf(path, sizeof(path), "%s/status.json", cfg->daemon.state_dir) >= sizeof(path)) {
+		json_decref(root);
+		json_decref(srcs);
+		return tg_error_setc(err, -ENAMETOOLONG, "%s: path too long", cfg->daemon.state_dir);
+	}
 	if (root == NULL || srcs == NULL)
 		goto nomem;
+	hour_min(now, &hh, &mm);
 	snprintf(nowbuf, sizeof(nowbuf), "%sT%02d:%02d", tg_day_iso(tg_time_day(now), iso, sizeof(iso)),
-		 (int)(now % TG_DAY_SECONDS / 3600), (int)(now % 3600 / 60));
-	json_object_set_new(root, "version", json_integer(1));
-	json_object_set_new(root, "now", json_string(nowbuf));
-	json_object_set_new(root, "generated_at", json_integer(wall_clock));
-	json_object_set_new(root, "indicators", indicators_json(cfg, e));
+		 hh, mm);
 	for (size_t s = 0; s < cfg->n_sources; s++) {
 		const struct tg_source_state *st = tg_engine_source_state(e, s);
+		json_t *o = json_object();
 
-		json_array_append_new(srcs, json_pack("{s:s, s:s, s:s?, s:I, s:I, s:I, s:I}",
-			"name", cfg->sources[s].name,
-			"status", !st->ran ? "pending" : st->failed ? "error" : "ok",
-			"error", st->failed ? st->error : NULL,
-			"last_run", (json_int_t)st->last_run,
-			"measurements", (json_int_t)st->stats.measurements,
-			"bad_rows", (json_int_t)st->stats.bad_rows,
-			"unknown_rows", (json_int_t)st->stats.unknown_rows));
+		if (o == NULL || json_array_append_new(srcs, o) < 0)
+			goto nomem;
+		set(o, "name", str_any(cfg->sources[s].name), &ok);
+		set(o, "status", json_string(!st->ran ? "pending" : st->failed ? "error" : "ok"), &ok);
+		set(o, "error", st->failed ? str_any(st->error) : json_null(), &ok);
+		set(o, "last_run", json_integer(st->last_run), &ok);
+		set(o, "files", json_integer((json_int_t)st->stats.files), &ok);
+		set(o, "measurements", json_integer((json_int_t)st->stats.measurements), &ok);
+		set(o, "bad_rows", json_integer((json_int_t)st->stats.bad_rows), &ok);
+		set(o, "unknown_rows", json_integer((json_int_t)st->stats.unknown_rows), &ok);
 	}
-	json_object_set_new(root, "sources", srcs);
+	set(root, "version", json_integer(1), &ok);
+	set(root, "now", json_string(nowbuf), &ok);
+	set(root, "generated_at", json_integer(wall_clock), &ok);
+	set(root, "indicators", indicators_json(cfg, e), &ok);
+	set(root, "sources", srcs, &ok);
 	srcs = NULL;
+	if (!ok)
+		goto nomem;
 	text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(15));
 	json_decref(root);
 	if (text == NULL)
 		return tg_error_setc(err, -ENOMEM, "out of memory");
-	snprintf(path, sizeof(path), "%s/status.json", cfg->daemon.state_dir);
 	rc = tg_fs_write_atomic(path, text, strlen(text), 0640, err);
 	free(text);
 	return rc;
 nomem:
 	json_decref(root);
 	json_decref(srcs);
-	return tg_error_setc(err, -ENOMEM, "out of memory");
+	return tg_error_setc(err, -ENOMEM, "%s: out of memory", path);
 }

@@ -25,10 +25,9 @@ static void clear_previews(const char *dir)
 	while ((de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
 
-		if (n > 4 && strcmp(de->d_name + n - 4, ".txt") == 0) {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (n > 4 && strcmp(de->d_name + n - 4, ".txt") == 0 &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
 			unlink(path);
-		}
 	}
 	closedir(d);
 }
@@ -55,6 +54,8 @@ static void write_digest(FILE *f, const struct tg_config *cfg, const struct tg_e
 	bool en = strcmp(lang, "en") == 0;
 	const char *dept = NULL;
 	char subject[256], label[64], num[64], iso[16];
+	/* seconds into the day, also before 1970 ("%" of a negative is negative) */
+	tg_time sec = now - (tg_time)tg_time_day(now) * TG_DAY_SECONDS;
 
 	fprintf(f, en ? "Channel: %s (%s)\n" : "Canale: %s (%s)\n", ch->name,
 		ch->type == TG_CHANNEL_EMAIL ? "email" : "webhook");
@@ -66,7 +67,7 @@ static void write_digest(FILE *f, const struct tg_config *cfg, const struct tg_e
 		tg_digest_subject(cfg, res, d, subject, sizeof(subject)));
 	fprintf(f, en ? "Evaluated at: %s %02d:%02d\n\n" : "Valutazione del: %s %02d:%02d\n\n",
 		tg_day_iso(tg_time_day(now), iso, sizeof(iso)),
-		(int)(now % TG_DAY_SECONDS / 3600), (int)(now % 3600 / 60));
+		(int)(sec / 3600), (int)(sec % 3600 / 60));
 	for (size_t i = 0; i < d->n; i++) {
 		const struct tg_indicator *ind = &cfg->indicators[d->indicators[i]];
 		const struct tg_eval_result *r = &res[d->indicators[i]];
@@ -111,8 +112,11 @@ int tg_preview_write(const struct tg_config *cfg, const struct tg_eval_result *r
 			return tg_error_setc(err, -ENOMEM, "out of memory");
 		}
 		safe_name(d->v[i].recipient != NULL ? d->v[i].recipient : "webhook", name, sizeof(name));
-		snprintf(path, sizeof(path), "%s/%03zu-%s-%s.txt", dir, i + 1,
-			 cfg->channels[d->v[i].channel].name, name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%03zu-%s-%s.txt", dir, i + 1,
+				     cfg->channels[d->v[i].channel].name, name) >= sizeof(path)) {
+			free(text);
+			return tg_error_setc(err, -ENAMETOOLONG, "%s: path too long", dir);
+		}
 		rc = tg_fs_write_atomic(path, text, len, 0640, err);
 		free(text);
 		if (rc < 0)

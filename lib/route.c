@@ -177,18 +177,39 @@ void tg_digests_free(struct tg_digests *d)
 	d->n = 0;
 }
 
+/* Cuts buf (NUL-terminated, possibly cut by snprintf in the middle of a
+ * character) back to the last whole UTF-8 character. */
+static void utf8_trim(char *buf)
+{
+	size_t len = strlen(buf), k = len;
+
+	while (k > 0 && ((unsigned char)buf[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k > 0 && (unsigned char)buf[k - 1] >= 0xC0) {
+		unsigned char c = (unsigned char)buf[k - 1];
+		size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+
+		if (len - (k - 1) < need)
+			buf[k - 1] = '\0';
+	}
+}
+
 const char *tg_digest_subject(const struct tg_config *cfg, const struct tg_eval_result *res,
 			      const struct tg_digest *d, char *buf, size_t size)
 {
 	bool en = strcmp(cfg->daemon.language, "en") == 0;
-	size_t problems = 0, depts = 0, len;
+	size_t problems = 0, errors = 0, depts = 0, len;
 	const char *first = NULL, *second = NULL;
 
+	if (size == 0)
+		return buf;
 	for (size_t i = 0; i < d->n; i++) {
 		const char *dep = cfg->indicators[d->indicators[i]].department;
 
 		if (res[d->indicators[i]].status != TG_STATUS_OK)
 			problems++;
+		if (res[d->indicators[i]].status == TG_STATUS_ERROR)
+			errors++;
 		/* indicators are sorted by department: a change is a new one */
 		if (i == 0 || strcmp(dep, cfg->indicators[d->indicators[i - 1]].department) != 0) {
 			depts++;
@@ -198,19 +219,32 @@ const char *tg_digest_subject(const struct tg_config *cfg, const struct tg_eval_
 				second = dep;
 		}
 	}
-	if (en)
+	if (problems > 0 && errors == problems)
+		/* what the administrators get: no objective was missed, data is */
+		len = (size_t)snprintf(buf, size, en ? "[traguardo] %zu indicator%s without data: source failing"
+						     : "[traguardo] %zu indicator%s senza dati: fonte in errore",
+				       errors, en ? (errors == 1 ? "" : "s") : (errors == 1 ? "e" : "i"));
+	else if (problems == 0)
+		/* a route with min_status = "ok" */
+		len = (size_t)snprintf(buf, size, en ? "[traguardo] %zu indicator%s on target"
+						     : "[traguardo] %zu indicator%s in obiettivo",
+				       d->n, en ? (d->n == 1 ? "" : "s") : (d->n == 1 ? "e" : "i"));
+	else if (en)
 		len = (size_t)snprintf(buf, size, "[traguardo] %zu indicator%s off target", problems,
 				       problems == 1 ? "" : "s");
 	else
 		len = (size_t)snprintf(buf, size, "[traguardo] %zu indicator%s fuori obiettivo", problems,
 				       problems == 1 ? "e" : "i");
-	if (len >= size)
-		return buf;
-	if (depts == 1)
-		snprintf(buf + len, size - len, " — %s", first);
-	else if (depts == 2)
-		snprintf(buf + len, size - len, " — %s, %s", first, second);
-	else if (depts > 2)
-		snprintf(buf + len, size - len, en ? " — %zu departments" : " — %zu settori", depts);
+	if (len < size) {
+		if (depts == 1)
+			snprintf(buf + len, size - len, " — %s", first);
+		else if (depts == 2)
+			snprintf(buf + len, size - len, " — %s, %s", first, second);
+		else if (depts > 2)
+			snprintf(buf + len, size - len, en ? " — %zu departments" : " — %zu settori", depts);
+	}
+	/* a long department name cut by size must not leave half a character
+	 * (an e-mail subject is encoded from this text) */
+	utf8_trim(buf);
 	return buf;
 }

@@ -44,7 +44,11 @@ int tg_route_plan(const struct tg_config *cfg, const struct tg_eval_result *res,
 void tg_digests_free(struct tg_digests *d);
 
 /* Subject of a digest: "[traguardo] 3 indicatori fuori obiettivo — Ragioneria"
- * (departments listed when at most two, else "3 settori"). */
+ * (departments listed when at most two, else "3 settori").  The count is of
+ * the indicators not ok; when all of those are `error` (the administrators'
+ * digest) it reads "2 indicatori senza dati: fonte in errore"; when all are
+ * ok (min_status = "ok") "2 indicatori in obiettivo".  Cut to size at a
+ * character boundary. */
 const char *tg_digest_subject(const struct tg_config *cfg, const struct tg_eval_result *res,
 			      const struct tg_digest *d, char *buf, size_t size);
 

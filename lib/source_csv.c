@@ -14,6 +14,7 @@
 #include <glob.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +28,39 @@
 #define UNKNOWN_MAX 10000
 #define UNKNOWN_SHOWN 5
 
-/* The distinct unknown indicators of one run, to report them once. */
+/* The distinct unknown indicators of one run, to report them once, in the
+ * order they were met.  A hash index keeps a file of a million rows with
+ * distinct codes (a misconfigured column) linear, not a million scans. */
 struct unknown_set {
 	char **ids;
 	size_t n, cap;
+	size_t *slot;   /* UNKNOWN_SLOTS entries: index + 1 into ids, 0 = empty */
 };
+
+#define UNKNOWN_SLOTS 32768   /* a power of two, over 3 x UNKNOWN_MAX */
+
+static size_t hash_id(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
 
 static bool unknown_add(struct unknown_set *u, const char *id, size_t len)
 {
-	for (size_t i = 0; i < u->n; i++)
-		if (strlen(u->ids[i]) == len && memcmp(u->ids[i], id, len) == 0)
+	size_t k;
+
+	if (u->slot == NULL && (u->slot = calloc(UNKNOWN_SLOTS, sizeof(*u->slot))) == NULL)
+		return false;
+	for (k = hash_id(id, len) & (UNKNOWN_SLOTS - 1); u->slot[k] != 0;
+	     k = (k + 1) & (UNKNOWN_SLOTS - 1)) {
+		const char *o = u->ids[u->slot[k] - 1];
+
+		if (strlen(o) == len && memcmp(o, id, len) == 0)
 			return false;
+	}
 	if (u->n >= UNKNOWN_MAX)
 		return false;
 	if (u->n == u->cap) {
@@ -52,7 +75,7 @@ static bool unknown_add(struct unknown_set *u, const char *id, size_t len)
 	u->ids[u->n] = strndup(id, len);
 	if (u->ids[u->n] == NULL)
 		return false;
-	u->n++;
+	u->slot[k] = ++u->n;
 	return true;
 }
 
@@ -61,6 +84,7 @@ static void unknown_free(struct unknown_set *u)
 	for (size_t i = 0; i < u->n; i++)
 		free(u->ids[i]);
 	free(u->ids);
+	free(u->slot);
 }
 
 struct run {
@@ -68,7 +92,7 @@ struct run {
 	const struct tg_source_sink *sink;
 	struct tg_source_stats *stats;
 	struct unknown_set unknown;
-	const char *file;
+	char qfile[1024];  /* the current file's name, quoted for messages */
 	size_t file_bad;   /* bad rows in the current file */
 };
 
@@ -89,7 +113,7 @@ static void bad_row(struct run *r, unsigned long line, const char *why)
 {
 	r->stats->bad_rows++;
 	if (++r->file_bad <= WARN_ROWS_PER_FILE)
-		warnf(r, "%s:%lu: %s; row skipped", r->file, line, why);
+		warnf(r, "%s:%lu: %s; row skipped", r->qfile, line, why);
 }
 
 static bool blank_record(const struct tg_csv_record *rec)
@@ -111,7 +135,8 @@ static void trim(const char **s, size_t *len)
 		(*len)--;
 }
 
-/* One value cell: parse, hand to the sink, count.  Returns false for a bad cell. */
+/* One value cell: parse, hand to the sink, count (a bad cell is reported).
+ * column is the cell's header, already quoted, or NULL in the long layout. */
 static void measure(struct run *r, unsigned long line, const char *id, size_t idlen,
 		    const struct tg_date *date, const char *cell, size_t clen, const char *column)
 {
@@ -121,6 +146,7 @@ static void measure(struct run *r, unsigned long line, const char *id, size_t id
 	double v;
 	int rc;
 
+	tg_error_clear(&err);
 	rc = tg_number_parse(cell, clen, &d->number, &v, &err);
 	if (rc == TG_NUMBER_MISSING) {
 		r->stats->missing++;
@@ -134,13 +160,14 @@ static void measure(struct run *r, unsigned long line, const char *id, size_t id
 		bad_row(r, line, why);
 		return;
 	}
+	tg_error_clear(&err);
 	rc = r->sink->measure(r->sink->ctx, r->src, id, idlen, date, v, &err);
 	if (rc == TG_SINK_UNKNOWN) {
 		r->stats->unknown_rows++;
 		if (unknown_add(&r->unknown, id, idlen))
 			r->stats->unknown_ids++;
 	} else if (rc < 0) {
-		bad_row(r, line, err.msg);
+		bad_row(r, line, err.msg[0] != '\0' ? err.msg : "value refused");
 	} else {
 		r->stats->measurements++;
 	}
@@ -181,8 +208,9 @@ static int column_or_position(const struct tg_csv_record *hdr, const char *name,
 
 	if (name == NULL) {
 		if (pos >= hdr->nfields)
-			return tg_error_set(err, "%s:%lu: the header has %zu columns; the %s is expected in column %zu",
-					    file, hdr->line, hdr->nfields, what, pos + 1);
+			return tg_error_set(err, "%s:%lu: the header has %zu column%s; the %s is expected in column %zu",
+					    file, hdr->line, hdr->nfields, hdr->nfields == 1 ? "" : "s",
+					    what, pos + 1);
 		*out = pos;
 		return 0;
 	}
@@ -201,13 +229,13 @@ static int layout_from_header(struct run *r, const struct tg_csv_record *hdr, st
 	int rc;
 
 	memset(l, 0, sizeof(*l));
-	rc = column_or_position(hdr, s->col_indicator, 0, "indicator", r->file, &l->col_id, err);
+	rc = column_or_position(hdr, s->col_indicator, 0, "indicator", r->qfile, &l->col_id, err);
 	if (rc < 0)
 		return rc;
 	if (s->layout == TG_LAYOUT_LONG) {
-		rc = column_or_position(hdr, s->col_period, 1, "period", r->file, &l->col_period, err);
+		rc = column_or_position(hdr, s->col_period, 1, "period", r->qfile, &l->col_period, err);
 		if (rc == 0)
-			rc = column_or_position(hdr, s->col_value, 2, "value", r->file, &l->col_value, err);
+			rc = column_or_position(hdr, s->col_value, 2, "value", r->qfile, &l->col_value, err);
 		if (rc < 0)
 			return rc;
 		l->need = l->col_id;
@@ -230,7 +258,11 @@ static int layout_from_header(struct run *r, const struct tg_csv_record *hdr, st
 			continue;
 		if (tg_date_parse(hdr->fields[i], hdr->lens[i], NULL, &l->dates[l->n], &ignored) < 0)
 			continue; /* a description or notes column */
-		l->names[l->n] = strdup(hdr->fields[i]);
+		/* the header is data from the file: kept quoted for messages */
+		char q[256];
+
+		tg_error_quote(hdr->fields[i], hdr->lens[i], 64, q, sizeof(q));
+		l->names[l->n] = strdup(q);
 		if (l->names[l->n] == NULL)
 			return tg_error_setc(err, -ENOMEM, "out of memory");
 		l->cols[l->n++] = i;
@@ -239,7 +271,7 @@ static int layout_from_header(struct run *r, const struct tg_csv_record *hdr, st
 	}
 	if (l->n == 0)
 		return tg_error_set(err, "%s:%lu: wide layout, but no column header is a period (like \"Gen 2026\" or \"01/2026\")",
-				    r->file, hdr->line);
+				    r->qfile, hdr->line);
 	if (l->col_id + 1 > l->need)
 		l->need = l->col_id + 1;
 	return 0;
@@ -248,17 +280,23 @@ static int layout_from_header(struct run *r, const struct tg_csv_record *hdr, st
 static void row(struct run *r, const struct tg_csv_record *rec, const struct layout *l)
 {
 	const struct tg_dialect *d = &r->src->dialect;
-	const char *id = rec->fields[l->col_id];
-	size_t idlen = rec->lens[l->col_id];
+	const char *id;
+	size_t idlen;
 	struct tg_error err;
 	char why[TG_ERROR_MAX + 64];
 
 	r->stats->rows++;
-	if (rec->nfields < l->need && r->src->layout == TG_LAYOUT_LONG) {
-		snprintf(why, sizeof(why), "%zu fields, expected at least %zu", rec->nfields, l->need);
+	/* long: every column is needed; wide: at least the code (the period
+	 * cells missing at the end of a short row are empty, as Excel writes) */
+	if (rec->nfields < (r->src->layout == TG_LAYOUT_LONG ? l->need : l->col_id + 1)) {
+		snprintf(why, sizeof(why), "%zu field%s, expected at least %zu", rec->nfields,
+			 rec->nfields == 1 ? "" : "s",
+			 r->src->layout == TG_LAYOUT_LONG ? l->need : l->col_id + 1);
 		bad_row(r, rec->line, why);
 		return;
 	}
+	id = rec->fields[l->col_id];
+	idlen = rec->lens[l->col_id];
 	trim(&id, &idlen);
 	if (idlen == 0) {
 		bad_row(r, rec->line, "empty indicator code");
@@ -286,6 +324,28 @@ static void row(struct run *r, const struct tg_csv_record *rec, const struct lay
 	}
 }
 
+/* Columns taken by position read the first line as a header whatever it
+ * holds; an export without a header would silently lose its first row.
+ * A "header" whose period and value cells parse is most likely data. */
+static void header_looks_like_data(struct run *r, const struct tg_csv_record *hdr,
+				   const struct layout *l)
+{
+	const struct tg_source *s = r->src;
+	struct tg_error ignored;
+	struct tg_date date;
+	double v;
+
+	if (s->layout != TG_LAYOUT_LONG || s->col_period != NULL || s->col_value != NULL ||
+	    hdr->nfields < l->need)
+		return;
+	if (tg_date_parse(hdr->fields[l->col_period], hdr->lens[l->col_period], s->dialect.date_format,
+			  &date, &ignored) == 0 &&
+	    tg_number_parse(hdr->fields[l->col_value], hdr->lens[l->col_value], &s->dialect.number,
+			    &v, &ignored) == TG_NUMBER_VALUE)
+		warnf(r, "%s:%lu: the first line looks like data, not a header; it was read as the header and not as a value",
+		      r->qfile, hdr->line);
+}
+
 static int read_file(struct run *r, const char *path, struct tg_error *err)
 {
 	struct tg_csv_options opt = {
@@ -299,17 +359,23 @@ static int read_file(struct run *r, const char *path, struct tg_error *err)
 	bool have_header = false;
 	int fd, rc;
 
-	r->file = path;
 	r->file_bad = 0;
+	/* a name from a glob is data: it may hold line breaks or escapes */
+	tg_error_quote(path, strlen(path), sizeof(r->qfile), r->qfile, sizeof(r->qfile));
 	memset(&l, 0, sizeof(l));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return tg_error_setc(err, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		return tg_error_setc(err, -errno, "%s: %s", r->qfile, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
 		close(fd);
-		return tg_error_setc(err, -EINVAL, "%s: not a regular file", path);
+		return tg_error_setc(err, rc, "%s: %s", r->qfile, strerror(-rc));
 	}
-	rd = tg_csv_open_fd(fd, path, &opt);
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return tg_error_setc(err, -EINVAL, "%s: not a regular file", r->qfile);
+	}
+	rd = tg_csv_open_fd(fd, r->qfile, &opt);
 	if (rd == NULL) {
 		close(fd);
 		return tg_error_setc(err, -ENOMEM, "out of memory");
@@ -321,6 +387,12 @@ static int read_file(struct run *r, const char *path, struct tg_error *err)
 		rc = tg_csv_next(rd, &rec, &rerr);
 		if (rc == TG_CSV_EOF)
 			break;
+		if (rc == TG_CSV_BAD_RECORD && !have_header) {
+			/* the next line is not the header: the columns are unknown */
+			tg_error_set(err, "%s; the header line cannot be read", rerr.msg);
+			rc = -EINVAL;
+			goto out;
+		}
 		if (rc == TG_CSV_BAD_RECORD) {
 			r->stats->bad_rows++;
 			if (++r->file_bad <= WARN_ROWS_PER_FILE)
@@ -338,15 +410,16 @@ static int read_file(struct run *r, const char *path, struct tg_error *err)
 			if (rc < 0)
 				goto out;
 			have_header = true;
+			header_looks_like_data(r, &rec, &l);
 			continue;
 		}
 		row(r, &rec, &l);
 	}
 	rc = 0;
 	if (!have_header)
-		rc = tg_error_set(err, "%s: empty file (no header line)", path);
+		rc = tg_error_set(err, "%s: empty file (no header line)", r->qfile);
 	if (r->file_bad > WARN_ROWS_PER_FILE)
-		warnf(r, "%s: %zu more bad rows not shown", path, r->file_bad - WARN_ROWS_PER_FILE);
+		warnf(r, "%s: %zu more bad rows not shown", r->qfile, r->file_bad - WARN_ROWS_PER_FILE);
 out:
 	layout_free(&l);
 	tg_csv_free(rd);

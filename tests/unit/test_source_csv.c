@@ -372,6 +372,173 @@ static void test_date_format_and_nul(void **state)
 	assert_int_equal(st.bad_rows, 2);         /* the format miss and the NUL byte */
 }
 
+/* The code column after the period columns, and a row shorter than it:
+ * a bad row, never a read past the fields of the record. */
+static void test_wide_row_without_code(void **state)
+{
+	static const char data[] =
+		"Gen 2026;Feb 2026;Descrizione;Codice\n"
+		"1;2;x;W-1\n"
+		"3\n"
+		"4;5\n"
+		"6;7;y;W-2\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(15, data, sizeof(data) - 1), TG_LAYOUT_WIDE);
+	s.col_indicator = (char *)"Codice";
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(g.n, 4);
+	assert_string_equal(g.ids[0], "W-1");
+	assert_string_equal(g.ids[2], "W-2");
+	assert_int_equal(st.bad_rows, 2);
+	assert_true(warned(&g, "f15.csv:3: 1 field, expected at least 4"));
+	assert_true(warned(&g, "f15.csv:4: 2 fields, expected at least 4"));
+}
+
+/* A file name from a glob, a wide header and an unknown code are data from
+ * outside: in messages their control bytes are escaped. */
+static void test_hostile_names_escaped(void **state)
+{
+	static const char data[] = "Codice;Gen 2026\nW-1;x\nX-\x1b[2J;1\n";
+	char pattern[128], path[128];
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/evil\x1b]0;pwned\x07\n.csv", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(data, f);
+	fclose(f);
+	snprintf(pattern, sizeof(pattern), "%s/evil*", dir);
+	init_source(&s, pattern, TG_LAYOUT_WIDE);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(st.bad_rows, 1);
+	assert_int_equal(st.unknown_ids, 1);
+	assert_true(g.nwarn >= 2);
+	for (size_t i = 0; i < g.nwarn; i++)
+		for (const char *p = g.warnings[i]; *p; p++)
+			if ((unsigned char)*p < 0x20) {
+				print_error("warning %zu has a control byte: %s\n", i, g.warnings[i]);
+				fail();
+			}
+	assert_true(warned(&g, "evil\\x1B]0;pwned\\x07\\x0A.csv:2: column 'Gen 2026'"));
+	assert_true(warned(&g, "X-\\x1B[2J"));
+
+	/* the same file failing: the error is escaped too */
+	init_source(&s, pattern, TG_LAYOUT_LONG);
+	s.col_indicator = (char *)"Nope";
+	s.col_period = (char *)"Gen 2026";
+	s.col_value = (char *)"Codice";
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_null(strchr(err.msg, '\x1b'));
+	assert_null(strchr(err.msg, '\n'));
+	assert_non_null(strstr(err.msg, "evil\\x1B]0;pwned"));
+	unlink(path);
+}
+
+/* The header line is unreadable: the columns cannot be known, so the file
+ * fails rather than taking the next (data) line as the header. */
+static void test_bad_header_fails_the_file(void **state)
+{
+	static const char data[] = "Codice;Mese\0;Valore\nA-1;01/2026;1\nA-2;02/2026;2\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(16, data, sizeof(data) - 1), TG_LAYOUT_LONG);
+	assert_true(run(&s, &g, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "f16.csv:1"));
+	assert_non_null(strstr(err.msg, "header line cannot be read"));
+	assert_int_equal(g.n, 0);
+}
+
+/* Columns by position and no header in the file: the first row is read as
+ * the header, and that is said. */
+static void test_header_that_looks_like_data(void **state)
+{
+	static const char data[] = "A-1;01/2026;1\nA-2;02/2026;2\n";
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	init_source(&s, write_file(17, data, sizeof(data) - 1), TG_LAYOUT_LONG);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(g.n, 1);
+	assert_true(warned(&g, "f17.csv:1: the first line looks like data"));
+	/* a real header says nothing */
+	init_source(&s, write_file(17, "c;m;v\nA-1;01/2026;1\n", 20), TG_LAYOUT_LONG);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(g.nwarn, 0);
+}
+
+/* A misconfigured column of distinct codes: counted up to the cap, quickly. */
+static void test_many_unknown_ids(void **state)
+{
+	size_t cap = 40 * 25000 + 64, len;
+	char *data = malloc(cap);
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_error err;
+
+	(void)state;
+	assert_non_null(data);
+	len = (size_t)snprintf(data, cap, "c;m;v\n");
+	for (int i = 0; i < 25000; i++)
+		len += (size_t)snprintf(data + len, cap - len, "X-%d;01/2026;1\nX-%d;01/2026;1\n", i, i);
+	init_source(&s, write_file(18, data, len), TG_LAYOUT_LONG);
+	free(data);
+	assert_int_equal(run(&s, &g, &st, &err), 0);
+	assert_int_equal(st.unknown_rows, 50000);
+	assert_int_equal(st.unknown_ids, 10000);
+	assert_int_equal(g.nwarn, 1);
+	assert_true(warned(&g, "50000 rows for 10000 indicators not in the configuration (X-0, X-1, X-2, X-3, X-4, ...)"));
+}
+
+static void test_error_quote(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len, max, size;
+		const char *out;
+	} cases[] = {
+		{ "plain", 5, 64, 64, "plain" },
+		{ "a\nb", 3, 64, 64, "a\\x0Ab" },
+		{ "\x1b[31m", 5, 64, 64, "\\x1B[31m" },
+		{ "\xc2\x9b" "2J", 4, 64, 64, "\\xC2\\x9B2J" },        /* C1 CSI */
+		{ "caff\xc3\xa8", 6, 64, 64, "caff\xc3\xa8" },         /* valid UTF-8 kept */
+		{ "caff\xe8", 5, 64, 64, "caff\\xE8" },                /* Windows-1252 */
+		{ "a\0b", 3, 64, 64, "a\\x00b" },
+		{ "abcdef", 6, 3, 64, "abc..." },
+		{ "abcdefghij", 10, 64, 8, "abcd..." },                /* cut by size: visible */
+		{ "\x01\x02\x03", 3, 64, 9, "\\x01..." },
+		{ "abc", 3, 64, 4, "abc" },
+		{ "abcd", 4, 64, 4, "..." },
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		tg_error_quote(cases[c].in, cases[c].len, cases[c].max, buf, cases[c].size);
+		if (strcmp(buf, cases[c].out) != 0) {
+			print_error("case %zu: got \"%s\", expected \"%s\"\n", c, buf, cases[c].out);
+			fail();
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +554,12 @@ int main(void)
 		cmocka_unit_test(test_glob_and_missing),
 		cmocka_unit_test(test_one_bad_file_does_not_hide_the_others),
 		cmocka_unit_test(test_date_format_and_nul),
+		cmocka_unit_test(test_wide_row_without_code),
+		cmocka_unit_test(test_hostile_names_escaped),
+		cmocka_unit_test(test_bad_header_fails_the_file),
+		cmocka_unit_test(test_header_that_looks_like_data),
+		cmocka_unit_test(test_many_unknown_ids),
+		cmocka_unit_test(test_error_quote),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,192 @@
+/*
+ * test_fsutil.c — atomic replacement (content, mode, no temporary left,
+ * a symlink replaced and never followed, a stale or planted temporary name
+ * harmless, errors with the path) and mkdir -p (nested, existing, a file in
+ * the way).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fsutil.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/tg-fsutil-XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *at(const char *name)
+{
+	static char path[4][256];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
+	return path[k];
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static size_t entries(const char *d)
+{
+	DIR *dp = opendir(d);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(dp);
+	while ((de = readdir(dp)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(dp);
+	return n;
+}
+
+static void test_write_and_replace(void **state)
+{
+	struct tg_error err;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(tg_fs_write_atomic(at("a.json"), "first", 5, 0640, &err), 0);
+	assert_string_equal(slurp(at("a.json")), "first");
+	assert_int_equal(stat(at("a.json"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(tg_fs_write_atomic(at("a.json"), "second, longer", 14, 0600, &err), 0);
+	assert_string_equal(slurp(at("a.json")), "second, longer");
+	assert_int_equal(stat(at("a.json"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(tg_fs_write_atomic(at("a.json"), "", 0, 0640, &err), 0);
+	assert_string_equal(slurp(at("a.json")), "");
+	assert_int_equal(entries(dir), 1);   /* no temporary left behind */
+	unlink(at("a.json"));
+}
+
+/* A symlink at the path is replaced by the file: its target is untouched. */
+static void test_symlink_not_followed(void **state)
+{
+	struct tg_error err;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(tg_fs_write_atomic(at("victim"), "keep", 4, 0600, &err), 0);
+	assert_int_equal(symlink(at("victim"), at("b.json")), 0);
+	assert_int_equal(tg_fs_write_atomic(at("b.json"), "new", 3, 0640, &err), 0);
+	assert_string_equal(slurp(at("victim")), "keep");
+	assert_int_equal(lstat(at("b.json"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_string_equal(slurp(at("b.json")), "new");
+	unlink(at("b.json"));
+	unlink(at("victim"));
+}
+
+/* The old fixed temporary name "PATH.tmp": a stale file or a symlink
+ * planted there by someone else neither blocks the write nor is written. */
+static void test_planted_temporary(void **state)
+{
+	struct tg_error err;
+
+	(void)state;
+	assert_int_equal(tg_fs_write_atomic(at("victim"), "keep", 4, 0600, &err), 0);
+	assert_int_equal(symlink(at("victim"), at("c.json.tmp")), 0);
+	assert_int_equal(tg_fs_write_atomic(at("c.json"), "data", 4, 0640, &err), 0);
+	assert_string_equal(slurp(at("victim")), "keep");
+	assert_string_equal(slurp(at("c.json")), "data");
+	/* two writers one after the other (each with its own temporary) */
+	assert_int_equal(tg_fs_write_atomic(at("c.json"), "data2", 5, 0640, &err), 0);
+	assert_string_equal(slurp(at("c.json")), "data2");
+	assert_int_equal(entries(dir), 3);   /* victim, the planted link, c.json */
+	unlink(at("c.json.tmp"));
+	unlink(at("c.json"));
+	unlink(at("victim"));
+}
+
+static void test_write_errors(void **state)
+{
+	struct tg_error err;
+	char longpath[5000];
+
+	(void)state;
+	err.msg[0] = '\0';
+	assert_int_equal(tg_fs_write_atomic(at("no/such/dir/x.json"), "x", 1, 0640, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "no/such/dir/x.json"));
+	assert_int_equal(mkdir(at("d.json"), 0700), 0);   /* a directory in the way */
+	assert_true(tg_fs_write_atomic(at("d.json"), "x", 1, 0640, &err) < 0);
+	assert_non_null(strstr(err.msg, "d.json"));
+	assert_int_equal(entries(dir), 1);                 /* the temporary was removed */
+	rmdir(at("d.json"));
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(tg_fs_write_atomic(longpath, "x", 1, 0640, &err), -ENAMETOOLONG);
+}
+
+static void test_mkdirs(void **state)
+{
+	struct tg_error err;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(tg_fs_mkdirs(at("m/n/o"), 0750, &err), 0);
+	assert_int_equal(stat(at("m/n/o"), &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(tg_fs_mkdirs(at("m/n/o"), 0750, &err), 0);     /* exists: fine */
+	assert_int_equal(tg_fs_mkdirs(at("m//n/p/"), 0750, &err), 0);   /* doubled and trailing slash */
+	assert_int_equal(stat(at("m/n/p"), &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	/* a file in the way, as the last component or in the middle */
+	assert_int_equal(tg_fs_write_atomic(at("m/file"), "x", 1, 0600, &err), 0);
+	err.msg[0] = '\0';
+	assert_int_equal(tg_fs_mkdirs(at("m/file"), 0750, &err), -ENOTDIR);
+	assert_non_null(strstr(err.msg, "m/file"));
+	assert_int_equal(tg_fs_mkdirs(at("m/file/sub"), 0750, &err), -ENOTDIR);
+	assert_int_equal(tg_fs_mkdirs("", 0750, &err), -ENAMETOOLONG);
+	assert_int_equal(tg_fs_mkdirs("/", 0750, &err), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_and_replace),
+		cmocka_unit_test(test_symlink_not_followed),
+		cmocka_unit_test(test_planted_temporary),
+		cmocka_unit_test(test_write_errors),
+		cmocka_unit_test(test_mkdirs),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
