@@ -234,7 +234,7 @@ static int cmd_once(const char *path, int argc, char **argv)
 		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
-	o.engine = tg_engine_new(cfg, !dry, &err);
+	o.engine = tg_engine_new(cfg, dry ? TG_JOURNAL_READ : TG_JOURNAL_WRITE, &err);
 	if (o.engine == NULL) {
 		tg_log(LOG_ERR, "%s", err.msg);
 		tg_config_free(cfg);

@@ -28,6 +28,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ _Static_assert(sizeof(enum tg_status) == sizeof(int), "enum size");
 #define QBUF 192            /* room for QUOTE_CHARS escaped characters */
 #define MAX_KEYS 24
 #define SUGGEST_BUDGET 200000 /* names compared for "did you mean" references, per load */
+#define SCAN_FILES_MAX 256  /* included files read by scan_text(), per load */
 
 static const char *const default_missing[] = {
 	"", "n.d.", "n/d", "nd", "-", "--", "N/A", "n.a.",
@@ -2270,22 +2272,37 @@ static int set_paths(struct tg_config *cfg, const char *name)
 	return cfg->file ? 0 : -ENOMEM;
 }
 
+static void scan_text(struct loader *L, const char *text, const char *file, int depth,
+		      size_t *files_left);
+
+/* text: the main file as read, for the checks libconfig cannot do (NULL: none). */
 static struct tg_config *load_parsed(config_t *c, bool parsed, const char *name,
-				     const char *include_dir, tg_config_report_fn report,
-				     void *ctx, struct tg_error *err)
+				     const char *include_dir, const char *text,
+				     tg_config_report_fn report, void *ctx, struct tg_error *err)
 {
 	struct loader L = { .report = report, .ctx = ctx, .err = err, .main_name = name,
 			    .include_dir = include_dir, .suggest_left = SUGGEST_BUDGET };
 	struct tg_config *cfg;
+	size_t files_left = SCAN_FILES_MAX;
 
 	if (!parsed) {
 		const char *f = config_error_file(c);
 		char *shown = NULL;
 
+		/* a NUL byte in an included file is the real cause of many a
+		 * "syntax error": say it first */
+		if (text != NULL)
+			scan_text(&L, text, name, 0, &files_left);
+
 		if (f != NULL && include_dir != NULL && f[0] != '/')
 			shown = join_path(include_dir, f);
-		report_at(&L, shown ? shown : f ? f : name, config_error_line(c), "%s",
-			  config_error_text(c) ? config_error_text(c) : "syntax error");
+		const char *what = config_error_text(c) ? config_error_text(c) : "syntax error";
+
+		/* libconfig's parser says so when its stack (10000 levels) runs
+		 * out: groups and lists nested thousands deep */
+		if (strcmp(what, "memory exhausted") == 0)
+			what = "groups or lists nested too deeply (libconfig: memory exhausted)";
+		report_at(&L, shown ? shown : f ? f : name, config_error_line(c), "%s", what);
 		free(shown);
 		return NULL;
 	}
@@ -2298,6 +2315,10 @@ static struct tg_config *load_parsed(config_t *c, bool parsed, const char *name,
 	}
 	L.cfg = cfg;
 	L.buffer = true;
+	if (text != NULL) {
+		scan_text(&L, text, name, 0, &files_left);
+		L.last_raw = NULL;  /* the scan's names were temporaries */
+	}
 	load_all(&L, config_root_setting(c));
 	flush_pending(&L);
 	if (L.oom) {
@@ -2374,6 +2395,229 @@ static const char *skip_bom(const char *text)
 	return strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
 }
 
+/*
+ * What libconfig 1.5 gets silently wrong, found in the text itself:
+ *  - an integer literal without the L suffix is read with atoi() and a hex
+ *    one with strtoul() cast to int, so 4294967297 becomes 1, 2147483648
+ *    becomes -2147483648 and confirm_periods = 4294967297 would pass as 1;
+ *    with L, atoll() saturates.  Any literal that does not fit is an error.
+ *  - an @included file is read by libconfig, not by read_all(): its NUL
+ *    bytes would cut strings silently.  Included files are read and
+ *    scanned the same way (as libconfig finds them: include_dir + "/" +
+ *    name), at most SCAN_FILES_MAX of them, as deep as libconfig goes.
+ * The scan is lexical, like libconfig's scanner: strings, comments and
+ * names are skipped, so "4294967297" in a string is text.  Files that
+ * cannot be opened are left to libconfig to report.
+ */
+static bool name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-' || c == '*';
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* An integer literal at p (after an optional sign): checks its range,
+ * returns the length consumed (0: not an integer, e.g. a float). */
+static size_t scan_number(struct loader *L, const char *p, const char *file, int line)
+{
+	const char *q = p, *digits;
+	bool neg = false, hex = false, over = false, wide = false;
+	uint64_t v = 0;
+	char lit[48];
+
+	if (*q == '-' || *q == '+')
+		neg = *q++ == '-';
+	digits = q;
+	if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X') && hex_value((unsigned char)q[2]) >= 0) {
+		hex = true;
+		for (q += 2; hex_value((unsigned char)*q) >= 0; q++) {
+			over |= v > (UINT64_MAX >> 4);
+			v = (v << 4) | (uint64_t)hex_value((unsigned char)*q);
+		}
+	} else {
+		for (; *q >= '0' && *q <= '9'; q++) {
+			unsigned d = (unsigned)(*q - '0');
+
+			over |= v > (UINT64_MAX - d) / 10;
+			v = v * 10 + d;
+		}
+		/* "1.5", "1e3", "1." are floats: libconfig reads them right */
+		if (*q == '.' || *q == 'e' || *q == 'E')
+			return 0;
+	}
+	if (q == digits)
+		return 0;
+	if (*q == 'L') {
+		wide = true;
+		q++;
+		if (*q == 'L')
+			q++;
+	}
+	if (name_char((unsigned char)*q))
+		return (size_t)(q - p);  /* not a number: libconfig says syntax error */
+	if (wide)
+		over |= neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX;
+	else if (hex)
+		over |= v > (uint64_t)INT32_MAX;
+	else
+		over |= neg ? v > (uint64_t)INT32_MAX + 1 : v > (uint64_t)INT32_MAX;
+	if (over) {
+		size_t n = (size_t)(q - p);
+
+		snprintf(lit, sizeof(lit), "%.*s%s", n > 40 ? 40 : (int)n, p, n > 40 ? "..." : "");
+		int w = n > 40 ? 40 : (int)n;
+
+		if (wide)
+			report_at(L, file, line, "the integer %s is out of range"
+				  " (-9223372036854775808 to 9223372036854775807)", lit);
+		else if (hex)
+			report_at(L, file, line, "the integer %s does not fit in 31 bits, and libconfig"
+				  " would read it wrong: write it with the L suffix (%.*sL)", lit, w, p);
+		else
+			report_at(L, file, line, "the integer %s does not fit in 32 bits, and libconfig"
+				  " would read it wrong: write it as a number (%.*s.0) or with the"
+				  " L suffix (%.*sL)", lit, w, p, w, p);
+	}
+	return (size_t)(q - p);
+}
+
+/* The file an @include names, as libconfig opens it, and as shown. */
+static void scan_include(struct loader *L, const char *name, int depth, size_t *files_left)
+{
+	char *path, *text;
+	const char *shown;
+	struct stat st;
+	FILE *f;
+
+	if (depth >= 10 || *files_left == 0)
+		return;  /* libconfig stops at 10 levels */
+	(*files_left)--;
+	path = L->include_dir != NULL ? join_path(L->include_dir, name) : strdup(name);
+	if (path == NULL) {
+		L->oom = true;
+		return;
+	}
+	f = fopen(path, "re");
+	if (f == NULL || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (f != NULL)
+			fclose(f);
+		free(path);
+		return;
+	}
+	/* messages name included files as the rest of the loader does */
+	L->last_raw = NULL;  /* name is a temporary: no cache by its address */
+	shown = L->cfg != NULL ? shown_file(L, name) : path;
+	text = read_all(L, f, shown);
+	fclose(f);
+	if (text != NULL)
+		scan_text(L, text, shown, depth + 1, files_left);
+	free(text);
+	free(path);
+}
+
+static void scan_text(struct loader *L, const char *text, const char *file, int depth,
+		      size_t *files_left)
+{
+	const char *p = text;
+	bool line_start = true;  /* only blanks so far on this line */
+	int line = 1;
+
+	while (*p != '\0') {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\n') {
+			line++;
+			line_start = true;
+			p++;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r') {
+			p++;
+			continue;
+		}
+		if (c == '#' || (c == '/' && p[1] == '/')) {
+			while (*p != '\0' && *p != '\n')
+				p++;
+			continue;
+		}
+		if (c == '/' && p[1] == '*') {
+			for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/'); p++)
+				line += *p == '\n';
+			if (*p != '\0')
+				p += 2;
+			line_start = false;
+			continue;
+		}
+		if (c == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				line += *p == '\n';
+			}
+			if (*p != '\0')
+				p++;
+			line_start = false;
+			continue;
+		}
+		if (c == '@' && line_start && strncmp(p, "@include", 8) == 0 &&
+		    (p[8] == ' ' || p[8] == '\t')) {
+			const char *q = p + 8, *end;
+
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (*q == '"' && (end = strchr(q + 1, '"')) != NULL &&
+			    memchr(q + 1, '\n', (size_t)(end - q - 1)) == NULL &&
+			    memchr(q + 1, '\\', (size_t)(end - q - 1)) == NULL) {
+				char *name = strndup(q + 1, (size_t)(end - q - 1));
+
+				if (name == NULL) {
+					L->oom = true;
+					return;
+				}
+				scan_include(L, name, depth, files_left);
+				free(name);
+				p = end + 1;
+			} else {
+				p = q;
+			}
+			line_start = false;
+			continue;
+		}
+		line_start = false;
+		if (name_char(c) && !(c >= '0' && c <= '9') && c != '-') {
+			while (name_char((unsigned char)*p))
+				p++;
+			continue;
+		}
+		if ((c >= '0' && c <= '9') ||
+		    ((c == '-' || c == '+') && p[1] >= '0' && p[1] <= '9')) {
+			size_t n = scan_number(L, p, file, line);
+
+			if (n > 0) {
+				p += n;
+				continue;
+			}
+			/* a float: its digits, point, exponent and sign */
+			for (p++; (*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
+				  *p == 'E' || ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E'));
+			     p++)
+				;
+			continue;
+		}
+		p++;
+	}
+}
+
 struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, void *ctx,
 				 struct tg_error *err)
 {
@@ -2420,8 +2664,8 @@ struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, v
 	if (include_dir != NULL)
 		config_set_include_dir(&c, include_dir);
 	ok = config_read_string(&c, skip_bom(text));
+	cfg = load_parsed(&c, ok == CONFIG_TRUE, path, include_dir, text, report, ctx, err);
 	free(text);
-	cfg = load_parsed(&c, ok == CONFIG_TRUE, path, include_dir, report, ctx, err);
 	config_destroy(&c);
 	free(include_dir);
 	return cfg;
@@ -2445,7 +2689,7 @@ struct tg_config *tg_config_load_string(const char *text, const char *name,
 	}
 	config_init(&c);
 	ok = config_read_string(&c, skip_bom(text));
-	cfg = load_parsed(&c, ok == CONFIG_TRUE, name, NULL, report, ctx, err);
+	cfg = load_parsed(&c, ok == CONFIG_TRUE, name, NULL, text, report, ctx, err);
 	config_destroy(&c);
 	return cfg;
 }

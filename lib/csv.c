@@ -32,8 +32,11 @@
  *    skipped, and the next call goes on:
  *      * NUL byte: the record is parsed to its end (quotes still honoured)
  *        and dropped;
- *      * unterminated quote at end of input: the rest of the input was one
- *        field, it is dropped;
+ *      * unterminated quote at end of input: a stray quote swallowed the
+ *        rest of the input into one field; the record is dropped, reported
+ *        at the quote's line, and the lines after that one are read again
+ *        (given back from the field's text, so pipes too; see give_back());
+ *        only when that is impossible is the rest of the input lost;
  *      * record longer than max_record bytes (its text after unquoting,
  *        plus one byte a field), or with more than 131072 fields (a bound
  *        on memory; Excel stops at 16384 columns): reported at the line
@@ -116,6 +119,8 @@ struct tg_csv_reader {
 	size_t outcap;
 	char *conv;
 	size_t convcap;
+	char *replay;            /* input given back after a runaway quote */
+	size_t replayed;         /* bytes given back so far (bounded) */
 };
 
 static const unsigned char cls_quoted[256] = {
@@ -384,6 +389,7 @@ void tg_csv_free(struct tg_csv_reader *r)
 	free(r->fptr);
 	free(r->flen);
 	free(r->conv);
+	free(r->replay);
 	free(r);
 }
 
@@ -618,6 +624,9 @@ static void nul_error(struct tg_csv_reader *r, struct tg_error *err, size_t i)
 {
 	char what[64];
 
+	/* a file of NULs (a sparse file) must not cost a snprintf a byte */
+	if (r->bad)
+		return;
 	snprintf(what, sizeof(what), "NUL byte at column %zu",
 		 (size_t)(r->base + i - r->line_start) + 1);
 	record_error(r, err, r->line, what);
@@ -693,6 +702,8 @@ static int parse(struct tg_csv_reader *r, struct tg_error *err)
 				goto done;
 			}
 			nul_error(r, err, i - 1);
+			while (i < n && buf[i] == '\0')
+				i++;  /* a run of NULs (sparse file): one pass */
 			continue;
 		case ST_QUOTED:
 			s = i;
@@ -711,6 +722,8 @@ static int parse(struct tg_csv_reader *r, struct tg_error *err)
 				newline(r, i);
 			} else {
 				nul_error(r, err, i - 1);
+				while (i < n && buf[i] == '\0')
+					i++;
 			}
 			continue;
 		case ST_QUOTE_SEEN:
@@ -888,6 +901,62 @@ static int finish(struct tg_csv_reader *r, struct tg_csv_record *rec, struct tg_
 	return TG_CSV_RECORD;
 }
 
+/*
+ * The input ended inside quotes: the quote opened at quote_line was a stray
+ * one, and everything after it went into one field.  That field is exactly
+ * the rest of the input with each '"' written once instead of twice (in
+ * quotes a lone '"' would have closed it; NUL bytes make the record bad,
+ * and then nothing was kept, so this is not called).  The lines after the
+ * quote's line are given back as input, so one stray quote costs its own
+ * line, not the rest of the file, the same from a pipe as from a file.
+ * Returns false (the rest is lost, as before) when there is nothing after
+ * the quote's line, when out of memory, or past the replay budget (four
+ * times max_record per reader: a bound on the work of hostile input).
+ */
+static bool give_back(struct tg_csv_reader *r)
+{
+	const struct field_meta *m;
+	const char *t;
+	size_t tlen, k, n, q, i;
+	char *buf;
+
+	if (r->bad || r->nfields == 0 || r->rec == NULL)
+		return false;  /* (rec is NULL when nothing was kept yet: input '"') */
+	m = &r->meta[r->nfields - 1];
+	t = r->rec + m->off;
+	tlen = r->reclen - m->off;
+	for (k = 0; k < tlen && t[k] != '\n' && t[k] != '\r'; k++)
+		;
+	if (k == tlen)
+		return false;
+	k += (t[k] == '\r' && k + 1 < tlen && t[k + 1] == '\n') ? 2 : 1;
+	for (q = 0, i = k; i < tlen; i++)
+		q += t[i] == '"';
+	n = tlen - k + q;
+	if (n == 0 || n > r->max_record * 4 - r->replayed)
+		return false;
+	buf = malloc(n);
+	if (buf == NULL)
+		return false;
+	for (i = k, q = 0; i < tlen; i++) {
+		buf[q++] = t[i];
+		if (t[i] == '"')
+			buf[q++] = '"';
+	}
+	free(r->replay);
+	r->replay = buf;
+	r->replayed += n;
+	r->in = buf;
+	r->pos = 0;
+	r->end = n;
+	r->eof = true;
+	r->base = 0;
+	r->line = r->quote_line + 1;
+	r->line_start = 0;
+	r->skip_lf = false;
+	return true;
+}
+
 /* End of input inside or before a record. */
 static int at_eof(struct tg_csv_reader *r, struct tg_csv_record *rec, struct tg_error *err)
 {
@@ -908,6 +977,12 @@ static int at_eof(struct tg_csv_reader *r, struct tg_csv_record *rec, struct tg_
 		rc = end_field(r);
 		break;
 	case ST_QUOTED:
+		if (give_back(r)) {
+			record_error(r, err, r->quote_line,
+				     "unterminated quoted field (a quote opened on this line never closes)");
+			rc = PUT_OK;
+			break;
+		}
 		/* the problem is where the input ends: the last line that has
 		 * anything on it */
 		line = r->line;

@@ -24,7 +24,7 @@ struct tg_engine {
 	bool journal_failed;       /* the last commit to the journal failed */
 };
 
-struct tg_engine *tg_engine_new(const struct tg_config *cfg, bool persistent,
+struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_journal journal,
 				struct tg_error *err)
 {
 	struct tg_engine *e = calloc(1, sizeof(*e));
@@ -37,9 +37,23 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, bool persistent,
 	e->results = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->results));
 	if (e->store == NULL || e->sources == NULL || e->results == NULL)
 		goto nomem;
-	if (persistent && tg_store_open_journal(e->store, cfg->daemon.state_dir, err) < 0) {
+	if ((journal == TG_JOURNAL_WRITE &&
+	     tg_store_open_journal(e->store, cfg->daemon.state_dir, err) < 0) ||
+	    (journal == TG_JOURNAL_READ &&
+	     tg_store_read_journal(e->store, cfg->daemon.state_dir, err) < 0)) {
 		tg_engine_free(e);
 		return NULL;
+	}
+	if (journal != TG_JOURNAL_NONE) {
+		struct tg_store_stats ss;
+
+		tg_store_stats(e->store, &ss);
+		if (ss.skipped_corrupt > 0)
+			tg_log(LOG_WARNING,
+			       "%s/journal: %zu damaged record%s skipped (%zu read)%s", cfg->daemon.state_dir,
+			       ss.skipped_corrupt, ss.skipped_corrupt == 1 ? "" : "s", ss.replayed,
+			       journal == TG_JOURNAL_READ ? "" :
+			       "; unless only the last one was cut by a crash, the damaged journal was kept as journal.corrupt-TIME");
 	}
 	return e;
 nomem:

@@ -29,9 +29,16 @@ struct tg_source_state {
 
 struct tg_engine;
 
-/* persistent: open (and replay) the journal in cfg->daemon.state_dir, which
- * must exist; otherwise the store lives in memory only (--dry-run). */
-struct tg_engine *tg_engine_new(const struct tg_config *cfg, bool persistent,
+/* What the engine does with the journal in cfg->daemon.state_dir. */
+enum tg_engine_journal {
+	TG_JOURNAL_NONE = 0,  /* memory only (tests) */
+	TG_JOURNAL_READ,      /* replay it, write nothing (--dry-run): same history
+				 as a real run, no change on disk */
+	TG_JOURNAL_WRITE,     /* replay it, lock it, append to it; the directory
+				 must exist */
+};
+
+struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_journal journal,
 				struct tg_error *err);
 void tg_engine_free(struct tg_engine *e);
 

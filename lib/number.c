@@ -663,6 +663,53 @@ static bool ambiguous(const char *s, size_t decimals)
 	return true;
 }
 
+/*
+ * v (> 0, finite) as "1,79e308": three significant digits at most, trailing
+ * zeros dropped.  For values whose digits do not fit the caller's buffer: a
+ * cut "-178.999.999" would be a different number.  Only the digits and the
+ * exponent of the snprintf output are used (its radix may follow
+ * LC_NUMERIC).  Returns false if it does not fit either.
+ */
+static bool format_sci(double v, bool neg, char dec, char *buf, size_t size)
+{
+	char tmp[48], out[48];
+	const char *p = tmp, *e;
+	size_t n = 0, m;
+
+	snprintf(tmp, sizeof(tmp), "%.2e", v);
+	e = strchr(tmp, 'e');
+	if (e == NULL || !is_digit(*p))
+		return false;
+	if (neg)
+		out[n++] = '-';
+	out[n++] = *p++;
+	while (p < e && !is_digit(*p))
+		p++;
+	m = n;
+	if (p < e) {
+		out[n++] = dec;
+		while (p < e && is_digit(*p))
+			out[n++] = *p++;
+		while (n > m && (out[n - 1] == '0' || out[n - 1] == dec))
+			n--;
+	}
+	out[n++] = 'e';
+	p = e + 1;
+	if (*p == '-')
+		out[n++] = '-';
+	if (*p == '-' || *p == '+')
+		p++;
+	while (*p == '0' && is_digit(p[1]))
+		p++;
+	while (is_digit(*p) && n < sizeof(out) - 1)
+		out[n++] = *p++;
+	if (n >= size)
+		return false;
+	memcpy(buf, out, n);
+	buf[n] = '\0';
+	return true;
+}
+
 const char *tg_number_format(double v, int decimals, const char *lang, char *buf, size_t size)
 {
 	bool en = lang != NULL && to_lower((unsigned char)lang[0]) == 'e' &&
@@ -733,6 +780,10 @@ const char *tg_number_format(double v, int decimals, const char *lang, char *buf
 	for (zero = true, i = lim; i < ni + nf; i++)
 		if (dig[i] != '0')
 			zero = false;
+	/* what does not fit is written short rather than cut */
+	if ((size_t)(neg && !zero) + (ni - lim) + (ni - lim - 1) / 3 + (nf > 0 ? 1 + nf : 0) >= size &&
+	    format_sci(v, neg, dec, buf, size))
+		return buf;
 	if (neg && !zero) /* never "-0" */
 		put(&o, "-", 1);
 	for (i = lim; i < ni; i++) {

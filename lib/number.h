@@ -48,7 +48,10 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
  * decimals with trailing zeros removed (decimals < 0: up to 2; at most 20).
  * Rounds the exact binary value half away from zero (0.125 -> "0,13"), never
  * writes "-0"; NaN is "n.d." ("en": "n/a"), infinities "∞" / "-∞".  Any lang
- * but "en"/"en_*"/"en-*" is Italian.  Truncates to size; returns buf. */
+ * but "en"/"en_*"/"en-*" is Italian.  A number whose digits do not fit in
+ * size is written in scientific form, three significant digits at most
+ * ("1,79e308", "-1.8e25"), never cut into a different number; only when even
+ * that does not fit is the text truncated.  Returns buf. */
 const char *tg_number_format(double v, int decimals, const char *lang, char *buf, size_t size);
 
 #endif

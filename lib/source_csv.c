@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "csv.h"
@@ -94,7 +95,19 @@ struct run {
 	struct unknown_set unknown;
 	char qfile[1024];  /* the current file's name, quoted for messages */
 	size_t file_bad;   /* bad rows in the current file */
+	int64_t deadline;  /* CLOCK_MONOTONIC ms by which the run must end; 0: none */
 };
+
+/* How often (in records) the clock is read: cheap next to parsing them. */
+#define DEADLINE_EVERY 4096
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void warnf(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warnf(struct run *r, const char *fmt, ...)
@@ -381,9 +394,15 @@ static int read_file(struct run *r, const char *path, struct tg_error *err)
 		return tg_error_setc(err, -ENOMEM, "out of memory");
 	}
 	r->stats->files++;
-	for (;;) {
+	for (unsigned long n = 1;; n++) {
 		struct tg_error rerr;
 
+		/* `timeout` bounds a source however big or slow its files are */
+		if (r->deadline != 0 && n % DEADLINE_EVERY == 0 && monotonic_ms() > r->deadline) {
+			rc = tg_error_setc(err, -ETIMEDOUT, "%s: timed out after %llds (timeout of source '%s'), %zu rows read",
+					   r->qfile, (long long)r->src->timeout, r->src->name, r->stats->rows);
+			goto out;
+		}
 		rc = tg_csv_next(rd, &rec, &rerr);
 		if (rc == TG_CSV_EOF)
 			break;
@@ -419,7 +438,8 @@ static int read_file(struct run *r, const char *path, struct tg_error *err)
 	if (!have_header)
 		rc = tg_error_set(err, "%s: empty file (no header line)", r->qfile);
 	if (r->file_bad > WARN_ROWS_PER_FILE)
-		warnf(r, "%s: %zu more bad rows not shown", r->qfile, r->file_bad - WARN_ROWS_PER_FILE);
+		warnf(r, "%s: %zu more bad row%s not shown", r->qfile, r->file_bad - WARN_ROWS_PER_FILE,
+		      r->file_bad - WARN_ROWS_PER_FILE == 1 ? "" : "s");
 out:
 	layout_free(&l);
 	tg_csv_free(rd);
@@ -430,6 +450,36 @@ out:
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Why a path or pattern matched nothing: the plain answer of the file system
+ * for the path, or for the directory the pattern lists ("Permission
+ * denied", "No such file or directory"), instead of glob's silence. */
+static int glob_failure(const char *path, int rc, struct tg_error *err)
+{
+	const char *wild = strpbrk(path, "*?[");
+	struct stat st;
+	char dir[4096];
+	size_t len;
+
+	if (wild == NULL) {
+		if (stat(path, &st) < 0)
+			return tg_error_setc(err, -errno, "%s: %s", path, strerror(errno));
+		return tg_error_setc(err, -ENOENT, "%s: %s", path, strerror(ENOENT));
+	}
+	/* the directory part before the first wildcard */
+	len = (size_t)(wild - path);
+	while (len > 0 && path[len - 1] != '/')
+		len--;
+	if (len == 0)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)len, path);
+	if (access(dir, R_OK | X_OK) < 0)
+		return tg_error_setc(err, -errno, "%s: cannot list %s: %s", path, dir, strerror(errno));
+	if (rc == GLOB_NOMATCH)
+		return tg_error_setc(err, -ENOENT, "no file matches '%s'", path);
+	return tg_error_setc(err, -EIO, "%s: cannot list the files in %s", path, dir);
 }
 
 int tg_source_csv_run(const struct tg_source *src, const struct tg_source_sink *sink,
@@ -443,17 +493,14 @@ int tg_source_csv_run(const struct tg_source *src, const struct tg_source_sink *
 
 	memset(stats, 0, sizeof(*stats));
 	tg_error_clear(err);
+	if (src->timeout > 0)
+		r.deadline = monotonic_ms() + src->timeout * 1000;
 	rc = glob(src->path, GLOB_ERR, NULL, &g);
-	if (rc == GLOB_NOMATCH) {
-		globfree(&g);
-		if (strpbrk(src->path, "*?[") == NULL)
-			return tg_error_setc(err, -ENOENT, "%s: %s", src->path, strerror(ENOENT));
-		return tg_error_setc(err, -ENOENT, "no file matches '%s'", src->path);
-	}
 	if (rc != 0) {
 		globfree(&g);
-		return tg_error_setc(err, rc == GLOB_NOSPACE ? -ENOMEM : -EIO,
-				     "%s: cannot list the files", src->path);
+		if (rc == GLOB_NOSPACE)
+			return tg_error_setc(err, -ENOMEM, "%s: out of memory", src->path);
+		return glob_failure(src->path, rc, err);
 	}
 	/* glob sorts already; keep it explicit for readers of the code */
 	qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
@@ -479,8 +526,9 @@ int tg_source_csv_run(const struct tg_source *src, const struct tg_source_sink *
 			tg_error_quote(r.unknown.ids[i], strlen(r.unknown.ids[i]), 64, q, sizeof(q));
 			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", q);
 		}
-		warnf(&r, "%s: %zu row%s for %zu indicator%s not in the configuration (%s%s); ignored",
+		warnf(&r, "%s: %zu row%s for %s%zu indicator%s not in the configuration (%s%s); ignored",
 		      src->path, stats->unknown_rows, stats->unknown_rows == 1 ? "" : "s",
+		      r.unknown.n >= UNKNOWN_MAX ? "at least " : "",
 		      r.unknown.n, r.unknown.n == 1 ? "" : "s", list,
 		      r.unknown.n > UNKNOWN_SHOWN ? ", ..." : "");
 	}

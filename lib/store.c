@@ -1166,6 +1166,34 @@ fail:
 	return r;
 }
 
+int tg_store_read_journal(struct tg_store *st, const char *state_dir, struct tg_error *err)
+{
+	char *path;
+	int fd, r;
+
+	if (st->fd >= 0 || st->nent > 0)
+		return tg_error_setc(err, -EBUSY, "%s/journal: the store is not empty", state_dir);
+	if (state_dir == NULL || state_dir[0] == '\0')
+		return tg_error_set(err, "no state directory given for the journal");
+	if (asprintf(&path, "%s/journal", state_dir) < 0)
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = errno == ENOENT ? 0 : tg_error_setc(err, -errno, "%s: %s", path, strerror(errno));
+		free(path);
+		return r;
+	}
+	/* replay() names the file in its messages; the store stays memory-only */
+	st->path = path;
+	r = replay(st, fd, err);
+	close(fd);
+	st->path = NULL;
+	free(path);
+	for (uint32_t i = 0; i < st->nent; i++)
+		series_trim(&st->ent[i]);
+	return r;
+}
+
 int tg_store_commit(struct tg_store *st, struct tg_error *err)
 {
 	struct stat sb;

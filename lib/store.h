@@ -62,6 +62,14 @@ void tg_store_free(struct tg_store *st);
 int tg_store_open_journal(struct tg_store *st, const char *state_dir, struct tg_error *err);
 
 /*
+ * Replays STATE_DIR/journal into an empty store without writing, locking or
+ * compacting anything (for --dry-run, and to read while a daemon runs); the
+ * store stays memory-only.  A missing journal is not an error.  Corrupt lines
+ * are skipped and counted as in tg_store_open_journal.
+ */
+int tg_store_read_journal(struct tg_store *st, const char *state_dir, struct tg_error *err);
+
+/*
  * Inserts or updates (indicator, period) -> value.  Returns 1 if the store
  * changed (new period, or a different value), 0 if the same value was already
  * there, negative on error (bad id, ENOMEM).  A change is buffered for the

@@ -9,6 +9,7 @@
  * same value within a relative 1e-12; messages are terminated and bounded.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 buf, sizeof(buf));
 		if (memchr(buf, '\0', sizeof(buf)) == NULL || strcmp(buf, "-0") == 0)
 			abort();
+		/* a small buffer: the short form, which reads back within its
+		 * three significant digits, never a cut (different) number */
+		if (isfinite(v)) {
+			bool en = size % 2;
+			double back;
+
+			tg_number_format(v, 2, en ? "en" : "it", buf, 16);
+			if (strlen(buf) > 15 || strcmp(buf, "-0") == 0)
+				abort();
+			/* (near DBL_MAX the rounded form, 1,8e308, is out of range) */
+			if (strchr(buf, 'e') != NULL && fabs(v) < 1e308 &&
+			    (tg_number_parse(buf, strlen(buf), en ? &en_plain : &it_plain, &back, &err) !=
+				     TG_NUMBER_VALUE || fabs(back - v) > 0.006 * fabs(v)))
+				abort();
+		}
 	}
 	return 0;
 }

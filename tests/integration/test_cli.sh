@@ -151,3 +151,10 @@ run "Feb 29 of a leap year" 0 "$TRAGUARDO" -c "$T/d.conf" once --dry-run --json 
 json "29/02/2028 is a day of its own" "by['D-2']['period'] == '2028-02-29' and by['D-2']['value'] == 11"
 run "the day after" 0 "$TRAGUARDO" -c "$T/d.conf" once --dry-run --json --now 2028-03-02T00:00
 json "daily data: March 1st is the latest, critical" "by['D-2']['period'] == '2028-03-01' and by['D-2']['status'] == 'critical'"
+
+# ---------------------------------------------------------------- dry run reads the history, writes nothing
+printf 'Codice;Mese;Valore\nK-1;11/2026;3\n' >"$T/feed.csv"
+before=$(cksum <"$T/jstate/journal")
+run "dry run with a journal" 0 "$TRAGUARDO" -c "$T/j.conf" once --dry-run --json --now 2026-12-15
+json "dry run sees the journal's history (October confirms November)" "by['K-1']['status'] == 'critical' and by['K-1']['value'] == 3"
+[ "$(cksum <"$T/jstate/journal")" = "$before" ] && ok "dry run leaves the journal as it was" || notok "dry run leaves the journal as it was"

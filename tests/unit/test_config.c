@@ -456,6 +456,10 @@ static void test_full(void **state)
 #define SIL(x) "silences = ( { " x " } );\n"
 #define SILD(x) SIL("from = \"2026-08-01\"; until = \"2026-08-31\"; reason = \"R\"; " x)
 
+/* Nesting deeper than libconfig's parser stack: 10^4 groups. */
+#define X10(x) x x x x x x x x x x
+#define DEEP(x) X10(X10(X10(X10(x))))
+
 struct bad_case {
 	const char *text;
 	const char *expect;   /* substring of one of the messages */
@@ -608,6 +612,16 @@ static const struct bad_case bad_cases[] = {
 	{ "daemon = {\n  language = \"it\";\n  state_dir = ;\n};", "syntax error", 3 },
 	{ "daemon = { language = \"it\"; language = \"en\"; };", "duplicate setting name", 1 },
 	{ "@include \"/nonexistent/traguardo-test.conf\"\n", "cannot open include file", 1 },
+	{ "a = " DEEP("{ b = ") "1;" DEEP(" };") "\n", "groups or lists nested too deeply", 1 },
+	/* integers libconfig 1.5 would silently wrap (atoi, strtoul cast to int) */
+	{ IND("confirm_periods = 4294967297;"), "the integer 4294967297 does not fit in 32 bits", 1 },
+	{ IND0("target = 2147483648;"), "write it as a number (2147483648.0) or with the L suffix (2147483648L)", 1 },
+	{ IND("confirm_periods = -2147483649;"), "the integer -2147483649 does not fit in 32 bits", 1 },
+	{ IND("confirm_periods = 0x100000002;"), "the integer 0x100000002 does not fit in 31 bits", 1 },
+	{ IND0("target = 99999999999999999999999;"), "the integer 99999999999999999999999 does not fit", 1 },
+	{ IND("confirm_periods = 9223372036854775808L;"), "the integer 9223372036854775808L is out of range", 1 },
+	{ "# 99999999999\n/* 99999999999\n*/ daemon = { organization = \"99999999999\"; };\n"
+	  IND("critical = +99999999999;"), "the integer +99999999999 does not fit", 4 },
 };
 
 static void test_bad_configs(void **state)
@@ -633,6 +647,31 @@ static void test_bad_configs(void **state)
 	}
 	assert_int_equal(failures, 0);
 	assert_true(sizeof(bad_cases) / sizeof(bad_cases[0]) >= 40);
+}
+
+/* Large numbers written the way libconfig reads them right are accepted
+ * and exact; digits inside strings, comments and names are not numbers. */
+static void test_big_numbers_ok(void **state)
+{
+	(void)state;
+	struct tg_config *cfg = load_ok(
+		"# 99999999999 in a comment\n"
+		"/* 4294967297\n 0x100000002 */\n"
+		"daemon = { organization = \"Comune 4294967297 \\\" 99999999999\"; };\n"
+		"indicators = (\n"
+		"  { id = \"X-4294967297\"; name = \"N\"; department = \"D\"; better = \"lower\";\n"
+		"    target = 4294967297.0; critical = 4294967298L; confirm_periods = 2; },\n"
+		"  { id = \"Y\"; name = \"N\"; department = \"D\"; target = 2147483647;\n"
+		"    critical = -2147483648; },\n"
+		"  { id = \"Z\"; name = \"N\"; department = \"D\"; target = 1e12; critical = 0x7FFFFFFF; } );\n");
+
+	assert_int_equal(cfg->n_indicators, 3);
+	assert_true(cfg->indicators[0].target == 4294967297.0);
+	assert_true(cfg->indicators[0].critical == 4294967298.0);
+	assert_int_equal(cfg->indicators[0].confirm_periods, 2);
+	assert_true(cfg->indicators[1].target == 2147483647.0);
+	assert_true(cfg->indicators[1].critical == -2147483648.0);
+	tg_config_free(cfg);
 }
 
 /* Every error of one run is reported, sorted by line (ties in the order
@@ -815,6 +854,18 @@ static void test_file_errors(void **state)
 	assert_int_equal(rs.n, 1);
 	assert_int_equal(rs.r[0].line, 2);
 	assert_non_null(strstr(rs.r[0].msg, "NUL byte"));
+
+	/* Included files are read by libconfig: their NUL bytes and integer
+	 * overflows are found all the same, in the included file. */
+	memset(&rs, 0, sizeof(rs));
+	assert_null(tg_config_load(DATA "/include_nul.conf", collect, &rs, &err));
+	assert_true(rs.n >= 2);
+	assert_true(find_report(&rs, "NUL byte") >= 0);
+	assert_string_equal(rs.r[find_report(&rs, "NUL byte")].file, DATA "/parts/nul_part.conf");
+	assert_int_equal(rs.r[find_report(&rs, "NUL byte")].line, 3);
+	assert_true(find_report(&rs, "the integer 4294967297 does not fit") >= 0);
+	assert_string_equal(rs.r[find_report(&rs, "4294967297")].file, DATA "/parts/bigint_part.conf");
+	assert_int_equal(rs.r[find_report(&rs, "4294967297")].line, 4);
 
 	/* Missing file, directory. */
 	memset(&rs, 0, sizeof(rs));
@@ -1033,6 +1084,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_many_errors),
+		cmocka_unit_test(test_big_numbers_ok),
 		cmocka_unit_test(test_null_report),
 		cmocka_unit_test(test_message_quoting),
 		cmocka_unit_test(test_file_good_include),

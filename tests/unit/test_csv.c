@@ -276,8 +276,26 @@ static const struct dcase dcases[] = {
 	{ "text after closing quote", S("\"ab\"c;d\n\"x\"\"\"y\"z;\n"), ';', TG_ENC_UTF8, 0, ';',
 	  "1:[abc][d]\n2:[x\"y\"z][]\n" },
 	/* broken records: reported with their line, then reading goes on */
+	/* a stray quote costs its own line, not the rest of the input: the
+	 * lines after it are read again, from a pipe too */
 	{ "unterminated quote", S("a;b\n\"open;x\ny\n"), ';', TG_ENC_UTF8, 0, ';',
-	  "1:[a][b]\n!t:3: unterminated quoted field (opened at line 2)\n" },
+	  "1:[a][b]\n!t:2: unterminated quoted field (a quote opened on this line never closes)\n"
+	  "3:[y]\n" },
+	{ "stray quote, the rest re-read exactly", S("h;v\r\nA;\"x\r\nB;\"\"q\"\"\r\nC;3\rD;\"\"\r\n\r\nE\xc3\xa0;4"),
+	  ';', TG_ENC_UTF8, 0, ';',
+	  "1:[h][v]\n!t:2: unterminated quoted field (a quote opened on this line never closes)\n"
+	  "3:[B][q\"\"]\n4:[C][3]\n5:[D][]\n6:[]\n7:[E\xc3\xa0][4]\n" },
+	{ "stray quote in a record that began on an earlier line",
+	  S("\"x\ny\";\"open\nz;\xe0\n"), ';', TG_ENC_AUTO, 0, ';',
+	  "!t:2: unterminated quoted field (a quote opened on this line never closes)\n"
+	  "3:[z][\xc3\xa0]\n" },
+	{ "stray quote, bad byte columns after it", S("\"a\n\xff;x\n"), ';', TG_ENC_UTF8, 0, ';',
+	  "!t:1: unterminated quoted field (a quote opened on this line never closes)\n"
+	  "!t:2: invalid UTF-8 at byte column 1 (field 1): \"\\xff\"\n" },
+	{ "a lone quote", S("\""), ';', TG_ENC_UTF8, 0, ';',
+	  "!t:1: unterminated quoted field (opened at line 1)\n" },
+	{ "stray quote after a NUL: the rest is lost", S("\0;\"a\nb\n"), ';', TG_ENC_UTF8, 0, ';',
+	  "!t:1: NUL byte at column 1\n" },
 	{ "unterminated quote, no newline", S("a;\"bc"), ';', TG_ENC_UTF8, 0, ';',
 	  "!t:1: unterminated quoted field (opened at line 1)\n" },
 	{ "unterminated quote after newline", S("\"a\n"), ';', TG_ENC_UTF8, 0, ';',
@@ -290,6 +308,15 @@ static const struct dcase dcases[] = {
 	  "!t:2: NUL byte at column 2\n4:[ok]\n" },
 	{ "two NULs, one report", S("\0;\0\nok"), ';', TG_ENC_UTF8, 0, ';',
 	  "!t:1: NUL byte at column 1\n2:[ok]\n" },
+	/* runs of NULs (a sparse file) are skipped in one pass, one report a record */
+	{ "a run of NULs, one report", S("a\0\0\0\0\0;b\0\0\nok\n"), ';', TG_ENC_UTF8, 0, ';',
+	  "!t:1: NUL byte at column 2\n2:[ok]\n" },
+	{ "runs of NULs up to line ends", S("\0\0\0\0\r\n\0\0\nok"), ';', TG_ENC_UTF8, 0, ';',
+	  "!t:1: NUL byte at column 1\n!t:2: NUL byte at column 1\n3:[ok]\n" },
+	{ "a run of NULs inside quotes", S("\"\0\0\0\n\0\0\";x\nok\n"), ';', TG_ENC_UTF8, 0, ';',
+	  "!t:1: NUL byte at column 2\n3:[ok]\n" },
+	{ "a run of NULs before a closing quote", S("\"a\0\0\"\"\0\";x\nok\n"), ';', TG_ENC_UTF8, 0, ';',
+	  "!t:1: NUL byte at column 3\n2:[ok]\n" },
 	{ "record over max_record skipped", S("short;1\n0123456789012345678901234;x\nnext;2\n"),
 	  ';', TG_ENC_UTF8, 16, ';',
 	  "1:[short][1]\n!t:2: record longer than 16 bytes\n3:[next][2]\n" },

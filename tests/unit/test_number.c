@@ -418,6 +418,14 @@ static const struct fmt_case fmt_cases[] = {
 	{ NAN, 2, "en", "n/a" },
 	{ INFINITY, 2, "it", "\xe2\x88\x9e" },
 	{ -INFINITY, 2, "en", "-\xe2\x88\x9e" },
+	/* digits that do not fit the 64-byte buffer: short, never cut */
+	{ 1.7e308, 2, "it", "1,7e308" },
+	{ -1.79e308, 2, "en", "-1.79e308" },
+	{ DBL_MAX, 0, "it", "1,8e308" },
+	{ 1e48, 0, "it", "1e48" },
+	{ -9.999e60, 2, "it", "-1e61" },
+	{ 1.2345e50, 0, "en", "1.23e50" },
+	{ 1e47, 0, "it", "100.000.000.000.000.004.384.584.304.507.619.735.463.404.765.184" },
 };
 
 static void test_number_format(void **state)
@@ -433,6 +441,9 @@ static void test_number_format(void **state)
 			fail_msg("case %zu: %.17g with %d decimals (%s) -> '%s', expected '%s'", i,
 				 c->v, c->decimals, c->lang ? c->lang : "NULL", buf, c->out);
 	}
+	/* a buffer too small for the digits: the short form when it fits */
+	assert_string_equal(tg_number_format(-1234567.5, 2, "it", buf, 8), "-1,23e6");
+	assert_string_equal(tg_number_format(1234567.5, 2, "it", buf, 13), "1.234.567,5");
 	/* truncated, still terminated */
 	assert_ptr_equal(tg_number_format(1234.5, 2, "it", small, sizeof(small)), small);
 	assert_string_equal(small, "1.2");

@@ -3,6 +3,7 @@
  * layouts, globs, header matching, bad rows reported with file:line and
  * skipped, unknown indicators counted once, files that cannot be read.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -504,7 +505,7 @@ static void test_many_unknown_ids(void **state)
 	assert_int_equal(st.unknown_rows, 50000);
 	assert_int_equal(st.unknown_ids, 10000);
 	assert_int_equal(g.nwarn, 1);
-	assert_true(warned(&g, "50000 rows for 10000 indicators not in the configuration (X-0, X-1, X-2, X-3, X-4, ...)"));
+	assert_true(warned(&g, "50000 rows for at least 10000 indicators not in the configuration (X-0, X-1, X-2, X-3, X-4, ...)"));
 }
 
 static void test_error_quote(void **state)
@@ -539,6 +540,38 @@ static void test_error_quote(void **state)
 	}
 }
 
+/* A sink that takes its time, like a slow disk or a huge file would. */
+static int slow_measure(void *ctx, const struct tg_source *src, const char *id, size_t len,
+			const struct tg_date *date, double value, struct tg_error *err)
+{
+	(void)ctx; (void)src; (void)id; (void)len; (void)date; (void)value; (void)err;
+	usleep(300);
+	return TG_SINK_ACCEPTED;
+}
+
+static void test_timeout(void **state)
+{
+	char *data = malloc(20 * 20000 + 32);
+	size_t len = (size_t)sprintf(data, "c;m;v\n");
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct got g;
+	struct tg_source_sink sink = { slow_measure, sink_warn, &g };
+	struct tg_error err;
+
+	(void)state;
+	assert_non_null(data);
+	for (int i = 0; i < 20000; i++)
+		len += (size_t)sprintf(data + len, "A-1;01/2026;%d\n", i);
+	init_source(&s, write_file(15, data, len), TG_LAYOUT_LONG);
+	free(data);
+	s.timeout = 1;
+	memset(&g, 0, sizeof(g));
+	assert_true(tg_source_csv_run(&s, &sink, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "timed out after 1s"));
+	assert_true(st.rows < 20000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_glob_and_missing),
 		cmocka_unit_test(test_one_bad_file_does_not_hide_the_others),
 		cmocka_unit_test(test_date_format_and_nul),
+		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_wide_row_without_code),
 		cmocka_unit_test(test_hostile_names_escaped),
 		cmocka_unit_test(test_bad_header_fails_the_file),
