@@ -35,6 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 /* Enumerations are stored through an int: they must have its size. */
 _Static_assert(sizeof(enum tg_source_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum tg_layout) == sizeof(int), "enum size");
@@ -206,40 +208,6 @@ static bool starts_caseless(const char *s, const char *prefix)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0.  Stops at NUL
- * because NUL is never a continuation byte. */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	return n;
-}
-
 /* C0, DEL and C1 (U+0080..U+009F, encoded C2 80..C2 9F). */
 static bool is_control_at(const unsigned char *p)
 {
@@ -256,7 +224,7 @@ static const char *quote(char *buf, const char *s)
 
 	buf[o++] = '"';
 	while (*p && shown < QUOTE_CHARS) {
-		size_t n = utf8_len(p);
+		size_t n = tg_utf8_len(p, SIZE_MAX);    /* the NUL stops it */
 
 		if (*p == '"' || *p == '\\') {
 			buf[o++] = '\\';
@@ -455,7 +423,7 @@ bool tg_config_email_valid(const char *s, bool allow_name)
 	if (len > 1024)
 		return false;
 	for (p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_len(p);
+		size_t n = tg_utf8_len(p, len - (size_t)(p - (const unsigned char *)s));
 
 		if (n == 0 || is_control_at(p))
 			return false;
@@ -1142,7 +1110,7 @@ static bool text_ok(const char *s, size_t max, bool allow_empty, char *why, size
 		return false;
 	}
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = tg_utf8_len(p, len - (size_t)(p - (const unsigned char *)s));
 
 		if (n == 0) {
 			snprintf(why, size, "is not valid UTF-8: %s", quote(qb, s));

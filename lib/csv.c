@@ -61,6 +61,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 #define READ_BUF_SIZE (64 * 1024)
 #define DEFAULT_MAX_RECORD ((size_t)8 * 1024 * 1024)
 /* Caps memory for hostile input made of separators only (the per-field
@@ -163,41 +165,17 @@ static size_t ascii_prefix(const unsigned char *s, size_t len)
  * sequence (overlongs, surrogates and > U+10FFFF rejected), or len. */
 static size_t utf8_valid_prefix(const unsigned char *s, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, k;
 
 	while (i < len) {
-		unsigned c = s[i], c1;
-
-		if (c < 0x80) {
+		if (s[i] < 0x80) {
 			i += 1 + ascii_prefix(s + i + 1, len - i - 1);
 			continue;
 		}
-		if (c < 0xC2 || c > 0xF4)
+		k = tg_utf8_len(s + i, len - i);
+		if (k == 0)
 			return i;
-		if (c < 0xE0) {
-			if (len - i < 2 || (s[i + 1] & 0xC0) != 0x80)
-				return i;
-			i += 2;
-			continue;
-		}
-		if (c < 0xF0) {
-			if (len - i < 3)
-				return i;
-			c1 = s[i + 1];
-			if ((c1 & 0xC0) != 0x80 || (c == 0xE0 && c1 < 0xA0) ||
-			    (c == 0xED && c1 > 0x9F) || (s[i + 2] & 0xC0) != 0x80)
-				return i;
-			i += 3;
-			continue;
-		}
-		if (len - i < 4)
-			return i;
-		c1 = s[i + 1];
-		if ((c1 & 0xC0) != 0x80 || (c == 0xF0 && c1 < 0x90) ||
-		    (c == 0xF4 && c1 > 0x8F) || (s[i + 2] & 0xC0) != 0x80 ||
-		    (s[i + 3] & 0xC0) != 0x80)
-			return i;
-		i += 4;
+		i += k;
 	}
 	return len;
 }

@@ -38,4 +38,11 @@ void tg_error_clear(struct tg_error *err);
  * A cut (by max or by size) ends with "...".  Returns buf (size 0: untouched). */
 const char *tg_error_quote(const char *s, size_t len, size_t max, char *buf, size_t size);
 
+/* As tg_error_quote, for text the message shows between delimiters: the
+ * ASCII characters in delims (the delimiter and the backslash, e.g. "'\\")
+ * are escaped as \xHH too, with the hex digits in lower case (the form the
+ * number, date and store messages have always had).  s may be NULL (empty). */
+const char *tg_error_quote_in(const char *s, size_t len, size_t max, const char *delims,
+			      char *buf, size_t size);
+
 #endif

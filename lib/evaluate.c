@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "number.h"
+#include "utf8.h"
 
 /*
  * The calendar functions are defined for years 1..9999.  "now" is clamped to
@@ -349,40 +350,6 @@ static void w_put(struct writer *w, const char *s, size_t k)
 	w->len += k;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid.  Stops
- * at the NUL, which is never a continuation byte. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return n;
-}
-
 /* Copies a NUL-terminated string: control characters (C0, DEL, C1) become
  * spaces, invalid UTF-8 bytes become U+FFFD.  Stops as soon as the buffer is
  * full, so a huge string costs no more than the buffer. */
@@ -409,7 +376,7 @@ static void w_str(struct writer *w, const char *str)
 			s += run;
 			continue;
 		}
-		k = utf8_len(s);
+		k = tg_utf8_len(s, SIZE_MAX);   /* the NUL stops it */
 		if (k == 0) {
 			w_put(w, "\xEF\xBF\xBD", 3);
 			s++;

@@ -20,6 +20,7 @@
  *     LC_NUMERIC even if a program linking us ever calls setlocale().
  */
 #include "number.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <float.h>
@@ -47,107 +48,12 @@
 static bool is_digit(int c) { return c >= '0' && c <= '9'; }
 static int to_lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned c = s[0];
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* The offending text for a message: at most QUOTE_MAX input bytes, with
- * control bytes, quotes and invalid UTF-8 escaped as \xNN. */
+/* The offending text for a message, shown between single quotes: at most
+ * QUOTE_MAX input bytes, control bytes, quotes and invalid UTF-8 escaped as
+ * \xNN.  buf needs QUOTE_BUF bytes. */
 static const char *quote(const char *s, size_t len, char *buf, size_t size)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, o = 0, k;
-
-	if (size == 0)
-		return buf;
-	while (s != NULL && i < len && i < QUOTE_MAX) {
-		k = utf8_len(u + i, len - i);
-		if (k == 0 || u[i] < 0x20 || u[i] == 0x7f || u[i] == '\'' || u[i] == '\\') {
-			if (o + 5 >= size)
-				break;
-			snprintf(buf + o, size - o, "\\x%02x", u[i]);
-			o += 4;
-			i++;
-			continue;
-		}
-		if (o + k >= size)
-			break;
-		memcpy(buf + o, s + i, k);
-		o += k;
-		i += k;
-	}
-	if (s != NULL && i < len && o + 4 < size) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-/* Length of a blank at s[i..n): ASCII space/tab/CR/LF, U+00A0, U+202F. */
-static size_t blank_len(const unsigned char *s, size_t i, size_t n)
-{
-	if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
-		return 1;
-	if (s[i] == 0xc2 && i + 1 < n && s[i + 1] == 0xa0)
-		return 2;
-	if (s[i] == 0xe2 && i + 2 < n && s[i + 1] == 0x80 && s[i + 2] == 0xaf)
-		return 3;
-	return 0;
-}
-
-static size_t blank_len_back(const unsigned char *s, size_t n)
-{
-	if (n >= 1 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		return 1;
-	if (n >= 2 && s[n - 2] == 0xc2 && s[n - 1] == 0xa0)
-		return 2;
-	if (n >= 3 && s[n - 3] == 0xe2 && s[n - 2] == 0x80 && s[n - 1] == 0xaf)
-		return 3;
-	return 0;
-}
-
-static void trim(const char **s, size_t *len)
-{
-	const unsigned char *u = (const unsigned char *)*s;
-	size_t i = 0, n = *len, k;
-
-	while (i < n && (k = blank_len(u, i, n)) > 0)
-		i += k;
-	while (n > i && (k = blank_len_back(u + i, n - i)) > 0)
-		n -= k;
-	*s += i;
-	*len = n - i;
+	return tg_error_quote_in(s, len, QUOTE_MAX, "'\\", buf, size);
 }
 
 static bool is_missing(const char *s, size_t len, const struct tg_number_format *fmt)
@@ -161,7 +67,7 @@ static bool is_missing(const char *s, size_t len, const struct tg_number_format 
 		if (fmt->missing == NULL || (m = fmt->missing[i]) == NULL)
 			continue;
 		mlen = strlen(m);
-		trim(&m, &mlen);
+		tg_utf8_trim(&m, &mlen);
 		if (mlen != len)
 			continue;
 		for (k = 0; k < len && to_lower((unsigned char)s[k]) == to_lower((unsigned char)m[k]); k++)
@@ -436,7 +342,7 @@ static size_t thousands_len(const struct tg_number_format *fmt, const unsigned c
 	if (fmt->thousands == 0)
 		return 0;
 	if (fmt->thousands == ' ')
-		return blank_len(s, i, n);
+		return tg_utf8_blank_len(s + i, n - i);
 	return s[i] == (unsigned char)fmt->thousands ? 1 : 0;
 }
 
@@ -460,7 +366,7 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 		s = "";
 		len = 0;
 	}
-	trim(&s, &len);
+	tg_utf8_trim(&s, &len);
 	if (!fmt_valid(fmt))
 		return tg_error_set(err, "'%s' is not a number: invalid number format (decimal '%c', thousands '%c')",
 				    QUOTED, fmt->decimal > 0x20 && fmt->decimal < 0x7f ? fmt->decimal : '?',
@@ -528,8 +434,8 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 			return tg_error_set(err, "'%s' is not a number: a thousands separator '%c' after the decimal separator '%c'",
 					    QUOTED, fmt->thousands, fmt->decimal);
 	}
-	if (!any && i < len && u[i] != '%' && blank_len(u, i, len) == 0) {
-		k = utf8_len(u + i, len - i);
+	if (!any && i < len && u[i] != '%' && tg_utf8_blank_len(u + i, len - i) == 0) {
+		k = tg_utf8_len(u + i, len - i);
 		return tg_error_set(err, "'%s' is not a number: unexpected '%s'", QUOTED,
 				    quote(s + i, k ? k : 1, cq, sizeof(cq)));
 	}
@@ -557,8 +463,8 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 
 	/* percent sign, possibly after a (non-breaking) space */
 	k = i;
-	while (k < len && blank_len(u, k, len) > 0)
-		k += blank_len(u, k, len);
+	while (k < len && tg_utf8_blank_len(u + k, len - k) > 0)
+		k += tg_utf8_blank_len(u + k, len - k);
 	if (k < len && u[k] == '%')
 		i = k + 1;
 
@@ -570,10 +476,10 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 		if (c == fmt->decimal)
 			return tg_error_set(err, "'%s' is not a number: more than one decimal separator '%c'",
 					    QUOTED, fmt->decimal);
-		if (blank_len(u, i, len) > 0)
+		if (tg_utf8_blank_len(u + i, len - i) > 0)
 			return tg_error_set(err, "'%s' is not a number: unexpected space%s", QUOTED,
 					    fmt->thousands == 0 ? " (no thousands separator is configured)" : "");
-		k = utf8_len(u + i, len - i);
+		k = tg_utf8_len(u + i, len - i);
 		return tg_error_set(err, "'%s' is not a number: unexpected '%s'", QUOTED,
 				    quote(s + i, k ? k : 1, cq, sizeof(cq)));
 	}

@@ -12,6 +12,7 @@
  * impossible date such as 31/02/2026 is an error that says why.
  */
 #include "period.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,75 +43,15 @@ static bool is_digit(int c) { return c >= '0' && c <= '9'; }
 static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static int to_lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned c = s[0];
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /*
- * The offending text for a message: at most QUOTE_MAX input bytes, control
- * bytes, quotes and invalid UTF-8 escaped as \xNN so that a hostile cell
- * cannot forge log lines or break the journal's UTF-8.  buf needs
- * 4 * QUOTE_MAX + 8 bytes.
+ * The offending text for a message, shown between single quotes: at most
+ * QUOTE_MAX input bytes, control bytes, quotes and invalid UTF-8 escaped as
+ * \xNN so that a hostile cell cannot forge log lines or break the journal's
+ * UTF-8.  buf needs 4 * QUOTE_MAX + 8 bytes.
  */
 static const char *quote(const char *s, size_t len, char *buf, size_t size)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, o = 0, k;
-
-	if (size == 0)
-		return buf;
-	while (s != NULL && i < len && i < QUOTE_MAX) {
-		k = utf8_len(u + i, len - i);
-		if (k == 0 || u[i] < 0x20 || u[i] == 0x7f || u[i] == '\'' || u[i] == '\\') {
-			if (o + 5 >= size)
-				break;
-			snprintf(buf + o, size - o, "\\x%02x", u[i]);
-			o += 4;
-			i++;
-			continue;
-		}
-		if (o + k >= size)
-			break;
-		memcpy(buf + o, s + i, k);
-		o += k;
-		i += k;
-	}
-	if (s != NULL && i < len && o + 4 < size) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
+	return tg_error_quote_in(s, len, QUOTE_MAX, "'\\", buf, size);
 }
 
 #define QUOTE_BUF (4 * QUOTE_MAX + 8)
@@ -429,47 +370,10 @@ struct dtext {
 	char q[QUOTE_BUF];
 };
 
-/* Length of the blank at s[i..n): ASCII space/tab/CR/LF, U+00A0, U+202F. */
-static size_t blank_len(const unsigned char *s, size_t i, size_t n)
-{
-	if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
-		return 1;
-	if (s[i] == 0xc2 && i + 1 < n && s[i + 1] == 0xa0)
-		return 2;
-	if (s[i] == 0xe2 && i + 2 < n && s[i + 1] == 0x80 && s[i + 2] == 0xaf)
-		return 3;
-	return 0;
-}
-
-/* Same, looking backwards from the end s[0..n). */
-static size_t blank_len_back(const unsigned char *s, size_t n)
-{
-	if (n >= 1 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		return 1;
-	if (n >= 2 && s[n - 2] == 0xc2 && s[n - 1] == 0xa0)
-		return 2;
-	if (n >= 3 && s[n - 3] == 0xe2 && s[n - 2] == 0x80 && s[n - 1] == 0xaf)
-		return 3;
-	return 0;
-}
-
 /* The text for messages, quoted only when there is an error to report. */
 static const char *qtext(struct dtext *t)
 {
 	return quote(t->orig, t->orig_len, t->q, sizeof(t->q));
-}
-
-static void trim(const char **s, size_t *len)
-{
-	const unsigned char *u = (const unsigned char *)*s;
-	size_t i = 0, n = *len, k;
-
-	while (i < n && (k = blank_len(u, i, n)) > 0)
-		i += k;
-	while (n > i && (k = blank_len_back(u + i, n - i)) > 0)
-		n -= k;
-	*s += i;
-	*len = n - i;
 }
 
 static int normalize(struct dtext *t, const char *s, size_t len, const char *what,
@@ -483,7 +387,7 @@ static int normalize(struct dtext *t, const char *s, size_t len, const char *wha
 		s = "";
 		len = 0;
 	}
-	trim(&s, &len);
+	tg_utf8_trim(&s, &len);
 	t->orig = s;
 	t->orig_len = len;
 	if (len == 0)
@@ -492,7 +396,7 @@ static int normalize(struct dtext *t, const char *s, size_t len, const char *wha
 		return tg_error_set(err, "'%s' is not %s: too long (%zu bytes)", qtext(t), what, len);
 	u = (const unsigned char *)s;
 	for (i = 0; i < len;) {
-		if ((k = blank_len(u, i, len)) > 0) {
+		if ((k = tg_utf8_blank_len(u + i, len - i)) > 0) {
 			if (o > 0 && t->s[o - 1] != ' ')
 				t->s[o++] = ' ';
 			i += k;
@@ -1136,7 +1040,7 @@ int tg_duration_parse(const char *s, int64_t *seconds, struct tg_error *err)
 	if (s == NULL)
 		s = "";
 	len = strlen(s);
-	trim(&s, &len);
+	tg_utf8_trim(&s, &len);
 	quote(s, len, q, sizeof(q));
 	if (len == 0)
 		return tg_error_set(err, "'' is not a duration: the text is empty (write e.g. \"15m\", \"12h\", \"7d\")");

@@ -150,33 +150,12 @@ static uint32_t fnv1a(const char *s, size_t len)
 	return h;
 }
 
-/* The offending text for a message: at most 40 bytes (not cutting a UTF-8
- * sequence), control bytes, DEL, '"' and '\' escaped. */
+/* The offending text for a message, shown between double quotes: at most
+ * 40 bytes (not cutting a UTF-8 character), control bytes, '"', '\\' and
+ * invalid UTF-8 escaped as \xNN.  buf needs 4 * 40 + 8 bytes. */
 static const char *quote(const char *s, size_t len, char *buf, size_t size)
 {
-	size_t n = len, o = 0;
-	bool cut = false;
-
-	if (n > 40) {
-		n = 40;
-		while (n > 36 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-		cut = true;
-	}
-	for (size_t i = 0; i < n && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	if (cut && o + 4 < size) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o < size ? o : size - 1] = '\0';
-	return buf;
+	return tg_error_quote_in(s, len, 40, "\"\\", buf, size);
 }
 
 static bool name_ok(const char *s, size_t len, size_t max)

@@ -184,6 +184,7 @@ static const struct num_case num_cases[] = {
 	BAD("1'234.5", C, "unexpected '\\x27'"),
 	BAD("1\x01", IT, "unexpected '\\x01'"),
 	BAD("1\xff", IT, "'1\\xff' is not a number: unexpected '\\xff'"),
+	BAD("1\xc2\x85", IT, "'1\\xc2\\x85' is not a number: unexpected '\\xc2\\x85'"), /* C1 NEL */
 	BAD("1,5 e3", IT, "unexpected space"),
 };
 

@@ -628,6 +628,7 @@ static const struct date_case date_cases[] = {
 	BAD("12/03/2026\x01", "control byte \\x01"),
 	BAD("it's 2026", "'it\\x27s 2026' is not a date"),
 	BAD("\xff\xfe 2026", "'\\xff\\xfe 2026' is not a date"),
+	BAD("marzo\xc2\x85 2026", "'marzo\\xc2\\x85 2026' is not a date"),    /* C1 NEL */
 	BAD("01234567890123456789012345678901234567890123456789012345678901234567890123456789",
 	    "too long"),
 	/* with a format */

@@ -404,6 +404,9 @@ static void test_bad_values_and_sources(void **state)
 	assert_non_null(strstr(err.msg, "\"a\""));
 	assert_int_equal(tg_store_put(st, "a", 1, 10, INFINITY, NULL, 0, &err), -EINVAL);
 	assert_int_equal(tg_store_put(st, "a", 1, 10, -INFINITY, NULL, 0, &err), -EINVAL);
+	/* C1 controls and invalid UTF-8 in an id are escaped in the message */
+	assert_int_equal(tg_store_put(st, "a\xc2\x85\xff\"", 5, 10, NAN, NULL, 0, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "\"a\\xc2\\x85\\xff\\x22\""));
 	assert_int_equal(tg_store_put(st, "a", 1, 10, 1, "s\tx", 0, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "s\\x09x"));
 	assert_int_equal(tg_store_put(st, "a", 1, 10, 1, "s\n", 0, &err), -EINVAL);
