@@ -110,36 +110,57 @@ static int cmd_check(const char *path)
 struct once {
 	const struct tg_config *cfg;
 	struct tg_engine *engine;
+	sd_event *event;
 	tg_time now;
+	size_t pending;           /* sources whose run has not ended */
 	size_t failed;
 };
 
-/* The cycle, run from the loop like the daemon's would be. */
+/* One run fewer to wait for; after the last, the evaluation. */
+static void once_one_less(struct once *o)
+{
+	if (--o->pending == 0) {
+		tg_engine_evaluate(o->engine, o->now);
+		sd_event_exit(o->event, 0);
+	}
+}
+
+static void once_source_done(void *ctx, size_t i)
+{
+	struct once *o = ctx;
+	const struct tg_source_state *st = tg_engine_source_state(o->engine, i);
+
+	if (st->failed) {
+		o->failed++;
+		tg_logf(LOG_ERR, "SOURCE", o->cfg->sources[i].name, "source '%s' failed: %s",
+			o->cfg->sources[i].name, st->error);
+	}
+	once_one_less(o);
+}
+
+/* The cycle, run from the loop like the daemon's: every source starts at
+ * once; the HTTP ones proceed in parallel, and the evaluation comes when the
+ * last one has ended. */
 static int once_cycle(sd_event_source *s, void *userdata)
 {
 	struct once *o = userdata;
 	int64_t wall = (int64_t)time(NULL);
 
+	(void)s;
+	o->pending = o->cfg->n_sources + 1;     /* + 1: not done before all started */
 	for (size_t i = 0; i < o->cfg->n_sources; i++)
-		if (tg_engine_run_source(o->engine, i, wall) < 0) {
-			o->failed++;
-			tg_logf(LOG_ERR, "SOURCE", o->cfg->sources[i].name, "source '%s' failed: %s",
-				o->cfg->sources[i].name, tg_engine_source_state(o->engine, i)->error);
-		}
-	tg_engine_evaluate(o->engine, o->now);
-	return sd_event_exit(sd_event_source_get_event(s), 0);
+		if (tg_engine_start_source(o->engine, i, wall, once_source_done, o) < 0)
+			once_source_done(o, i);
+	once_one_less(o);
+	return 0;
 }
 
 static int run_loop_once(struct once *o)
 {
-	sd_event *ev = NULL;
-	int rc = sd_event_new(&ev);
+	int rc = sd_event_add_defer(o->event, NULL, once_cycle, o);
 
 	if (rc >= 0)
-		rc = sd_event_add_defer(ev, NULL, once_cycle, o);
-	if (rc >= 0)
-		rc = sd_event_loop(ev);
-	sd_event_unref(ev);
+		rc = sd_event_loop(o->event);
 	return rc;
 }
 
@@ -234,9 +255,15 @@ static int cmd_once(const char *path, int argc, char **argv)
 		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
-	o.engine = tg_engine_new(cfg, dry ? TG_JOURNAL_READ : TG_JOURNAL_WRITE, &err);
+	if (sd_event_new(&o.event) < 0) {
+		tg_log(LOG_ERR, "cannot create the event loop");
+		tg_config_free(cfg);
+		return EXIT_FAIL;
+	}
+	o.engine = tg_engine_new(cfg, dry ? TG_JOURNAL_READ : TG_JOURNAL_WRITE, o.event, &err);
 	if (o.engine == NULL) {
 		tg_log(LOG_ERR, "%s", err.msg);
+		sd_event_unref(o.event);
 		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
@@ -282,6 +309,7 @@ static int cmd_once(const char *path, int argc, char **argv)
 		rc = EXIT_SOURCES;
 out:
 	tg_engine_free(o.engine);
+	sd_event_unref(o.event);
 	tg_config_free(cfg);
 	return rc;
 }

@@ -4,7 +4,7 @@
  *
  * The file is parsed by libconfig; everything after that is ours.  Each
  * group of the configuration (top level, daemon, source, dialect, columns,
- * indicator, year_target, channel, route, silence) is described by a static
+ * json, indicator, year_target, channel, route, silence) is described by a static
  * table of keys: name, type, whether it is required, bounds, allowed values
  * and where the value goes in the struct.  One walker checks every setting of
  * a group against its table (unknown keys, with a "did you mean" by edit
@@ -40,6 +40,7 @@
 /* Enumerations are stored through an int: they must have its size. */
 _Static_assert(sizeof(enum tg_source_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum tg_layout) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum tg_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum tg_encoding) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum tg_period_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum tg_better) == sizeof(int), "enum size");
@@ -51,6 +52,11 @@ _Static_assert(sizeof(enum tg_status) == sizeof(int), "enum size");
 #define TEXT_MAX 200        /* names, departments, processes, units, reasons */
 #define PATH_MAX_LEN 4095
 #define URL_MAX 2048
+#define HEADERS_MAX 50      /* headers of an http source */
+#define HEADER_LEN_MAX 1000 /* bytes of one "Name: value" */
+#define SIZE_MIN 1000       /* max_size: 1 kB ... */
+#define SIZE_MAX_BYTES INT64_C(2000000000) /* ... 2 GB */
+#define DEFAULT_MAX_SIZE INT64_C(52428800) /* 50 MiB */
 #define ID_MAX 64
 #define QUOTE_CHARS 40      /* characters of a value shown in a message */
 #define QBUF 192            /* room for QUOTE_CHARS escaped characters */
@@ -468,6 +474,7 @@ bool tg_config_email_valid(const char *s, bool allow_name)
 enum ktype {
 	T_STRING, T_BOOL, T_INT, T_NUMBER, T_DURATION, T_EMAIL, T_EMAIL_LIST,
 	T_STRING_LIST, T_ENUM, T_DATE, T_GROUP, T_GROUP_LIST,
+	T_SIZE,        /* bytes: an integer, or a string with a unit ("50MB") */
 };
 
 /* What a string (or each string of a list) must look like. */
@@ -482,6 +489,9 @@ enum kstr {
 	S_ADDR,        /* addr-spec */
 	S_FROM,        /* addr-spec or Name <addr-spec> */
 	S_RECIPIENT,   /* addr-spec or "@owner" */
+	S_HEADER,      /* "Name: value" of an HTTP request */
+	S_JPATH,       /* a dot path of JSON keys, "data.items" */
+	S_JPATH_TOP,   /* the same, or "" for the top level */
 };
 
 #define K_REQUIRED 0x01
@@ -503,7 +513,8 @@ struct key {
 	enum ktype type;
 	unsigned flags;
 	enum kstr str;
-	int64_t min, max;            /* int and duration bounds (max 0: none) */
+	int64_t min, max;            /* int, size and duration bounds (max 0: none);
+					list: max entries (0: any) */
 	int64_t never;
 	const struct enum_def *en;
 	ptrdiff_t off;               /* where the value goes; NOFF: the group's code */
@@ -549,10 +560,12 @@ static int parse_status(const char *s, int *out)
 	return 0;
 }
 
-static const char *const source_type_names[] = { "csv", NULL };
+static const char *const source_type_names[] = { "csv", "http", NULL };
 static const struct enum_def source_type_enum = { source_type_names, NULL, NULL };
-static const char *const layout_names[] = { "long", "wide", NULL };
+static const char *const layout_names[] = { "long", "wide", "by_indicator", NULL };
 static const struct enum_def layout_enum = { layout_names, NULL, NULL };
+static const char *const feed_format_names[] = { "csv", "json", NULL };
+static const struct enum_def feed_format_enum = { feed_format_names, NULL, NULL };
 static const char *const separator_names[] = { "auto", ";", ",", "\t", "tab", "|", NULL };
 static const int separator_values[] = { 0, ';', ',', '\t', '\t', '|' };
 static const struct enum_def separator_enum = { separator_names, separator_values, NULL };
@@ -594,7 +607,10 @@ static const struct key top_keys[TK_N] = {
 };
 
 #define DT struct tg_config
-enum { DK_STATE_DIR, DK_LANGUAGE, DK_ORGANIZATION, DK_EVALUATE_EVERY, DK_ADMINS, DK_N };
+enum {
+	DK_STATE_DIR, DK_LANGUAGE, DK_ORGANIZATION, DK_EVALUATE_EVERY, DK_HTTP_MAX_PARALLEL,
+	DK_HTTP_MAX_PER_HOST, DK_ADMINS, DK_N
+};
 static const struct key daemon_keys[DK_N] = {
 	[DK_STATE_DIR] = { .name = "state_dir", .type = T_STRING, .str = S_PATH,
 			   AT(DT, daemon.state_dir) },
@@ -604,13 +620,21 @@ static const struct key daemon_keys[DK_N] = {
 			      AT(DT, daemon.organization) },
 	[DK_EVALUATE_EVERY] = { .name = "evaluate_every", .type = T_DURATION, .min = 10,
 				AT(DT, daemon.evaluate_every) },
+	[DK_HTTP_MAX_PARALLEL] = { .name = "http_max_parallel", .type = T_INT, .min = 1, .max = 64,
+				   AT(DT, daemon.http_max_parallel) },
+	[DK_HTTP_MAX_PER_HOST] = { .name = "http_max_per_host", .type = T_INT, .min = 1, .max = 16,
+				   AT(DT, daemon.http_max_per_host) },
 	[DK_ADMINS] = { .name = "admins", .type = T_EMAIL_LIST, .str = S_ADDR,
 			AT(DT, daemon.admins) },
 };
 #undef DT
 
 #define ST struct tg_source
-enum { SK_NAME, SK_TYPE, SK_EVERY, SK_TIMEOUT, SK_PATH, SK_LAYOUT, SK_DIALECT, SK_COLUMNS, SK_N };
+enum {
+	SK_NAME, SK_TYPE, SK_EVERY, SK_TIMEOUT, SK_PATH, SK_LAYOUT, SK_DIALECT, SK_COLUMNS,
+	SK_URL, SK_FORMAT, SK_CA_FILE, SK_PROXY, SK_BEARER_TOKEN_FILE, SK_USERNAME,
+	SK_PASSWORD_FILE, SK_HEADERS, SK_MAX_SIZE, SK_RETRIES, SK_JSON, SK_N
+};
 static const struct key source_keys[SK_N] = {
 	[SK_NAME] = { .name = "name", .type = T_STRING, .flags = K_REQUIRED, .str = S_ID,
 		      AT(ST, name) },
@@ -619,11 +643,27 @@ static const struct key source_keys[SK_N] = {
 	[SK_EVERY] = { .name = "every", .type = T_DURATION, .min = 10, AT(ST, every) },
 	[SK_TIMEOUT] = { .name = "timeout", .type = T_DURATION, .min = 1, .max = 3600,
 			 AT(ST, timeout) },
-	[SK_PATH] = { .name = "path", .type = T_STRING, .flags = K_REQUIRED, .str = S_PATH,
-		      AT(ST, path) },
+	/* path (csv) and url (http) are required by type: see load_source */
+	[SK_PATH] = { .name = "path", .type = T_STRING, .str = S_PATH, AT(ST, path) },
 	[SK_LAYOUT] = { .name = "layout", .type = T_ENUM, .en = &layout_enum, AT(ST, layout) },
 	[SK_DIALECT] = { .name = "dialect", .type = T_GROUP, NOWHERE },
 	[SK_COLUMNS] = { .name = "columns", .type = T_GROUP, NOWHERE },
+	[SK_URL] = { .name = "url", .type = T_STRING, .str = S_URL, AT(ST, url) },
+	[SK_FORMAT] = { .name = "format", .type = T_ENUM, .en = &feed_format_enum,
+			AT(ST, format) },
+	[SK_CA_FILE] = { .name = "ca_file", .type = T_STRING, .str = S_PATH, AT(ST, ca_file) },
+	[SK_PROXY] = { .name = "proxy", .type = T_STRING, .str = S_URL, AT(ST, proxy) },
+	[SK_BEARER_TOKEN_FILE] = { .name = "bearer_token_file", .type = T_STRING, .str = S_SECRET,
+				   AT(ST, bearer_token_file) },
+	[SK_USERNAME] = { .name = "username", .type = T_STRING, AT(ST, username) },
+	[SK_PASSWORD_FILE] = { .name = "password_file", .type = T_STRING, .str = S_SECRET,
+			       AT(ST, password_file) },
+	[SK_HEADERS] = { .name = "headers", .type = T_STRING_LIST, .str = S_HEADER,
+			 .max = HEADERS_MAX, AT(ST, headers) },
+	[SK_MAX_SIZE] = { .name = "max_size", .type = T_SIZE, .min = SIZE_MIN,
+			  .max = SIZE_MAX_BYTES, AT(ST, max_size) },
+	[SK_RETRIES] = { .name = "retries", .type = T_INT, .min = 0, .max = 10, AT(ST, retries) },
+	[SK_JSON] = { .name = "json", .type = T_GROUP, NOWHERE },
 };
 
 enum { CK_INDICATOR, CK_PERIOD, CK_VALUE, CK_N };
@@ -631,6 +671,16 @@ static const struct key columns_keys[CK_N] = {
 	[CK_INDICATOR] = { .name = "indicator", .type = T_STRING, AT(ST, col_indicator) },
 	[CK_PERIOD] = { .name = "period", .type = T_STRING, AT(ST, col_period) },
 	[CK_VALUE] = { .name = "value", .type = T_STRING, AT(ST, col_value) },
+};
+
+enum { JK_RECORDS, JK_INDICATOR, JK_PERIOD, JK_VALUE, JK_N };
+static const struct key json_keys[JK_N] = {
+	[JK_RECORDS] = { .name = "records", .type = T_STRING, .str = S_JPATH_TOP,
+			 AT(ST, json_records) },
+	[JK_INDICATOR] = { .name = "indicator", .type = T_STRING, .str = S_JPATH,
+			   AT(ST, json_indicator) },
+	[JK_PERIOD] = { .name = "period", .type = T_STRING, .str = S_JPATH, AT(ST, json_period) },
+	[JK_VALUE] = { .name = "value", .type = T_STRING, .str = S_JPATH, AT(ST, json_value) },
 };
 #undef ST
 
@@ -769,6 +819,7 @@ static const struct schema top_schema = SCHEMA(top_keys);
 static const struct schema daemon_schema = SCHEMA(daemon_keys);
 static const struct schema source_schema = SCHEMA(source_keys);
 static const struct schema columns_schema = SCHEMA(columns_keys);
+static const struct schema json_schema = SCHEMA(json_keys);
 static const struct schema dialect_schema = SCHEMA(dialect_keys);
 static const struct schema indicator_schema = SCHEMA(indicator_keys);
 static const struct schema year_target_schema = SCHEMA(year_target_keys);
@@ -1078,6 +1129,7 @@ static const char *expected(char *buf, size_t size, const struct key *k)
 		[T_DATE] = "a date like \"2026-08-01\"",
 		[T_GROUP] = "a group { ... }",
 		[T_GROUP_LIST] = "a list of groups ( { ... }, ... )",
+		[T_SIZE] = "a size like \"50MB\", \"512kB\", \"10MiB\" or a number of bytes",
 	};
 
 	if (k->type == T_ENUM)
@@ -1127,24 +1179,182 @@ static bool text_ok(const char *s, size_t max, bool allow_empty, char *why, size
 	return true;
 }
 
+/* The userinfo of a URL: [*user, *at) when the authority has an '@'
+ * (the last one before the path), else false. */
+static bool url_userinfo(const char *url, const char **user, const char **at)
+{
+	const char *p = strstr(url, "://"), *a = NULL;
+
+	if (p == NULL)
+		return false;
+	p += 3;
+	*user = p;
+	for (; *p != '\0' && *p != '/' && *p != '?' && *p != '#'; p++)
+		if (*p == '@')
+			a = p;
+	*at = a;
+	return a != NULL;
+}
+
+/* A URL as it may be shown: a password in its userinfo becomes "***"
+ * ("https://user:***@host/"), so that no message carries it.  Malformed
+ * URLs are redacted too: the text between the last '@' (before any '?' or
+ * '#') and the ':' after the '/' before it, so "https//u:pw@h" is covered
+ * and an '@' in a path at worst hides a little of the path. */
+static const char *redact_url(char *buf, size_t size, const char *url)
+{
+	const char *end = url + strcspn(url, "?#"), *at = NULL, *seg, *colon;
+
+	for (const char *p = url; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL) {
+		snprintf(buf, size, "%s", url);
+		return buf;
+	}
+	for (seg = at; seg > url && seg[-1] != '/'; seg--)
+		;
+	colon = memchr(seg, ':', (size_t)(at - seg));
+	if (colon == NULL) {
+		snprintf(buf, size, "%s", url);
+		return buf;
+	}
+	snprintf(buf, size, "%.*s***%s", (int)(colon + 1 - url), url, at);
+	return buf;
+}
+
 static bool url_ok(const char *s, char *why, size_t size)
 {
 	const char *p = s;
-	char qb[QBUF];
+	char qb[QBUF], rb[256];
 
 	if (!text_ok(s, URL_MAX, false, why, size))
 		return false;
 	for (; *p; p++) {
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
 			snprintf(why, size, "must be a URL without spaces or non-ASCII characters"
-				 " (percent-encode them), not %s", quote(qb, s));
+				 " (percent-encode them), not %s",
+				 quote(qb, redact_url(rb, sizeof(rb), s)));
 			return false;
 		}
 	}
 	for (p = s; is_alnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.'; p++)
 		;
 	if (p == s || strncmp(p, "://", 3) != 0 || p[3] == '\0' || p[3] == '/') {
-		snprintf(why, size, "must be a URL like \"https://host/path\", not %s", quote(qb, s));
+		snprintf(why, size, "must be a URL like \"https://host/path\", not %s",
+			 quote(qb, redact_url(rb, sizeof(rb), s)));
+		return false;
+	}
+	return true;
+}
+
+/* RFC 9110 token characters, for header names. */
+static bool tchar(unsigned char c)
+{
+	return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool same_caseless_n(const char *a, size_t n, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < n && b[i] != '\0'; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return false;
+	return i == n && b[i] == '\0';
+}
+
+/* Headers the HTTP engine sets itself, or that would put a secret in the
+ * configuration. */
+static const struct {
+	const char *name;
+	const char *why;
+} refused_headers[] = {
+	{ "Authorization", "use 'bearer_token_file', or 'username' and 'password_file' "
+	  "(secrets stay out of the configuration)" },
+	{ "Cookie", "a cookie is a credential, and secrets stay out of the configuration "
+	  "(use 'bearer_token_file', or 'username' and 'password_file')" },
+	{ "Host", "the host comes from 'url'" },
+	{ "Content-Length", "the HTTP engine frames the request itself" },
+	{ "Transfer-Encoding", "the HTTP engine frames the request itself" },
+	{ "If-None-Match", "conditional requests are automatic (the ETag of the last answer "
+	  "is sent back)" },
+	{ "If-Modified-Since", "conditional requests are automatic (the Last-Modified of the "
+	  "last answer is sent back)" },
+};
+
+/* "Name: value".  Messages quote the name only: a value may be an API key. */
+static bool header_ok(const char *s, char *why, size_t size)
+{
+	const char *colon = strchr(s, ':');
+	const unsigned char *v;
+	size_t len = strlen(s), nl;
+	char qb[QBUF], name[QUOTE_CHARS + 8];
+	bool token = true;
+
+	if (len > HEADER_LEN_MAX) {
+		snprintf(why, size, "is longer than %d bytes", HEADER_LEN_MAX);
+		return false;
+	}
+	if (colon == NULL) {
+		snprintf(why, size, "must be \"Name: value\" (there is no colon)");
+		return false;
+	}
+	nl = (size_t)(colon - s);
+	for (size_t i = 0; i < nl; i++)
+		token &= tchar((unsigned char)s[i]);
+	snprintf(name, sizeof(name), "%.*s", (int)(nl < QUOTE_CHARS + 4 ? nl : QUOTE_CHARS + 4), s);
+	if (nl == 0 || !token) {
+		snprintf(why, size, "must be \"Name: value\" with a name of letters, digits and "
+			 "!#$%%&'*+-.^_`|~ before the colon, not a name %s", quote(qb, name));
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(refused_headers) / sizeof(refused_headers[0]); i++) {
+		if (same_caseless_n(s, nl, refused_headers[i].name)) {
+			snprintf(why, size, "(%s) is not allowed: %s", refused_headers[i].name,
+				 refused_headers[i].why);
+			return false;
+		}
+	}
+	for (v = (const unsigned char *)colon + 1; *v;) {
+		size_t n = tg_utf8_len(v, len - (size_t)((const char *)v - s));
+
+		if (n == 0) {
+			snprintf(why, size, "(%s) is not valid UTF-8", quote(qb, name));
+			return false;
+		}
+		if (is_control_at(v)) {
+			snprintf(why, size, "(%s) must not contain control characters (line breaks, "
+				 "tabs)", quote(qb, name));
+			return false;
+		}
+		v += n;
+	}
+	for (v = (const unsigned char *)colon + 1; *v == ' '; v++)
+		;
+	if (*v == '\0') {
+		/* libcurl would remove the header "Name:" instead of sending it */
+		snprintf(why, size, "(%s) has an empty value", quote(qb, name));
+		return false;
+	}
+	return true;
+}
+
+/* Keys separated by single dots ("data.items"); "" only when allowed. */
+static bool dotpath_ok(const char *s, bool allow_empty, char *why, size_t size)
+{
+	size_t len = strlen(s);
+	char qb[QBUF];
+
+	if (!text_ok(s, TEXT_MAX, allow_empty, why, size))
+		return false;
+	if (strchr(s, ' ') != NULL) {
+		snprintf(why, size, "must not contain spaces: %s", quote(qb, s));
+		return false;
+	}
+	if (len > 0 && (s[0] == '.' || s[len - 1] == '.' || strstr(s, "..") != NULL)) {
+		snprintf(why, size, "must be keys separated by single dots, like \"data.items\", "
+			 "not %s", quote(qb, s));
 		return false;
 	}
 	return true;
@@ -1207,6 +1417,15 @@ static bool string_ok(struct loader *L, const config_setting_t *s, const char *w
 		snprintf(why, sizeof(why),
 			 "must be an email address like \"name@example.org\" or \"@owner\", not %s",
 			 quote(qb, v));
+		break;
+	case S_HEADER:
+		if (header_ok(v, why, sizeof(why)))
+			return true;
+		break;
+	case S_JPATH:
+	case S_JPATH_TOP:
+		if (dotpath_ok(v, kind == S_JPATH_TOP, why, sizeof(why)))
+			return true;
 		break;
 	}
 	report_s(L, s, "%s %s", what, why);
@@ -1284,6 +1503,11 @@ static bool take_list(struct loader *L, const config_setting_t *s, const struct 
 	n = (size_t)config_setting_length(s);
 	if (n == 0 && (k->flags & K_NONEMPTY)) {
 		report_s(L, s, "'%s' must not be empty", k->name);
+		return false;
+	}
+	if (k->max > 0 && n > (size_t)k->max) {
+		report_s(L, s, "'%s' has %zu entries: at most %lld are allowed", k->name, n,
+			 (long long)k->max);
 		return false;
 	}
 	out.v = xcalloc(L, n + 1, sizeof(*out.v));
@@ -1462,6 +1686,93 @@ static bool take_date(struct loader *L, const config_setting_t *s, const struct 
 	return true;
 }
 
+/* "52428800", "512kB", "50 MB", "10MiB": units caseless, kB = 1000 bytes,
+ * KiB = 1024.  -ERANGE beyond int64. */
+static int parse_size(const char *s, int64_t *out)
+{
+	static const struct { const char *unit; int64_t mult; } units[] = {
+		{ "", 1 }, { "b", 1 }, { "kb", 1000 }, { "mb", 1000000 }, { "gb", 1000000000 },
+		{ "kib", 1024 }, { "mib", 1048576 }, { "gib", 1073741824 },
+	};
+	const char *p = s;
+	bool over = false;
+	int64_t v = 0;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (INT64_MAX - 9) / 10)
+			over = true;
+		else
+			v = v * 10 + (*p - '0');
+	}
+	if (*p == ' ' && p[1] != '\0')
+		p++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (!same_caseless(p, units[i].unit))
+			continue;
+		if (over || v > INT64_MAX / units[i].mult)
+			return -ERANGE;
+		*out = v * units[i].mult;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* "1kB", "2GB", "50MiB": a bound as it is best written. */
+static const char *size_str(char *buf, size_t size, int64_t v)
+{
+	static const struct { int64_t n; const char *u; } units[] = {
+		{ 1073741824, "GiB" }, { 1000000000, "GB" }, { 1048576, "MiB" },
+		{ 1000000, "MB" }, { 1024, "KiB" }, { 1000, "kB" },
+	};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (v > 0 && v % units[i].n == 0) {
+			snprintf(buf, size, "%lld%s", (long long)(v / units[i].n), units[i].u);
+			return buf;
+		}
+	snprintf(buf, size, "%lld bytes", (long long)v);
+	return buf;
+}
+
+static bool take_size(struct loader *L, const config_setting_t *s, const struct key *k,
+		      void *field)
+{
+	char qb[QBUF], eb[160], b1[32], b2[32];
+	int t = config_setting_type(s);
+	int64_t v = 0;
+
+	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+		v = config_setting_get_int64(s);
+		snprintf(qb, sizeof(qb), "%lld", (long long)v);
+	} else if (t == CONFIG_TYPE_STRING) {
+		const char *str = config_setting_get_string(s);
+		int rc = parse_size(str, &v);
+
+		quote(qb, str);
+		if (rc == -EINVAL) {
+			report_s(L, s, "'%s' must be %s, not %s", k->name, expected(eb, sizeof(eb), k),
+				 qb);
+			return false;
+		}
+		if (rc < 0)
+			v = INT64_MAX;
+	} else {
+		bad_type(L, s, k);
+		return false;
+	}
+	if (v < k->min || v > k->max) {
+		report_s(L, s, "'%s' must be from %s to %s (%lld to %lld bytes), not %s", k->name,
+			 size_str(b1, sizeof(b1), k->min), size_str(b2, sizeof(b2), k->max),
+			 (long long)k->min, (long long)k->max, qb);
+		return false;
+	}
+	if (field != NULL)
+		memcpy(field, &v, sizeof(v));
+	return true;
+}
+
 /* Checks one setting against its key and stores its value in base. */
 static bool take(struct loader *L, const config_setting_t *s, const struct key *k, void *base)
 {
@@ -1545,6 +1856,9 @@ static bool take(struct loader *L, const config_setting_t *s, const struct key *
 		break;
 	case T_DATE:
 		ok = take_date(L, s, k, field);
+		break;
+	case T_SIZE:
+		ok = take_size(L, s, k, field);
 		break;
 	case T_EMAIL_LIST:
 	case T_STRING_LIST:
@@ -1671,6 +1985,8 @@ static void load_daemon(struct loader *L, const config_setting_t *g)
 	cfg->daemon.state_dir = xstrdup(L, "/var/lib/traguardo");
 	cfg->daemon.language = xstrdup(L, "it");
 	cfg->daemon.evaluate_every = 600;
+	cfg->daemon.http_max_parallel = 8;
+	cfg->daemon.http_max_per_host = 4;
 	if (g != NULL && config_setting_type(g) == CONFIG_TYPE_GROUP)
 		walk_group(L, g, &daemon_schema, cfg, "daemon", found);
 }
@@ -1696,8 +2012,10 @@ static int dialect_defaults(struct loader *L, struct tg_dialect *d)
 	return 0;
 }
 
+/* json: the source is a JSON feed, whose values and periods use the
+ * number and date settings but which has no separator nor encoding. */
 static void load_dialect(struct loader *L, const config_setting_t *g, struct tg_source *src,
-			 const char *label)
+			 const char *label, bool json)
 {
 	const config_setting_t *found[MAX_KEYS];
 	struct tg_dialect *d = &src->dialect;
@@ -1716,6 +2034,11 @@ static void load_dialect(struct loader *L, const config_setting_t *g, struct tg_
 		report_s(L, found[XK_THOUSANDS], "'thousands' must differ from 'decimal' (both %s)",
 			 quote(qb, c));
 	}
+	if (json && found[XK_SEPARATOR] != NULL)
+		report_s(L, found[XK_SEPARATOR], "'separator' has no meaning with format = \"json\"");
+	if (json && found[XK_ENCODING] != NULL)
+		report_s(L, found[XK_ENCODING], "'encoding' has no meaning with format = \"json\" "
+			 "(JSON is UTF-8)");
 }
 
 static void load_columns(struct loader *L, const config_setting_t *g, struct tg_source *src,
@@ -1743,17 +2066,125 @@ static void load_columns(struct loader *L, const config_setting_t *g, struct tg_
 	}
 }
 
+/* Whether the member is a string naming a value of the enum (false when
+ * absent: the default applies, and that is valid). */
+static bool enum_given_valid(const config_setting_t *m, const struct enum_def *en)
+{
+	return m != NULL && config_setting_type(m) == CONFIG_TYPE_STRING &&
+	       enum_index(en, config_setting_get_string(m)) >= 0;
+}
+
+/* The url of an http source: http(s) only, a host, no password in it. */
+static void check_feed_url(struct loader *L, const config_setting_t *m, const char *url)
+{
+	const char *user, *at, *host, *end;
+	char qb[QBUF], rb[256];
+
+	if (url_userinfo(url, &user, &at) && memchr(user, ':', (size_t)(at - user)) != NULL) {
+		report_s(L, m, "'url' must not carry a password (%s): put the user name in "
+			 "'username' and the password in the file named by 'password_file'",
+			 quote(qb, redact_url(rb, sizeof(rb), url)));
+		return;
+	}
+	if (!starts_caseless(url, "http://") && !starts_caseless(url, "https://")) {
+		report_s(L, m, "'url' of an http source must start with http:// or https://, not %s",
+			 quote(qb, redact_url(rb, sizeof(rb), url)));
+		return;
+	}
+	host = strstr(url, "://") + 3;
+	if (url_userinfo(url, &user, &at))
+		host = at + 1;
+	for (end = host; *end != '\0' && *end != '/' && *end != '?' && *end != '#'; end++)
+		;
+	if (end == host || *host == ':')
+		report_s(L, m, "'url' has no host: %s", quote(qb, redact_url(rb, sizeof(rb), url)));
+}
+
+/* The keys of an http source, once its type is known to be http. */
+static void check_http_source(struct loader *L, const config_setting_t *g, struct tg_source *src,
+			      const config_setting_t **found, const char *label)
+{
+	char qb[QBUF], rb[256];
+
+	if (found[SK_URL] == NULL)
+		report_s(L, g, "%s has no 'url' (required for http sources)", label);
+	else if (src->url != NULL)
+		check_feed_url(L, found[SK_URL], src->url);
+	if (found[SK_PATH] != NULL)
+		report_s(L, found[SK_PATH], "'path' is only for csv sources (an http source reads "
+			 "its 'url')");
+	if (src->proxy != NULL && !starts_caseless(src->proxy, "http://") &&
+	    !starts_caseless(src->proxy, "https://") && !starts_caseless(src->proxy, "socks5://") &&
+	    !starts_caseless(src->proxy, "socks5h://"))
+		report_s(L, found[SK_PROXY], "'proxy' must start with http://, https://, socks5:// or "
+			 "socks5h://, not %s", quote(qb, redact_url(rb, sizeof(rb), src->proxy)));
+
+	/* one kind of authentication, and basic needs both halves */
+	if (found[SK_BEARER_TOKEN_FILE] != NULL &&
+	    (found[SK_USERNAME] != NULL || found[SK_PASSWORD_FILE] != NULL))
+		report_s(L, found[SK_BEARER_TOKEN_FILE], "'bearer_token_file' cannot go with "
+			 "'username' and 'password_file': choose one kind of authentication");
+	else if (found[SK_PASSWORD_FILE] != NULL && found[SK_USERNAME] == NULL)
+		report_s(L, found[SK_PASSWORD_FILE], "'password_file' needs 'username'");
+	else if (found[SK_USERNAME] != NULL && found[SK_PASSWORD_FILE] == NULL)
+		report_s(L, found[SK_USERNAME], "'username' needs 'password_file' (the password is "
+			 "read from that file)");
+	if (src->username != NULL && strchr(src->username, ':') != NULL)
+		report_s(L, found[SK_USERNAME], "'username' must not contain ':' (HTTP basic "
+			 "authentication cannot carry it): %s", quote(qb, src->username));
+
+	if (!(found[SK_FORMAT] == NULL || enum_given_valid(found[SK_FORMAT], &feed_format_enum)))
+		return; /* format was rejected: nothing to check against */
+	if (src->format == TG_FORMAT_JSON) {
+		if (found[SK_COLUMNS] != NULL)
+			report_s(L, found[SK_COLUMNS], "'columns' is only for format = \"csv\" (a JSON "
+				 "feed names its fields in 'json')");
+		if (found[SK_LAYOUT] != NULL && src->layout == TG_LAYOUT_WIDE &&
+		    enum_given_valid(found[SK_LAYOUT], &layout_enum))
+			report_s(L, found[SK_LAYOUT], "layout = \"wide\" is only for CSV (with format = "
+				 "\"json\" use \"long\" or \"by_indicator\")");
+		if (found[SK_JSON] != NULL && config_setting_type(found[SK_JSON]) == CONFIG_TYPE_GROUP) {
+			const config_setting_t *jfound[MAX_KEYS];
+			char lb[160];
+
+			snprintf(lb, sizeof(lb), "json of %s", label);
+			walk_group(L, found[SK_JSON], &json_schema, src, lb, jfound);
+			if (jfound[JK_INDICATOR] != NULL && src->layout == TG_LAYOUT_BY_INDICATOR)
+				report_s(L, jfound[JK_INDICATOR], "'indicator' has no meaning with "
+					 "layout = \"by_indicator\" (the ids are the keys of the object)");
+		}
+	} else {
+		if (found[SK_JSON] != NULL)
+			report_s(L, found[SK_JSON], "'json' is only for format = \"json\"");
+		if (found[SK_LAYOUT] != NULL && src->layout == TG_LAYOUT_BY_INDICATOR)
+			report_s(L, found[SK_LAYOUT], "layout = \"by_indicator\" is only for format = "
+				 "\"json\" (CSV takes \"long\" or \"wide\")");
+	}
+}
+
 static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 {
+	static const size_t http_only[] = {
+		SK_URL, SK_FORMAT, SK_CA_FILE, SK_PROXY, SK_BEARER_TOKEN_FILE, SK_USERNAME,
+		SK_PASSWORD_FILE, SK_HEADERS, SK_MAX_SIZE, SK_RETRIES, SK_JSON,
+	};
 	struct tg_config *cfg = L->cfg;
 	struct tg_source *src = &cfg->sources[i];
 	const config_setting_t *found[MAX_KEYS], *type;
+	bool type_valid, format_valid, layout_valid, json;
 	char label[128];
 
 	src->every = 900;
 	src->timeout = 30;
 	src->layout = TG_LAYOUT_LONG;
-	if (dialect_defaults(L, &src->dialect) < 0)
+	src->format = TG_FORMAT_CSV;
+	src->max_size = DEFAULT_MAX_SIZE;
+	src->retries = 3;
+	src->json_records = xstrdup(L, "");
+	src->json_indicator = xstrdup(L, "indicator");
+	src->json_period = xstrdup(L, "period");
+	src->json_value = xstrdup(L, "value");
+	if (L->oom || dialect_defaults(L, &src->dialect) < 0)
 		return;
 	src->dialect.number.missing = (const char *const *)src->dialect.missing.v;
 	src->dialect.number.n_missing = src->dialect.missing.n;
@@ -1764,13 +2195,12 @@ static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 
 	type = config_setting_get_member(g, "type");
 	if (type != NULL && config_setting_type(type) == CONFIG_TYPE_STRING &&
-	    (same_caseless(config_setting_get_string(type), "postgresql") ||
-	     same_caseless(config_setting_get_string(type), "http"))) {
+	    same_caseless(config_setting_get_string(type), "postgresql")) {
 		char qb[QBUF];
 		const config_setting_t *nm = config_setting_get_member(g, "name");
 
-		report_s(L, type, "%s: type %s is not supported by this version (supported: csv)",
-			 label, quote(qb, config_setting_get_string(type)));
+		report_s(L, type, "%s: type %s is not supported by this version (supported: csv, "
+			 "http)", label, quote(qb, config_setting_get_string(type)));
 		/* Keep the name so that indicators naming it do not add errors. */
 		if (nm != NULL && config_setting_type(nm) == CONFIG_TYPE_STRING &&
 		    id_valid(config_setting_get_string(nm)))
@@ -1779,17 +2209,35 @@ static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 	}
 
 	walk_group(L, g, &source_schema, src, label, found);
+	type_valid = enum_given_valid(found[SK_TYPE], &source_type_enum);
+	format_valid = found[SK_FORMAT] == NULL || enum_given_valid(found[SK_FORMAT],
+								    &feed_format_enum);
+	json = type_valid && format_valid && src->type == TG_SOURCE_HTTP &&
+		src->format == TG_FORMAT_JSON;
+	/* by_indicator is an error wherever columns apply: nothing to check them against */
+	layout_valid = (found[SK_LAYOUT] == NULL || enum_given_valid(found[SK_LAYOUT], &layout_enum)) &&
+		src->layout != TG_LAYOUT_BY_INDICATOR;
 	if (found[SK_DIALECT] != NULL && config_setting_type(found[SK_DIALECT]) == CONFIG_TYPE_GROUP)
-		load_dialect(L, found[SK_DIALECT], src, label);
-	if (found[SK_COLUMNS] != NULL && config_setting_type(found[SK_COLUMNS]) == CONFIG_TYPE_GROUP) {
-		bool layout_valid = found[SK_LAYOUT] == NULL ||
-			(config_setting_type(found[SK_LAYOUT]) == CONFIG_TYPE_STRING &&
-			 enum_index(&layout_enum, config_setting_get_string(found[SK_LAYOUT])) >= 0);
-
+		load_dialect(L, found[SK_DIALECT], src, label, json);
+	if (found[SK_COLUMNS] != NULL && config_setting_type(found[SK_COLUMNS]) == CONFIG_TYPE_GROUP &&
+	    !json)
 		load_columns(L, found[SK_COLUMNS], src, label, layout_valid);
-	}
 	src->dialect.number.missing = (const char *const *)src->dialect.missing.v;
 	src->dialect.number.n_missing = src->dialect.missing.n;
+
+	if (type_valid && src->type == TG_SOURCE_CSV) {
+		if (found[SK_PATH] == NULL)
+			report_s(L, g, "%s has no 'path' (required for csv sources)", label);
+		for (size_t k = 0; k < sizeof(http_only) / sizeof(http_only[0]); k++)
+			if (found[http_only[k]] != NULL)
+				report_s(L, found[http_only[k]], "'%s' is only for http sources",
+					 source_keys[http_only[k]].name);
+		if (found[SK_LAYOUT] != NULL && src->layout == TG_LAYOUT_BY_INDICATOR)
+			report_s(L, found[SK_LAYOUT], "layout = \"by_indicator\" is only for JSON "
+				 "feeds (type = \"http\", format = \"json\")");
+	} else if (type_valid) {
+		check_http_source(L, g, src, found, label);
+	}
 
 name:
 	if (src->name != NULL) {
@@ -2687,6 +3135,17 @@ void tg_config_free(struct tg_config *cfg)
 		free(s->col_indicator);
 		free(s->col_period);
 		free(s->col_value);
+		free(s->url);
+		free(s->ca_file);
+		free(s->proxy);
+		free(s->bearer_token_file);
+		free(s->username);
+		free(s->password_file);
+		strings_free(&s->headers);
+		free(s->json_records);
+		free(s->json_indicator);
+		free(s->json_period);
+		free(s->json_value);
 	}
 	free(cfg->sources);
 	for (size_t i = 0; i < cfg->n_indicators; i++) {

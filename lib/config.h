@@ -55,8 +55,12 @@ struct tg_dialect {
 	struct tg_strings missing;    /* default "", "n.d.", "n/d", "nd", "-", "--", "N/A", "n.a." */
 };
 
-enum tg_source_type { TG_SOURCE_CSV = 0 };
-enum tg_layout { TG_LAYOUT_LONG = 0, TG_LAYOUT_WIDE };
+enum tg_source_type { TG_SOURCE_CSV = 0, TG_SOURCE_HTTP };
+/* long: one record per (indicator, period, value), for CSV and JSON;
+ * wide: CSV only, one row per indicator and one column per period;
+ * by_indicator: JSON only, an object of series keyed by indicator id. */
+enum tg_layout { TG_LAYOUT_LONG = 0, TG_LAYOUT_WIDE, TG_LAYOUT_BY_INDICATOR };
+enum tg_format { TG_FORMAT_CSV = 0, TG_FORMAT_JSON };
 
 struct tg_source {
 	char *name;                   /* unique, [A-Za-z0-9_.-]{1,64} */
@@ -71,6 +75,24 @@ struct tg_source {
 	 * value 3rd (long); indicator 1st (wide, period = every other column
 	 * whose header is a period). */
 	char *col_indicator, *col_period, *col_value;
+	/* http: the CSV settings above apply to format csv too */
+	char *url;                    /* http:// or https://; required */
+	enum tg_format format;        /* default csv */
+	char *ca_file;                /* absolute or NULL (system CAs) */
+	char *proxy;                  /* a proxy URL, or NULL (direct; the *_proxy
+					 environment variables are ignored) */
+	char *bearer_token_file;      /* as written; see tg_config_secret_path */
+	char *username;               /* basic auth, with password_file */
+	char *password_file;
+	struct tg_strings headers;    /* "Name: value", no control characters;
+					 Authorization is refused (use the *_file keys) */
+	int64_t max_size;             /* bytes, default 50 MiB ("50MB", "512kB", "1GB") */
+	int retries;                  /* 0..10, default 3: attempts after the first,
+					 within one run, for connection errors,
+					 timeouts, 5xx and 429 */
+	/* format json: dot paths (see json_feed.h); defaults "" (top level),
+	 * "indicator", "period", "value" */
+	char *json_records, *json_indicator, *json_period, *json_value;
 	struct tg_location loc;
 };
 
@@ -158,6 +180,8 @@ struct tg_config {
 		char *language;       /* "it" (default) or "en" */
 		char *organization;   /* e.g. "Comune di Borgo Fittizio"; may be NULL */
 		int64_t evaluate_every; /* default 10m */
+		int http_max_parallel;  /* 1..64, default 8: HTTP transfers at once */
+		int http_max_per_host;  /* 1..16, default 4 */
 		struct tg_strings admins; /* emails */
 	} daemon;
 	struct tg_source *sources;       size_t n_sources;

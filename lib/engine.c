@@ -14,18 +14,41 @@
 #include <string.h>
 
 #include "log.h"
+#include "source_http.h"
+
+/* One per source: what its run in progress needs, and the sink's context. */
+struct slot {
+	struct tg_engine *e;
+	size_t idx;
+	int64_t wall;                      /* wall clock of the run: loaded_at */
+	struct tg_source_http_run *run;    /* an HTTP run in progress, or NULL */
+	struct tg_source_sink sink;        /* outlives the run: it points here */
+	tg_engine_done_fn done;
+	void *ctx;
+};
 
 struct tg_engine {
 	const struct tg_config *cfg;
 	struct tg_store *store;
 	struct tg_source_state *sources;
+	struct slot *slots;
 	struct tg_eval_result *results;
-	int64_t loading_at;        /* wall clock of the run in progress */
-	bool journal_failed;       /* the last commit to the journal failed */
+	sd_event *event;
+	struct tg_http *http;              /* only with HTTP sources */
+	struct tg_source_http_cache *cache;
+	bool journal_failed;               /* the last commit to the journal failed */
 };
 
+static bool has_http_sources(const struct tg_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		if (cfg->sources[i].type == TG_SOURCE_HTTP)
+			return true;
+	return false;
+}
+
 struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_journal journal,
-				struct tg_error *err)
+				sd_event *event, struct tg_error *err)
 {
 	struct tg_engine *e = calloc(1, sizeof(*e));
 
@@ -34,16 +57,35 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_jour
 	e->cfg = cfg;
 	e->store = tg_store_new();
 	e->sources = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*e->sources));
+	e->slots = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*e->slots));
 	e->results = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->results));
-	if (e->store == NULL || e->sources == NULL || e->results == NULL)
+	if (e->store == NULL || e->sources == NULL || e->slots == NULL || e->results == NULL)
 		goto nomem;
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		e->slots[i] = (struct slot){ .e = e, .idx = i };
+	if (has_http_sources(cfg)) {
+		struct tg_http_limits lim = {
+			.max_parallel = cfg->daemon.http_max_parallel,
+			.max_per_host = cfg->daemon.http_max_per_host,
+		};
+
+		if (event == NULL) {
+			tg_error_set(err, "HTTP sources need an event loop");
+			goto fail;
+		}
+		e->event = sd_event_ref(event);
+		if ((e->http = tg_http_new(event, &lim, err)) == NULL)
+			goto fail;
+		/* the validators are state like the journal: written only when it is */
+		e->cache = tg_source_http_cache_load(cfg->daemon.state_dir, journal == TG_JOURNAL_WRITE);
+		if (e->cache == NULL)
+			goto nomem;
+	}
 	if ((journal == TG_JOURNAL_WRITE &&
 	     tg_store_open_journal(e->store, cfg->daemon.state_dir, err) < 0) ||
 	    (journal == TG_JOURNAL_READ &&
-	     tg_store_read_journal(e->store, cfg->daemon.state_dir, err) < 0)) {
-		tg_engine_free(e);
-		return NULL;
-	}
+	     tg_store_read_journal(e->store, cfg->daemon.state_dir, err) < 0))
+		goto fail;
 	if (journal != TG_JOURNAL_NONE) {
 		struct tg_store_stats ss;
 
@@ -57,8 +99,9 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_jour
 	}
 	return e;
 nomem:
-	tg_engine_free(e);
 	tg_error_set(err, "out of memory");
+fail:
+	tg_engine_free(e);
 	return NULL;
 }
 
@@ -66,7 +109,13 @@ void tg_engine_free(struct tg_engine *e)
 {
 	if (e == NULL)
 		return;
+	for (size_t i = 0; e->slots != NULL && i < e->cfg->n_sources; i++)
+		tg_source_http_cancel(e->slots[i].run);
+	tg_http_free(e->http);
+	tg_source_http_cache_free(e->cache);
+	sd_event_unref(e->event);
 	tg_store_free(e->store);
+	free(e->slots);
 	free(e->sources);
 	free(e->results);
 	free(e);
@@ -87,7 +136,8 @@ static bool date_fits(enum tg_period_kind p, enum tg_period_kind k)
 static int sink_measure(void *ctx, const struct tg_source *src, const char *id, size_t len,
 			const struct tg_date *date, double value, struct tg_error *err)
 {
-	struct tg_engine *e = ctx;
+	struct slot *sl = ctx;
+	struct tg_engine *e = sl->e;
 	const struct tg_indicator *ind;
 	ssize_t i = tg_config_indicator_index(e->cfg, id, len);
 	char label[64];
@@ -107,7 +157,7 @@ static int sink_measure(void *ctx, const struct tg_source *src, const char *id, 
 				    tg_period_kind_name(ind->period));
 	return tg_store_put(e->store, ind->id, strlen(ind->id),
 			    tg_period_start(ind->period, date->day), value, src->name,
-			    e->loading_at, err) < 0 ? -EINVAL : TG_SINK_ACCEPTED;
+			    sl->wall, err) < 0 ? -EINVAL : TG_SINK_ACCEPTED;
 }
 
 static void sink_warn(void *ctx, const struct tg_source *src, const char *msg)
@@ -116,30 +166,111 @@ static void sink_warn(void *ctx, const struct tg_source *src, const char *msg)
 	tg_logf(LOG_WARNING, "SOURCE", src->name, "source '%s': %s", src->name, msg);
 }
 
+/* The end of any run: what was read is committed (kept even when the source
+ * failed half-way), and the source's state says how it went. */
+static void run_ended(struct tg_engine *e, size_t source, int rc, const struct tg_error *err,
+		      bool not_modified)
+{
+	struct tg_source_state *st = &e->sources[source];
+	struct tg_error cerr;
+
+	e->journal_failed = tg_store_commit(e->store, &cerr) < 0;
+	if (e->journal_failed)
+		tg_log(LOG_ERR, "journal: %s", cerr.msg);
+	/* the HTTP validators follow the journal to disk, never ahead of it */
+	else if (tg_source_http_cache_save(e->cache, &cerr) < 0)
+		tg_log(LOG_WARNING, "%s; the next run fetches the feeds in full", cerr.msg);
+	st->failed = rc < 0;
+	st->not_modified = rc >= 0 && not_modified;
+	if (rc < 0)
+		snprintf(st->error, sizeof(st->error), "%s", err != NULL ? err->msg : "failed");
+	else
+		st->error[0] = '\0';
+}
+
 int tg_engine_run_source(struct tg_engine *e, size_t source, int64_t wall_clock)
 {
-	const struct tg_source *src = &e->cfg->sources[source];
-	struct tg_source_state *st = &e->sources[source];
-	struct tg_source_sink sink = { sink_measure, sink_warn, e };
-	struct tg_error err, cerr;
+	const struct tg_source *src;
+	struct tg_source_state *st;
+	struct tg_source_sink sink;
+	struct tg_error err;
 	int rc;
 
 	if (source >= e->cfg->n_sources)
 		return -EINVAL;
-	e->loading_at = wall_clock;
+	src = &e->cfg->sources[source];
+	if (src->type != TG_SOURCE_CSV)
+		return -EINVAL;
+	st = &e->sources[source];
+	e->slots[source].wall = wall_clock;
+	sink = (struct tg_source_sink){ sink_measure, sink_warn, &e->slots[source] };
 	st->ran = true;
 	st->last_run = wall_clock;
 	rc = tg_source_csv_run(src, &sink, &st->stats, &err);
-	/* what was read is kept even when the source failed half-way */
-	e->journal_failed = tg_store_commit(e->store, &cerr) < 0;
-	if (e->journal_failed)
-		tg_log(LOG_ERR, "journal: %s", cerr.msg);
-	st->failed = rc < 0;
-	if (rc < 0)
-		snprintf(st->error, sizeof(st->error), "%s", err.msg);
-	else
-		st->error[0] = '\0';
+	run_ended(e, source, rc, &err, false);
 	return rc;
+}
+
+static void http_done(void *ctx, int rc, bool not_modified, const struct tg_error *err)
+{
+	struct slot *sl = ctx;
+	struct tg_engine *e = sl->e;
+	const struct tg_source *src = &e->cfg->sources[sl->idx];
+
+	sl->run = NULL;
+	run_ended(e, sl->idx, rc, err, not_modified);
+	if (rc >= 0)
+		tg_logf(LOG_DEBUG, "SOURCE", src->name, "source '%s' read: %s", src->name,
+			not_modified ? "not modified" : "updated");
+	sl->done(sl->ctx, sl->idx);
+}
+
+int tg_engine_start_source(struct tg_engine *e, size_t source, int64_t wall_clock,
+			   tg_engine_done_fn done, void *ctx)
+{
+	const struct tg_source *src;
+	struct slot *sl;
+	struct tg_error err;
+
+	if (source >= e->cfg->n_sources)
+		return -EINVAL;
+	src = &e->cfg->sources[source];
+	sl = &e->slots[source];
+	if (sl->run != NULL)
+		return -EBUSY;
+	if (src->type == TG_SOURCE_CSV) {
+		tg_engine_run_source(e, source, wall_clock);
+		tg_logf(LOG_DEBUG, "SOURCE", src->name, "source '%s' read", src->name);
+		done(ctx, source);
+		return 0;
+	}
+	sl->wall = wall_clock;
+	sl->done = done;
+	sl->ctx = ctx;
+	e->sources[source].ran = true;
+	e->sources[source].last_run = wall_clock;
+	sl->sink = (struct tg_source_sink){ sink_measure, sink_warn, sl };
+	{
+		struct tg_source_http_params p = {
+			.event = e->event,
+			.http = e->http,
+			.cache = e->cache,
+			.cfg = e->cfg,
+			.src = src,
+			.sink = &sl->sink,
+			.stats = &e->sources[source].stats,
+			.have_data = tg_store_has_source(e->store, src->name),
+			.done = http_done,
+			.ctx = sl,
+		};
+
+		sl->run = tg_source_http_start(&p, &err);
+	}
+	if (sl->run == NULL) {
+		run_ended(e, source, -EIO, &err, false);
+		done(ctx, source);
+	}
+	return 0;
 }
 
 /* The source whose failure explains this indicator's lack of fresh data. */

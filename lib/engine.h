@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <systemd/sd-event.h>
+
 #include "config.h"
 #include "error.h"
 #include "evaluate.h"
@@ -22,6 +24,7 @@
 struct tg_source_state {
 	bool ran;
 	bool failed;
+	bool not_modified;         /* HTTP: 304 or the same body: nothing parsed */
 	char error[TG_ERROR_MAX];
 	struct tg_source_stats stats;
 	int64_t last_run;          /* unix seconds of the last run */
@@ -38,11 +41,14 @@ enum tg_engine_journal {
 				 must exist */
 };
 
+/* event: the loop HTTP sources run on (a reference is taken); may be NULL
+ * when the configuration has no HTTP source. */
 struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_journal journal,
-				struct tg_error *err);
+				sd_event *event, struct tg_error *err);
 void tg_engine_free(struct tg_engine *e);
 
-/* Runs one source now (index in cfg->sources; -EINVAL when out of range); its
+/* Runs one CSV source now (index in cfg->sources; -EINVAL when out of range
+ * or not a CSV source); its
  * measurements go into the store and are committed to the journal.
  * wall_clock: unix seconds, recorded as loaded_at.  Returns 0 or the source's
  * error (also kept in its state).  A failed commit does not fail the source
@@ -52,6 +58,19 @@ void tg_engine_free(struct tg_engine *e);
  * Rows for an indicator whose `source` setting names another source are bad
  * rows of this source (reported with file:line, counted in bad_rows). */
 int tg_engine_run_source(struct tg_engine *e, size_t source, int64_t wall_clock);
+
+typedef void (*tg_engine_done_fn)(void *ctx, size_t source);
+
+/* Starts a run of any kind of source: a CSV source runs at once and done is
+ * called before this returns; an HTTP source runs on the event loop and done
+ * is called from it when the run has ended (after its retries), or before
+ * this returns when the run cannot start (a secrets file refused).  Either
+ * way the source's state is up to date when done is called.  After each run
+ * the store is committed to the journal and then, only if that succeeded,
+ * the HTTP validators are saved (STATE_DIR/http-cache.json).  Returns 0, -EINVAL
+ * (no such source) or -EBUSY (a run of this source is in progress). */
+int tg_engine_start_source(struct tg_engine *e, size_t source, int64_t wall_clock,
+			   tg_engine_done_fn done, void *ctx);
 
 /* Evaluates every indicator at `now` (civil local time).  An indicator is
  * `error` when the source that feeds it failed in its last run: its `source`

@@ -26,73 +26,11 @@
 #include "number.h"
 
 #define WARN_ROWS_PER_FILE 10
-#define UNKNOWN_MAX 10000
-#define UNKNOWN_SHOWN 5
-
-/* The distinct unknown indicators of one run, to report them once, in the
- * order they were met.  A hash index keeps a file of a million rows with
- * distinct codes (a misconfigured column) linear, not a million scans. */
-struct unknown_set {
-	char **ids;
-	size_t n, cap;
-	size_t *slot;   /* UNKNOWN_SLOTS entries: index + 1 into ids, 0 = empty */
-};
-
-#define UNKNOWN_SLOTS 32768   /* a power of two, over 3 x UNKNOWN_MAX */
-
-static size_t hash_id(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
-static bool unknown_add(struct unknown_set *u, const char *id, size_t len)
-{
-	size_t k;
-
-	if (u->slot == NULL && (u->slot = calloc(UNKNOWN_SLOTS, sizeof(*u->slot))) == NULL)
-		return false;
-	for (k = hash_id(id, len) & (UNKNOWN_SLOTS - 1); u->slot[k] != 0;
-	     k = (k + 1) & (UNKNOWN_SLOTS - 1)) {
-		const char *o = u->ids[u->slot[k] - 1];
-
-		if (strlen(o) == len && memcmp(o, id, len) == 0)
-			return false;
-	}
-	if (u->n >= UNKNOWN_MAX)
-		return false;
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 16;
-		char **ids = realloc(u->ids, cap * sizeof(*ids));
-
-		if (ids == NULL)
-			return false;
-		u->ids = ids;
-		u->cap = cap;
-	}
-	u->ids[u->n] = strndup(id, len);
-	if (u->ids[u->n] == NULL)
-		return false;
-	u->slot[k] = ++u->n;
-	return true;
-}
-
-static void unknown_free(struct unknown_set *u)
-{
-	for (size_t i = 0; i < u->n; i++)
-		free(u->ids[i]);
-	free(u->ids);
-	free(u->slot);
-}
-
 struct run {
 	const struct tg_source *src;
 	const struct tg_source_sink *sink;
 	struct tg_source_stats *stats;
-	struct unknown_set unknown;
+	struct tg_unknown_ids *unknown;
 	char qfile[1024];  /* the current file's name, quoted for messages */
 	size_t file_bad;   /* bad rows in the current file */
 	int64_t deadline;  /* CLOCK_MONOTONIC ms by which the run must end; 0: none */
@@ -176,9 +114,7 @@ static void measure(struct run *r, unsigned long line, const char *id, size_t id
 	tg_error_clear(&err);
 	rc = r->sink->measure(r->sink->ctx, r->src, id, idlen, date, v, &err);
 	if (rc == TG_SINK_UNKNOWN) {
-		r->stats->unknown_rows++;
-		if (unknown_add(&r->unknown, id, idlen))
-			r->stats->unknown_ids++;
+		tg_unknown_ids_add(r->unknown, id, idlen, r->stats);
 	} else if (rc < 0) {
 		bad_row(r, line, err.msg[0] != '\0' ? err.msg : "value refused");
 	} else {
@@ -359,40 +295,16 @@ static void header_looks_like_data(struct run *r, const struct tg_csv_record *hd
 		      r->qfile, hdr->line);
 }
 
-static int read_file(struct run *r, const char *path, struct tg_error *err)
+/* Reads every record of an open reader: the header, then the rows. */
+static int read_records(struct run *r, struct tg_csv_reader *rd, struct tg_error *err)
 {
-	struct tg_csv_options opt = {
-		.separator = r->src->dialect.separator,
-		.encoding = r->src->dialect.encoding,
-	};
-	struct tg_csv_reader *rd;
 	struct tg_csv_record rec;
 	struct layout l;
-	struct stat st;
 	bool have_header = false;
-	int fd, rc;
+	int rc;
 
-	r->file_bad = 0;
-	/* a name from a glob is data: it may hold line breaks or escapes */
-	tg_error_quote(path, strlen(path), sizeof(r->qfile), r->qfile, sizeof(r->qfile));
 	memset(&l, 0, sizeof(l));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return tg_error_setc(err, -errno, "%s: %s", r->qfile, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		close(fd);
-		return tg_error_setc(err, rc, "%s: %s", r->qfile, strerror(-rc));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return tg_error_setc(err, -EINVAL, "%s: not a regular file", r->qfile);
-	}
-	rd = tg_csv_open_fd(fd, r->qfile, &opt);
-	if (rd == NULL) {
-		close(fd);
-		return tg_error_setc(err, -ENOMEM, "out of memory");
-	}
+	r->file_bad = 0;
 	r->stats->files++;
 	for (unsigned long n = 1;; n++) {
 		struct tg_error rerr;
@@ -442,8 +354,72 @@ static int read_file(struct run *r, const char *path, struct tg_error *err)
 		      r->file_bad - WARN_ROWS_PER_FILE == 1 ? "" : "s");
 out:
 	layout_free(&l);
+	return rc;
+}
+
+static struct tg_csv_options reader_options(const struct tg_source *src)
+{
+	return (struct tg_csv_options){
+		.separator = src->dialect.separator,
+		.encoding = src->dialect.encoding,
+	};
+}
+
+static int read_file(struct run *r, const char *path, struct tg_error *err)
+{
+	struct tg_csv_options opt = reader_options(r->src);
+	struct tg_csv_reader *rd;
+	struct stat st;
+	int fd, rc;
+
+	/* a name from a glob is data: it may hold line breaks or escapes */
+	tg_error_quote(path, strlen(path), sizeof(r->qfile), r->qfile, sizeof(r->qfile));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return tg_error_setc(err, -errno, "%s: %s", r->qfile, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return tg_error_setc(err, rc, "%s: %s", r->qfile, strerror(-rc));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return tg_error_setc(err, -EINVAL, "%s: not a regular file", r->qfile);
+	}
+	rd = tg_csv_open_fd(fd, r->qfile, &opt);
+	if (rd == NULL) {
+		close(fd);
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	}
+	rc = read_records(r, rd, err);
 	tg_csv_free(rd);
 	close(fd);
+	return rc;
+}
+
+int tg_source_csv_parse_mem(const struct tg_source *src, const char *buf, size_t len,
+			    const char *name, const struct tg_source_sink *sink,
+			    struct tg_source_stats *stats, struct tg_error *err)
+{
+	struct run r = { .src = src, .sink = sink, .stats = stats };
+	struct tg_csv_options opt = reader_options(src);
+	struct tg_csv_reader *rd;
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	tg_error_clear(err);
+	tg_error_quote(name, strlen(name), sizeof(r.qfile), r.qfile, sizeof(r.qfile));
+	r.unknown = tg_unknown_ids_new();
+	rd = tg_csv_open_mem(buf, len, r.qfile, &opt);
+	if (r.unknown == NULL || rd == NULL) {
+		tg_unknown_ids_free(r.unknown);
+		tg_csv_free(rd);
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	}
+	rc = read_records(&r, rd, err);
+	tg_csv_free(rd);
+	tg_unknown_ids_report(r.unknown, sink, src, r.qfile, stats);
+	tg_unknown_ids_free(r.unknown);
 	return rc;
 }
 
@@ -502,6 +478,10 @@ int tg_source_csv_run(const struct tg_source *src, const struct tg_source_sink *
 			return tg_error_setc(err, -ENOMEM, "%s: out of memory", src->path);
 		return glob_failure(src->path, rc, err);
 	}
+	if ((r.unknown = tg_unknown_ids_new()) == NULL) {
+		globfree(&g);
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	}
 	/* glob sorts already; keep it explicit for readers of the code */
 	qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
@@ -515,24 +495,9 @@ int tg_source_csv_run(const struct tg_source *src, const struct tg_source_sink *
 		}
 	}
 	globfree(&g);
-	if (r.unknown.n > 0) {
-		char list[512] = "";
-		size_t len = 0;
+	tg_unknown_ids_report(r.unknown, sink, src, src->path, stats);
+	tg_unknown_ids_free(r.unknown);
 
-		for (size_t i = 0; i < r.unknown.n && i < UNKNOWN_SHOWN && len < sizeof(list); i++) {
-			char q[96];
-
-			/* ids come from the file: escaped, so no data can forge a log line */
-			tg_error_quote(r.unknown.ids[i], strlen(r.unknown.ids[i]), 64, q, sizeof(q));
-			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", q);
-		}
-		warnf(&r, "%s: %zu row%s for %s%zu indicator%s not in the configuration (%s%s); ignored",
-		      src->path, stats->unknown_rows, stats->unknown_rows == 1 ? "" : "s",
-		      r.unknown.n >= UNKNOWN_MAX ? "at least " : "",
-		      r.unknown.n, r.unknown.n == 1 ? "" : "s", list,
-		      r.unknown.n > UNKNOWN_SHOWN ? ", ..." : "");
-	}
-	unknown_free(&r.unknown);
 	if (failed > 1)
 		tg_error_prefix(err, "%zu files failed, the first", failed);
 	return failed ? -EIO : 0;

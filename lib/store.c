@@ -1226,6 +1226,15 @@ const struct tg_series *tg_store_series(const struct tg_store *st, const char *i
 	return e != NULL && e->s.n > 0 ? &e->s : NULL;
 }
 
+bool tg_store_has_source(const struct tg_store *st, const char *source)
+{
+	for (uint32_t i = 0; i < st->nent; i++)
+		if (st->ent[i].s.n > 0 && st->ent[i].s.source != NULL &&
+		    strcmp(st->ent[i].s.source, source) == 0)
+			return true;
+	return false;
+}
+
 void tg_store_stats(const struct tg_store *st, struct tg_store_stats *out)
 {
 	out->indicators = st->indicators;

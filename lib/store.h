@@ -94,6 +94,10 @@ int tg_store_compact(struct tg_store *st, struct tg_error *err);
 /* The series of an indicator, or NULL if it has none. */
 const struct tg_series *tg_store_series(const struct tg_store *st, const char *indicator);
 
+/* Whether some series' latest measurement came from this source (feeds use
+ * it to decide whether a "304 Not Modified" can be trusted). */
+bool tg_store_has_source(const struct tg_store *st, const char *source);
+
 struct tg_store_stats {
 	size_t indicators, points;
 	size_t journal_records;  /* lines in the journal file now */

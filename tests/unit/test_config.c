@@ -2,7 +2,9 @@
  * test_config.c — the configuration loader: every default, every parsed
  * value, one bad configuration per kind of error (with its line), several
  * errors in one run, @include with errors in the included file, lookups,
- * secret paths, email addresses, and a generated 100,000-indicator config.
+ * secret paths, email addresses, HTTP feeds (every key, its defaults, its
+ * errors, and no secret in any message), and a generated 100,000-indicator
+ * config.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -103,6 +105,8 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->daemon.language, "it");
 	assert_null(cfg->daemon.organization);
 	assert_int_equal(cfg->daemon.evaluate_every, 600);
+	assert_int_equal(cfg->daemon.http_max_parallel, 8);
+	assert_int_equal(cfg->daemon.http_max_per_host, 4);
 	assert_int_equal(cfg->daemon.admins.n, 0);
 	assert_non_null(cfg->file);
 	assert_non_null(cfg->dir);
@@ -132,6 +136,16 @@ static void test_defaults(void **state)
 	assert_null(s->col_value);
 	assert_int_equal(s->loc.line, 1);
 	assert_string_equal(s->loc.file, "t.conf");
+	/* the http settings of a csv source are unused, but never NULL/garbage */
+	assert_null(s->url);
+	assert_int_equal(s->format, TG_FORMAT_CSV);
+	assert_null(s->ca_file);
+	assert_null(s->proxy);
+	assert_int_equal(s->headers.n, 0);
+	assert_int_equal(s->max_size, 52428800);
+	assert_int_equal(s->retries, 3);
+	assert_string_equal(s->json_records, "");
+	assert_string_equal(s->json_value, "value");
 
 	/* indicator */
 	assert_int_equal(cfg->n_indicators, 1);
@@ -455,6 +469,10 @@ static void test_full(void **state)
 #define ROUTE(x) "routes = ( { " x " } );\n"
 #define SIL(x) "silences = ( { " x " } );\n"
 #define SILD(x) SIL("from = \"2026-08-01\"; until = \"2026-08-31\"; reason = \"R\"; " x)
+/* One http source 'f' on line 1: without url, with a CSV url, as a JSON feed. */
+#define HTTP0(x) "sources = ( { name = \"f\"; type = \"http\"; " x " } );\n"
+#define HTTP1(x) HTTP0("url = \"https://dati.example.org/kpi.csv\"; " x)
+#define JSON1(x) HTTP0("url = \"https://dati.example.org/kpi.json\"; format = \"json\"; " x)
 
 /* Nesting deeper than libconfig's parser stack: 10^4 groups. */
 #define X10(x) x x x x x x x x x x
@@ -503,7 +521,7 @@ static const struct bad_case bad_cases[] = {
 	{ IND("confirm_periods = 30;"), "'confirm_periods' must be between 1 and 24, not 30", 1 },
 	{ IND("decimals = -1;"), "'decimals' must be between 0 and 6, not -1", 1 },
 	{ "daemon = { language = \"fr\"; };", "'language' must be one of \"it\", \"en\", not \"fr\"", 1 },
-	{ SRC1("layout = \"tall\";"), "'layout' must be one of \"long\", \"wide\", not \"tall\"", 1 },
+	{ SRC1("layout = \"tall\";"), "'layout' must be one of \"long\", \"wide\", \"by_indicator\", not \"tall\"", 1 },
 	{ SRC1("dialect = { separator = \":\"; };"), "'separator' must be one of \"auto\", \";\", \",\", \"\\t\", \"tab\", \"|\", not \":\"", 1 },
 	{ SRC1("dialect = { decimal = \";\"; };"), "'decimal' must be one of \",\", \".\", not \";\"", 1 },
 	{ SRC1("dialect = { decimal = \".\";\n thousands = \".\"; };"), "'thousands' must differ from 'decimal' (both \".\")", 2 },
@@ -556,11 +574,130 @@ static const struct bad_case bad_cases[] = {
 	  "'period' has no meaning with layout = \"wide\"", 2 },
 	/* source types */
 	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; conninfo = \"dbname=kpi\"; } );",
-	  "source 'pg': type \"postgresql\" is not supported by this version (supported: csv)", 1 },
-	{ "sources = ( { name = \"feed\";\n type = \"http\"; url = \"https://x/y\"; } );",
-	  "source 'feed': type \"http\" is not supported by this version (supported: csv)", 2 },
+	  "source 'pg': type \"postgresql\" is not supported by this version (supported: csv, http)", 1 },
 	{ "sources = ( { name = \"s\"; type = \"xml\"; path = \"/x\"; } );",
-	  "'type' must be one of \"csv\", not \"xml\"", 1 },
+	  "'type' must be one of \"csv\", \"http\", not \"xml\"", 1 },
+	/* http sources: required keys, url */
+	{ "sources = ( { name = \"feed\";\n type = \"http\"; } );", "source 'feed' has no 'url' (required for http sources)", 1 },
+	{ "sources = (\n { name = \"s\"; type = \"csv\"; } );", "source 's' has no 'path' (required for csv sources)", 2 },
+	{ HTTP0("url = \"ftp://h.example.org/x\";"), "'url' of an http source must start with http:// or https://, not \"ftp://h.example.org/x\"", 1 },
+	{ HTTP0("url = \"https://h/a b\";"), "'url' must be a URL without spaces", 1 },
+	{ HTTP0("url = \"https://h/\\x01\";"), "'url' must not contain control characters", 1 },
+	{ HTTP0("url = \"h.example.org/x\";"), "'url' must be a URL like \"https://host/path\", not \"h.example.org/x\"", 1 },
+	{ HTTP0("url = \"\";"), "'url' must not be empty", 1 },
+	{ HTTP0("url = 5;"), "'url' must be a string in double quotes, not 5", 1 },
+	{ HTTP0("\n url = \"https://mario:s3cret@h.example.org/kpi\";"), "'url' must not carry a password (\"https://mario:***@h.example.org/kpi\"): put the user name in 'username' and the password in the file named by 'password_file'", 2 },
+	{ HTTP0("url = \"https://:pw@h.example.org/\";"), "'url' must not carry a password", 1 },
+	{ HTTP0("url = \"https://mario@/kpi\";"), "'url' has no host: \"https://mario@/kpi\"", 1 },
+	{ HTTP0("url = \"https://:8443/kpi\";"), "'url' has no host", 1 },
+	{ HTTP0("url = \"https://?x=1\";"), "'url' has no host", 1 },
+	{ HTTP1("path = \"/srv/x.csv\";"), "'path' is only for csv sources (an http source reads its 'url')", 1 },
+	/* keys of http sources in a csv source */
+	{ SRC1("url = \"https://h/x\";"), "'url' is only for http sources", 1 },
+	{ SRC1("\nformat = \"json\";"), "'format' is only for http sources", 2 },
+	{ SRC1("ca_file = \"ca.pem\";"), "'ca_file' is only for http sources", 1 },
+	{ SRC1("proxy = \"http://p:3128\";"), "'proxy' is only for http sources", 1 },
+	{ SRC1("bearer_token_file = \"t\";"), "'bearer_token_file' is only for http sources", 1 },
+	{ SRC1("username = \"u\"; password_file = \"p\";"), "'password_file' is only for http sources", 1 },
+	{ SRC1("headers = [\"Accept: text/csv\"];"), "'headers' is only for http sources", 1 },
+	{ SRC1("max_size = \"1MB\";"), "'max_size' is only for http sources", 1 },
+	{ SRC1("retries = 2;"), "'retries' is only for http sources", 1 },
+	{ SRC1("json = { records = \"data\"; };"), "'json' is only for http sources", 1 },
+	{ SRC1("layout = \"by_indicator\";"), "layout = \"by_indicator\" is only for JSON feeds (type = \"http\", format = \"json\")", 1 },
+	/* format, every, timeout, retries */
+	{ HTTP1("format = \"xml\";"), "'format' must be one of \"csv\", \"json\", not \"xml\"", 1 },
+	{ HTTP1("format = \"jsno\";"), "(did you mean \"json\"?)", 1 },
+	{ HTTP1("every = \"5s\";"), "'every' must be at least 10s, not \"5s\"", 1 },
+	{ HTTP1("timeout = \"2h\";"), "'timeout' must be at most 1h, not \"2h\"", 1 },
+	{ HTTP1("timeout = 30;"), "'timeout' must be a duration like \"15m\", not 30", 1 },
+	{ HTTP1("retries = 11;"), "'retries' must be between 0 and 10, not 11", 1 },
+	{ HTTP1("retries = -1;"), "'retries' must be between 0 and 10, not -1", 1 },
+	{ HTTP1("retries = \"3\";"), "'retries' must be an integer, not \"3\"", 1 },
+	{ HTTP1("max_sise = \"1MB\";"), "unknown setting 'max_sise' in source 'f' (did you mean 'max_size'?)", 1 },
+	/* ca_file, proxy */
+	{ HTTP1("ca_file = \"\";"), "'ca_file' must not be empty", 1 },
+	{ HTTP1("ca_file = [\"a.pem\"];"), "'ca_file' must be a string in double quotes, not an array", 1 },
+	{ HTTP1("proxy = \"ftp://p.example.org:21\";"), "'proxy' must start with http://, https://, socks5:// or socks5h://, not \"ftp://p.example.org:21\"", 1 },
+	{ HTTP1("proxy = \"socks4://u:pw@p:1080\";"), "not \"socks4://u:***@p:1080\"", 1 },
+	{ HTTP1("proxy = \"proxy.example.org:3128\";"), "'proxy' must be a URL like \"https://host/path\"", 1 },
+	/* authentication */
+	{ HTTP1("bearer_token_file = \"t\";\n username = \"u\"; password_file = \"p\";"), "'bearer_token_file' cannot go with 'username' and 'password_file': choose one kind of authentication", 1 },
+	{ HTTP1("password_file = \"p\";\n bearer_token_file = \"t\";"), "'bearer_token_file' cannot go with", 2 },
+	{ HTTP1("password_file = \"p\";"), "'password_file' needs 'username'", 1 },
+	{ HTTP1("\nusername = \"u\";"), "'username' needs 'password_file' (the password is read from that file)", 2 },
+	{ HTTP1("username = \"a:b\"; password_file = \"p\";"), "'username' must not contain ':' (HTTP basic authentication cannot carry it): \"a:b\"", 1 },
+	{ HTTP1("username = \"\"; password_file = \"p\";"), "'username' must not be empty", 1 },
+	{ HTTP1("bearer_token_file = \"\";"), "'bearer_token_file' must not be empty", 1 },
+	{ HTTP1("password_file = \"a\\nb\"; username = \"u\";"), "'password_file' must not contain control characters", 1 },
+	/* headers */
+	{ HTTP1("headers = \"Accept: text/csv\";"), "'headers' must be a list of strings like [\"...\"], not \"Accept: text/csv\"", 1 },
+	{ HTTP1("headers = (\"Accept: text/csv\",\n 5);"), "'headers' entry 2 must be a string, not 5", 2 },
+	{ HTTP1("headers = [\"X-Api-Key s3cret\"];"), "'headers' entry 1 must be \"Name: value\" (there is no colon)", 1 },
+	{ HTTP1("headers = [\"Accept: text/csv\",\n \"X Api: 1\"];"), "'headers' entry 2 must be \"Name: value\" with a name of letters, digits and !#$%&'*+-.^_`|~ before the colon, not a name \"X Api\"", 2 },
+	{ HTTP1("headers = [\": 1\"];"), "'headers' entry 1 must be \"Name: value\" with a name of letters, digits and !#$%&'*+-.^_`|~ before the colon, not a name \"\"", 1 },
+	{ HTTP1("headers = [\"Accèpt: 1\"];"), "not a name \"Accèpt\"", 1 },
+	{ HTTP1("headers = [\"authorization: Bearer abc\"];"), "'headers' entry 1 (Authorization) is not allowed: use 'bearer_token_file', or 'username' and 'password_file' (secrets stay out of the configuration)", 1 },
+	{ HTTP1("headers = [\"Cookie: session=abc\"];"), "'headers' entry 1 (Cookie) is not allowed: a cookie is a credential", 1 },
+	{ HTTP1("headers = [\"HOST: other.example.org\"];"), "'headers' entry 1 (Host) is not allowed: the host comes from 'url'", 1 },
+	{ HTTP1("headers = [\"Content-Length: 0\"];"), "'headers' entry 1 (Content-Length) is not allowed: the HTTP engine frames the request itself", 1 },
+	{ HTTP1("headers = [\"Transfer-Encoding: chunked\"];"), "'headers' entry 1 (Transfer-Encoding) is not allowed: the HTTP engine frames the request itself", 1 },
+	{ HTTP1("headers = [\"If-None-Match: \\\"x\\\"\"];"), "'headers' entry 1 (If-None-Match) is not allowed: conditional requests are automatic (the ETag", 1 },
+	{ HTTP1("headers = [\"If-Modified-Since: Mon, 02 Mar 2026 10:00:00 GMT\"];"), "'headers' entry 1 (If-Modified-Since) is not allowed: conditional requests are automatic (the Last-Modified", 1 },
+	{ HTTP1("headers = [\"X-A: b\\r\\nX-B: c\"];"), "'headers' entry 1 (\"X-A\") must not contain control characters (line breaks, tabs)", 1 },
+	{ HTTP1("headers = [\"X-A: b\\tc\"];"), "'headers' entry 1 (\"X-A\") must not contain control characters", 1 },
+	{ HTTP1("headers = [\"X-A: \\x7f\"];"), "'headers' entry 1 (\"X-A\") must not contain control characters", 1 },
+	{ HTTP1("headers = [\"X-A: caf\\xe9\"];"), "'headers' entry 1 (\"X-A\") is not valid UTF-8", 1 },
+	{ HTTP1("headers = [\"X-A:\"];"), "'headers' entry 1 (\"X-A\") has an empty value", 1 },
+	{ HTTP1("headers = [\"X-A:   \"];"), "'headers' entry 1 (\"X-A\") has an empty value", 1 },
+	{ HTTP1("headers = [\"X-A: " X10(X10(X10("x"))) "\"];"), "'headers' entry 1 is longer than 1000 bytes", 1 },
+	/* max_size */
+	{ HTTP1("max_size = \"50XB\";"), "'max_size' must be a size like \"50MB\", \"512kB\", \"10MiB\" or a number of bytes, not \"50XB\"", 1 },
+	{ HTTP1("max_size = \"MB\";"), "'max_size' must be a size like", 1 },
+	{ HTTP1("max_size = \"\";"), "'max_size' must be a size like", 1 },
+	{ HTTP1("max_size = \"-5MB\";"), "'max_size' must be a size like", 1 },
+	{ HTTP1("max_size = \"1.5GB\";"), "not \"1.5GB\"", 1 },
+	{ HTTP1("max_size = \"50 \";"), "not \"50 \"", 1 },
+	{ HTTP1("max_size = \"50  MB\";"), "not \"50  MB\"", 1 },
+	{ HTTP1("max_size = 1.5e6;"), "'max_size' must be a size like \"50MB\", \"512kB\", \"10MiB\" or a number of bytes, not 1.5e+06", 1 },
+	{ HTTP1("max_size = true;"), "'max_size' must be a size like", 1 },
+	{ HTTP1("max_size = 999;"), "'max_size' must be from 1kB to 2GB (1000 to 2000000000 bytes), not 999", 1 },
+	{ HTTP1("max_size = -1;"), "'max_size' must be from 1kB to 2GB (1000 to 2000000000 bytes), not -1", 1 },
+	{ HTTP1("\nmax_size = \"3GB\";"), "'max_size' must be from 1kB to 2GB (1000 to 2000000000 bytes), not \"3GB\"", 2 },
+	{ HTTP1("max_size = \"2GiB\";"), "not \"2GiB\"", 1 },
+	{ HTTP1("max_size = \"0\";"), "'max_size' must be from 1kB to 2GB", 1 },
+	{ HTTP1("max_size = \"99999999999999999999999GB\";"), "'max_size' must be from 1kB to 2GB", 1 },
+	{ HTTP1("max_size = \"9223372036854775807GiB\";"), "'max_size' must be from 1kB to 2GB", 1 },
+	{ HTTP1("max_size = 4000000000L;"), "'max_size' must be from 1kB to 2GB (1000 to 2000000000 bytes), not 4000000000", 1 },
+	/* layouts and formats */
+	{ HTTP1("layout = \"by_indicator\";"), "layout = \"by_indicator\" is only for format = \"json\" (CSV takes \"long\" or \"wide\")", 1 },
+	{ JSON1("\n layout = \"wide\";"), "layout = \"wide\" is only for CSV (with format = \"json\" use \"long\" or \"by_indicator\")", 2 },
+	{ HTTP1("json = { records = \"data\"; };"), "'json' is only for format = \"json\"", 1 },
+	{ JSON1("columns = { indicator = \"Codice\"; };"), "'columns' is only for format = \"csv\" (a JSON feed names its fields in 'json')", 1 },
+	{ JSON1("dialect = { separator = \";\"; };"), "'separator' has no meaning with format = \"json\"", 1 },
+	{ JSON1("dialect = { decimal = \",\"; encoding = \"utf-8\"; };"), "'encoding' has no meaning with format = \"json\" (JSON is UTF-8)", 1 },
+	{ HTTP1("layout = \"wide\";\n columns = { indicator = \"I\"; value = \"V\"; };"), "'value' has no meaning with layout = \"wide\"", 2 },
+	{ HTTP1("columns = { indicator = \"I\"; };"), "columns of source 'f' has no 'period'", 1 },
+	{ HTTP1("dialect = { decimal = \",\"; thousands = \",\"; };"), "'thousands' must differ from 'decimal'", 1 },
+	/* the json group */
+	{ JSON1("json = { record = \"data\"; };"), "unknown setting 'record' in json of source 'f' (did you mean 'records'?)", 1 },
+	{ JSON1("json = \"data\";"), "'json' must be a group { ... }, not \"data\"", 1 },
+	{ JSON1("json = {\n records = \"data..items\"; };"), "'records' must be keys separated by single dots, like \"data.items\", not \"data..items\"", 2 },
+	{ JSON1("json = { records = \".data\"; };"), "'records' must be keys separated by single dots", 1 },
+	{ JSON1("json = { records = \"data.\"; };"), "'records' must be keys separated by single dots", 1 },
+	{ JSON1("json = { records = \".\"; };"), "'records' must be keys separated by single dots", 1 },
+	{ JSON1("json = { records = \"data items\"; };"), "'records' must not contain spaces: \"data items\"", 1 },
+	{ JSON1("json = { indicator = \"\"; };"), "'indicator' must not be empty", 1 },
+	{ JSON1("json = { period = \"a\\tb\"; };"), "'period' must not contain control characters", 1 },
+	{ JSON1("json = { value = \"caf\\xe9\"; };"), "'value' is not valid UTF-8", 1 },
+	{ JSON1("json = { value = 3; };"), "'value' must be a string in double quotes, not 3", 1 },
+	{ JSON1("layout = \"by_indicator\";\n json = { indicator = \"code\"; };"), "'indicator' has no meaning with layout = \"by_indicator\" (the ids are the keys of the object)", 2 },
+	/* daemon */
+	{ "daemon = { http_max_parallel = 0; };", "'http_max_parallel' must be between 1 and 64, not 0", 1 },
+	{ "daemon = {\n http_max_parallel = 65; };", "'http_max_parallel' must be between 1 and 64, not 65", 2 },
+	{ "daemon = { http_max_per_host = 17; };", "'http_max_per_host' must be between 1 and 16, not 17", 1 },
+	{ "daemon = { http_max_per_host = 0; };", "'http_max_per_host' must be between 1 and 16, not 0", 1 },
+	{ "daemon = { http_max_per_host = \"4\"; };", "'http_max_per_host' must be an integer, not \"4\"", 1 },
+	{ "daemon = { http_max_paralel = 4; };", "unknown setting 'http_max_paralel' in daemon (did you mean 'http_max_parallel'?)", 1 },
 	/* targets */
 	{ IND0("target = 90;\n critical = 95;"), "'critical' (95) must not be above 'target' (90) when better = \"higher\"", 2 },
 	{ IND0("better = \"lower\"; target = 30; critical = 20;"), "'critical' (20) must not be below 'target' (30) when better = \"lower\"", 1 },
@@ -795,6 +932,20 @@ static void test_file_good_include(void **state)
 	assert_non_null(cfg);
 	assert_int_equal(rs.n, 0);
 	assert_string_equal(cfg->channels[0].secret_file, "hook-secret");
+	assert_int_equal(cfg->n_sources, 2);
+	assert_int_equal(cfg->sources[1].type, TG_SOURCE_HTTP);
+	assert_int_equal(cfg->sources[1].format, TG_FORMAT_JSON);
+	assert_int_equal(cfg->sources[1].layout, TG_LAYOUT_BY_INDICATOR);
+	assert_int_equal(cfg->sources[1].max_size, 5000000);
+	assert_string_equal(cfg->sources[1].json_records, "data");
+	assert_string_equal(cfg->sources[1].json_indicator, "indicator");
+	assert_string_equal(cfg->sources[1].bearer_token_file, "anac-token");
+	assert_int_equal(cfg->sources[1].loc.line, 4);
+	dir = realpath(DATA, NULL);
+	assert_non_null(dir);
+	snprintf(expect, sizeof(expect), "%s/ca.pem", dir);
+	assert_string_equal(cfg->sources[1].ca_file, expect);
+	free(dir);
 	tg_config_free(cfg);
 }
 
@@ -977,6 +1128,297 @@ static void test_secret_path(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* HTTP sources.                                                        */
+
+static void test_http_defaults(void **state)
+{
+	(void)state;
+	struct tg_config *cfg = load_ok(
+		"sources = ( { name = \"f\"; type = \"http\"; url = \"https://dati.example.org/kpi.csv\"; },\n"
+		"            { name = \"j\"; type = \"http\"; url = \"http://intranet/kpi\"; format = \"json\"; } );\n");
+	static const char *const missing[] = { "", "n.d.", "n/d", "nd", "-", "--", "N/A", "n.a." };
+
+	assert_int_equal(cfg->daemon.http_max_parallel, 8);
+	assert_int_equal(cfg->daemon.http_max_per_host, 4);
+	assert_int_equal(cfg->n_sources, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct tg_source *s = &cfg->sources[i];
+
+		assert_int_equal(s->type, TG_SOURCE_HTTP);
+		assert_int_equal(s->every, 900);
+		assert_int_equal(s->timeout, 30);
+		assert_null(s->path);
+		assert_int_equal(s->layout, TG_LAYOUT_LONG);
+		assert_null(s->ca_file);
+		assert_null(s->proxy);
+		assert_null(s->bearer_token_file);
+		assert_null(s->username);
+		assert_null(s->password_file);
+		assert_int_equal(s->headers.n, 0);
+		assert_int_equal(s->max_size, 52428800);
+		assert_int_equal(s->retries, 3);
+		assert_string_equal(s->json_records, "");
+		assert_string_equal(s->json_indicator, "indicator");
+		assert_string_equal(s->json_period, "period");
+		assert_string_equal(s->json_value, "value");
+		assert_int_equal(s->dialect.separator, 0);
+		assert_int_equal(s->dialect.encoding, TG_ENC_AUTO);
+		assert_int_equal(s->dialect.number.decimal, ',');
+		assert_int_equal(s->dialect.number.thousands, '.');
+		assert_null(s->dialect.date_format);
+		assert_int_equal(s->dialect.missing.n, 8);
+		for (size_t k = 0; k < 8; k++)
+			assert_string_equal(s->dialect.missing.v[k], missing[k]);
+		assert_ptr_equal(s->dialect.number.missing, s->dialect.missing.v);
+		assert_null(s->col_indicator);
+		assert_int_equal(s->loc.line, (int)i + 1);
+	}
+	assert_int_equal(cfg->sources[0].format, TG_FORMAT_CSV);
+	assert_string_equal(cfg->sources[0].url, "https://dati.example.org/kpi.csv");
+	assert_int_equal(cfg->sources[1].format, TG_FORMAT_JSON);
+	assert_string_equal(cfg->sources[1].url, "http://intranet/kpi");
+	tg_config_free(cfg);
+}
+
+static void test_http_full(void **state)
+{
+	(void)state;
+	struct tg_config *cfg = load_ok(
+		"daemon = { http_max_parallel = 64; http_max_per_host = 1; };\n"
+		"sources = (\n"
+		"  { name = \"anac\"; type = \"http\"; url = \"https://dati.example.org/api/kpi?anno=2026&x=1\";\n" /* 3 */
+		"    format = \"json\"; every = \"1h\"; timeout = \"20s\"; ca_file = \"certs/../certs/ca.pem\";\n"
+		"    proxy = \"http://proxy.comune.example:3128\"; bearer_token_file = \"anac-token\";\n"
+		"    headers = [\"Accept: application/json\", \"X-Api-Version:2\", \"X-Note: caffè — sì\"];\n"
+		"    max_size = \"10MiB\"; retries = 0; layout = \"by_indicator\";\n"
+		"    json = { records = \"data.series\"; period = \"mese\"; value = \"valore.numero\"; };\n"
+		"    dialect = { decimal = \".\"; date_format = \"%m/%Y\"; missing = [\"n.d.\"]; }; },\n"
+		"  { name = \"urp\"; type = \"HTTP\"; url = \"http://intranet.local:8080/urp.csv\";\n"   /* 10 */
+		"    format = \"CSV\"; username = \"qualita\"; password_file = \"/run/keys/urp\";\n"
+		"    layout = \"wide\"; columns = { indicator = \"Codice\"; };\n"
+		"    dialect = { separator = \";\"; encoding = \"windows-1252\"; };\n"
+		"    max_size = 1000; retries = 10; proxy = \"socks5h://127.0.0.1:1080\"; },\n"
+		"  { name = \"long\"; type = \"http\"; url = \"https://mario@h.example.org/x\"; format = \"json\";\n" /* 15 */
+		"    layout = \"long\"; max_size = \"2GB\"; proxy = \"SOCKS5://p:1080\"; ca_file = \"/etc/ssl/ca.pem\";\n"
+		"    json = { records = \"\"; indicator = \"meta.code\"; period = \"month\"; value = \"v\"; }; },\n"
+		"  { name = \"p\"; type = \"http\"; url = \"HTTPS://h.example.org\"; proxy = \"https://u:pw@p:3128\";\n"
+		"    headers = []; },\n"
+		"  { name = \"file\"; type = \"csv\"; path = \"/srv/f.csv\"; }\n"
+		");\n"
+		"indicators = ( { id = \"A\"; name = \"N\"; department = \"D\"; target = 1; source = \"anac\"; },\n"
+		"               { id = \"B\"; name = \"N\"; department = \"D\"; target = 1; source = \"urp\"; } );\n");
+	char *real = realpath(".", NULL), expect[PATH_MAX + 64];
+	const struct tg_source *s;
+
+	assert_non_null(real);
+	assert_int_equal(cfg->daemon.http_max_parallel, 64);
+	assert_int_equal(cfg->daemon.http_max_per_host, 1);
+	assert_int_equal(cfg->n_sources, 5);
+
+	s = &cfg->sources[0];
+	assert_int_equal(s->type, TG_SOURCE_HTTP);
+	assert_string_equal(s->url, "https://dati.example.org/api/kpi?anno=2026&x=1");
+	assert_int_equal(s->format, TG_FORMAT_JSON);
+	assert_int_equal(s->every, 3600);
+	assert_int_equal(s->timeout, 20);
+	snprintf(expect, sizeof(expect), "%s/certs/ca.pem", real);
+	assert_string_equal(s->ca_file, expect);            /* absolute, normalized */
+	assert_string_equal(s->proxy, "http://proxy.comune.example:3128");
+	assert_string_equal(s->bearer_token_file, "anac-token");  /* as written */
+	assert_null(s->username);
+	assert_null(s->password_file);
+	assert_int_equal(s->headers.n, 3);
+	assert_string_equal(s->headers.v[0], "Accept: application/json");
+	assert_string_equal(s->headers.v[1], "X-Api-Version:2");
+	assert_string_equal(s->headers.v[2], "X-Note: caffè — sì");
+	assert_int_equal(s->max_size, 10485760);
+	assert_int_equal(s->retries, 0);
+	assert_int_equal(s->layout, TG_LAYOUT_BY_INDICATOR);
+	assert_string_equal(s->json_records, "data.series");
+	assert_string_equal(s->json_indicator, "indicator");   /* default kept */
+	assert_string_equal(s->json_period, "mese");
+	assert_string_equal(s->json_value, "valore.numero");
+	assert_int_equal(s->dialect.number.decimal, '.');
+	assert_int_equal(s->dialect.number.thousands, ',');
+	assert_string_equal(s->dialect.date_format, "%m/%Y");
+	assert_int_equal(s->dialect.missing.n, 1);
+	assert_int_equal(s->dialect.number.n_missing, 1);
+	assert_ptr_equal(s->dialect.number.missing, s->dialect.missing.v);
+	assert_int_equal(s->loc.line, 3);
+
+	s = &cfg->sources[1];
+	assert_int_equal(s->type, TG_SOURCE_HTTP);
+	assert_int_equal(s->format, TG_FORMAT_CSV);
+	assert_string_equal(s->username, "qualita");
+	assert_string_equal(s->password_file, "/run/keys/urp");
+	assert_null(s->bearer_token_file);
+	assert_int_equal(s->layout, TG_LAYOUT_WIDE);
+	assert_string_equal(s->col_indicator, "Codice");
+	assert_int_equal(s->dialect.separator, ';');
+	assert_int_equal(s->dialect.encoding, TG_ENC_WINDOWS_1252);
+	assert_int_equal(s->max_size, 1000);
+	assert_int_equal(s->retries, 10);
+	assert_string_equal(s->proxy, "socks5h://127.0.0.1:1080");
+	assert_int_equal(s->loc.line, 10);
+
+	s = &cfg->sources[2];
+	assert_string_equal(s->url, "https://mario@h.example.org/x");  /* a user alone is no secret */
+	assert_int_equal(s->layout, TG_LAYOUT_LONG);
+	assert_int_equal(s->max_size, 2000000000);
+	assert_string_equal(s->ca_file, "/etc/ssl/ca.pem");
+	assert_string_equal(s->json_records, "");
+	assert_string_equal(s->json_indicator, "meta.code");
+	assert_string_equal(s->json_period, "month");
+	assert_string_equal(s->json_value, "v");
+	assert_int_equal(s->loc.line, 15);
+
+	s = &cfg->sources[3];
+	assert_string_equal(s->proxy, "https://u:pw@p:3128");
+	assert_int_equal(s->headers.n, 0);
+
+	s = &cfg->sources[4];
+	assert_int_equal(s->type, TG_SOURCE_CSV);
+	assert_string_equal(s->path, "/srv/f.csv");
+	assert_null(s->url);
+	assert_int_equal(s->max_size, 52428800);
+	assert_string_equal(s->json_indicator, "indicator");
+
+	assert_int_equal(cfg->indicators[0].source_index, 0);
+	assert_int_equal(cfg->indicators[1].source_index, 1);
+	assert_int_equal(tg_config_source_index(cfg, "long"), 2);
+	free(real);
+	tg_config_free(cfg);
+}
+
+/* max_size: every accepted form and the bounds. */
+static void test_http_max_size(void **state)
+{
+	(void)state;
+	static const struct { const char *v; int64_t bytes; } cases[] = {
+		{ "1000", 1000 }, { "\"1000\"", 1000 }, { "\"1000B\"", 1000 }, { "\"1kB\"", 1000 },
+		{ "\"1KB\"", 1000 }, { "\"1KiB\"", 1024 }, { "\"512kB\"", 512000 },
+		{ "\"50MB\"", 50000000 }, { "\"50 MB\"", 50000000 }, { "\"50mb\"", 50000000 },
+		{ "\"10MiB\"", 10485760 }, { "\"1GB\"", 1000000000 }, { "\"1gib\"", 1073741824 },
+		{ "\"2GB\"", 2000000000 }, { "2000000000", 2000000000 }, { "2000000000L", 2000000000 },
+		{ "\"000050MB\"", 50000000 }, { "52428800", 52428800 },
+	};
+	static const char *const bad[] = {
+		"999", "\"999B\"", "\"0kB\"", "2000000001", "\"2000000001\"", "\"2GiB\"", "\"3GB\"",
+		"\"1 GB \"", "\"1e3\"", "\"0x400\"", "\" 1kB\"", "\"1kBB\"", "\"1TB\"", "\"1 k\"",
+	};
+	size_t failures = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256];
+		struct reports rs = { 0 };
+		struct tg_config *cfg;
+
+		snprintf(text, sizeof(text), HTTP1("max_size = %s;"), cases[i].v);
+		cfg = tg_config_load_string(text, "t.conf", collect, &rs, NULL);
+		if (cfg == NULL || cfg->sources[0].max_size != cases[i].bytes) {
+			print_error("case %zu: max_size = %s should be %lld bytes, got %lld\n", i,
+				    cases[i].v, (long long)cases[i].bytes,
+				    cfg ? (long long)cfg->sources[0].max_size : -1LL);
+			print_reports(&rs);
+			failures++;
+		}
+		tg_config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+		struct reports rs = { 0 };
+		struct tg_config *cfg;
+
+		snprintf(text, sizeof(text), HTTP1("max_size = %s;"), bad[i]);
+		cfg = tg_config_load_string(text, "t.conf", collect, &rs, NULL);
+		if (cfg != NULL || rs.n != 1 || strncmp(rs.r[0].msg, "'max_size' must be", 18) != 0) {
+			print_error("bad %zu: max_size = %s should be refused\n", i, bad[i]);
+			print_reports(&rs);
+			failures++;
+		}
+		tg_config_free(cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* headers: at most 50, each at most 1000 bytes. */
+static void test_http_header_limits(void **state)
+{
+	(void)state;
+	size_t cap = 64 * 1100 + 512, len;
+	char *text = malloc(cap);
+	struct reports rs = { 0 };
+	struct tg_config *cfg;
+
+	assert_non_null(text);
+	for (size_t count = 50; count <= 51; count++) {
+		len = (size_t)snprintf(text, cap, "sources = ( { name = \"f\"; type = \"http\";"
+				       " url = \"https://h/x\"; headers = [");
+		for (size_t i = 0; i < count; i++)
+			len += (size_t)snprintf(text + len, cap - len, "%s\"X-H%zu: %zu\"", i ? ", " : "",
+						i, i);
+		snprintf(text + len, cap - len, "]; } );\n");
+		memset(&rs, 0, sizeof(rs));
+		cfg = tg_config_load_string(text, "t.conf", collect, &rs, NULL);
+		if (count == 50) {
+			assert_non_null(cfg);
+			assert_int_equal(cfg->sources[0].headers.n, 50);
+			assert_string_equal(cfg->sources[0].headers.v[49], "X-H49: 49");
+		} else {
+			assert_null(cfg);
+			assert_int_equal(rs.n, 1);
+			assert_string_equal(rs.r[0].msg, "'headers' has 51 entries: at most 50 are allowed");
+		}
+		tg_config_free(cfg);
+	}
+
+	/* exactly 1000 bytes: "X-Long: " and 992 letters */
+	len = (size_t)snprintf(text, cap, "sources = ( { name = \"f\"; type = \"http\";"
+			       " url = \"https://h/x\"; headers = [\"X-Long: ");
+	memset(text + len, 'v', 992);
+	snprintf(text + len + 992, cap - len - 992, "\"]; } );\n");
+	cfg = load_ok(text);
+	assert_int_equal(strlen(cfg->sources[0].headers.v[0]), 1000);
+	tg_config_free(cfg);
+	free(text);
+}
+
+/* Secrets that slipped into the file never reach a message. */
+static void test_http_no_secret_in_messages(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+		HTTP0("url = \"https://mario:s3cret@h.example.org/kpi\";"),
+		HTTP0("url = \"ftp://mario:s3cret@h.example.org/kpi\";"),
+		HTTP0("url = \"https://mario:s3cret@h.example.org/a b\";"),
+		HTTP0("url = \"https//mario:s3cret@h.example.org\";"),
+		HTTP1("proxy = \"ftp://u:s3cret@p:21\";"),
+		HTTP1("proxy = \"http://u:s3cret@p:3128 \";"),
+		HTTP1("headers = [\"Authorization: Bearer s3cret\"];"),
+		HTTP1("headers = [\"X-Api-Key: s3cret\\n\"];"),
+		HTTP1("headers = [\"X-Api-Key:s3cret\\xff\"];"),
+		HTTP1("headers = [\"X-Api-Key s3cret\"];"),
+		CH1("type = \"webhook\"; url = \"https://u:s3cret@h/a b\";"),
+	};
+	size_t failures = 0;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct reports rs = { 0 };
+		struct tg_error err = { { 0 } };
+		struct tg_config *cfg = tg_config_load_string(texts[i], "t.conf", collect, &rs, &err);
+
+		if (cfg != NULL || rs.n == 0 || find_report(&rs, "s3cret") >= 0 ||
+		    strstr(err.msg, "s3cret") != NULL) {
+			print_error("case %zu: expected an error without the secret, got:\n", i);
+			print_reports(&rs);
+			failures++;
+		}
+		tg_config_free(cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* Email addresses.                                                     */
 
 static void test_email(void **state)
@@ -1092,6 +1534,11 @@ int main(void)
 		cmocka_unit_test(test_string_name_dir),
 		cmocka_unit_test(test_secret_path),
 		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_http_defaults),
+		cmocka_unit_test(test_http_full),
+		cmocka_unit_test(test_http_max_size),
+		cmocka_unit_test(test_http_header_limits),
+		cmocka_unit_test(test_http_no_secret_in_messages),
 		cmocka_unit_test(test_100k_indicators),
 	};
 

@@ -133,7 +133,7 @@ static void test_failing_source_errors_its_indicators_only(void **state)
 	write_file("good.csv", "Codice;Mese;Valore\nG-1;01/10/2026;12\nG-2;10/2026;11\n"
 			       "B-1;10/2026;5\n");
 	cfg = load(two_sources);
-	e = tg_engine_new(cfg, TG_JOURNAL_NONE, &err);
+	e = tg_engine_new(cfg, TG_JOURNAL_NONE, NULL, &err);
 	assert_non_null(e);
 	assert_int_equal(tg_engine_run_source(e, 0, 1000), 0);
 	assert_true(tg_engine_run_source(e, 1, 1000) < 0);
@@ -187,7 +187,7 @@ static void test_failure_after_data_keeps_values(void **state)
 	(void)state;
 	write_file("good.csv", "Codice;Mese;Valore\nG-1;10/2026;12\nG-2;10/2026;12\n");
 	cfg = load(two_sources);
-	e = tg_engine_new(cfg, TG_JOURNAL_NONE, &err);
+	e = tg_engine_new(cfg, TG_JOURNAL_NONE, NULL, &err);
 	assert_non_null(e);
 	assert_int_equal(tg_engine_run_source(e, 0, 1000), 0);
 	write_file("good.csv", "");
@@ -227,7 +227,7 @@ static void test_data_from_unknown_source_not_blamed(void **state)
 	/* a first configuration fills the journal from source "old" */
 	write_file("old.csv", "c;m;v\nX-1;10/2026;12\n");
 	cfg = load(journal_conf);
-	e = tg_engine_new(cfg, TG_JOURNAL_WRITE, &err);
+	e = tg_engine_new(cfg, TG_JOURNAL_WRITE, NULL, &err);
 	assert_non_null(e);
 	assert_int_equal(tg_engine_run_source(e, 0, 1000), 0);
 	assert_false(tg_engine_journal_failed(e));
@@ -236,7 +236,7 @@ static void test_data_from_unknown_source_not_blamed(void **state)
 
 	/* the new one has only a failing source */
 	cfg = load(conf);
-	e = tg_engine_new(cfg, TG_JOURNAL_WRITE, &err);
+	e = tg_engine_new(cfg, TG_JOURNAL_WRITE, NULL, &err);
 	assert_non_null(e);
 	assert_true(tg_engine_run_source(e, 0, 2000) < 0);
 	tg_engine_evaluate(e, at("2026-11-05T10:00"));
@@ -298,7 +298,7 @@ static void test_date_fits(void **state)
 		snprintf(csv, sizeof(csv), "Codice;Periodo;Valore\nP-1;%s;7\n", cases[c].date);
 		write_file("fits.csv", csv);
 		cfg = load(conf);
-		e = tg_engine_new(cfg, TG_JOURNAL_NONE, &err);
+		e = tg_engine_new(cfg, TG_JOURNAL_NONE, NULL, &err);
 		assert_non_null(e);
 		assert_int_equal(tg_engine_run_source(e, 0, 1), 0);
 		st = tg_engine_source_state(e, 0);
@@ -340,7 +340,7 @@ static void test_refusals_are_located(void **state)
 	(void)state;
 	write_file("loc.csv", "c;m;v\nW-1;03/2026;1\n");
 	cfg = load(conf);
-	e = tg_engine_new(cfg, TG_JOURNAL_NONE, &err);
+	e = tg_engine_new(cfg, TG_JOURNAL_NONE, NULL, &err);
 	assert_non_null(e);
 	/* catch the log on stderr */
 	snprintf(path, sizeof(path), "%s/log.txt", dir);
@@ -381,7 +381,7 @@ static void test_persistent_needs_state_dir(void **state)
 
 	(void)state;
 	err.msg[0] = '\0';
-	assert_null(tg_engine_new(cfg, TG_JOURNAL_WRITE, &err));
+	assert_null(tg_engine_new(cfg, TG_JOURNAL_WRITE, NULL, &err));
 	assert_non_null(strstr(err.msg, "does-not-exist"));
 	tg_engine_free(NULL);
 	tg_config_free(cfg);

@@ -120,7 +120,7 @@ static const char conf_text[] =
 static struct tg_engine *run_all(const struct tg_config *cfg)
 {
 	struct tg_error err;
-	struct tg_engine *e = tg_engine_new(cfg, TG_JOURNAL_NONE, &err);
+	struct tg_engine *e = tg_engine_new(cfg, TG_JOURNAL_NONE, NULL, &err);
 
 	assert_non_null(e);
 	write_file("rag.csv", "Codice;Mese;Valore\n"

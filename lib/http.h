@@ -1,0 +1,100 @@
+/*
+ * http.h — the HTTP engine: libcurl's multi interface driven by an sd-event
+ * loop, shared by the HTTP feeds and (later) the webhooks.
+ *
+ * One io event source per socket (kept with curl_multi_assign), one one-shot
+ * timer re-armed by curl's timer callback, curl_multi_info_read drained to
+ * NULL after every action: nothing blocks the loop, so a slow server never
+ * delays another transfer nor the watchdog.
+ *
+ * Every transfer: CURLOPT_NOSIGNAL; protocols http and https only;
+ * redirects followed up to 5, never from https to http; a total timeout and
+ * a low-speed limit; the body bounded by max_size (the transfer is aborted
+ * past it, without keeping more); TLS verification always on (ca_file sets
+ * CURLOPT_CAINFO: libcurl ignores CURL_CA_BUNDLE); proxies only as
+ * configured (the *_proxy environment variables are ignored, so that a
+ * service behaves the same whatever environment it was started from).
+ * Parallel transfers are limited globally and per host; the extra ones wait
+ * in curl's queue.
+ */
+#ifndef TG_HTTP_H
+#define TG_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "error.h"
+
+struct tg_http_limits {
+	int max_parallel;          /* transfers at once, all hosts; 0 = 8 */
+	int max_per_host;          /* connections per host; 0 = 4 */
+};
+
+struct tg_http_request {
+	const char *url;                 /* http:// or https:// only */
+	const char *method;              /* NULL = GET; "POST", "PUT" send body */
+	const char *body;                /* may contain NULs: body_len counts */
+	size_t body_len;
+	const char *const *headers;      /* "Name: value" lines, no CR/LF */
+	size_t n_headers;
+	const char *ca_file;             /* NULL = the system's CAs */
+	const char *proxy;               /* NULL = direct */
+	const char *bearer_token;        /* the token itself (not a file), or NULL */
+	const char *username, *password; /* basic auth, or NULL */
+	const char *if_none_match;       /* conditional GET, or NULL */
+	const char *if_modified_since;   /* an HTTP date as received, or NULL */
+	int64_t timeout_ms;              /* total; 0 = 30 s */
+	size_t max_size;                 /* response body bound; 0 = 50 MiB */
+	long low_speed_limit;            /* bytes/s below which ... 0 = 1 */
+	long low_speed_time;             /* ... for this many seconds aborts; 0 = 30 */
+};
+
+struct tg_http_response {
+	int result;              /* 0: a response arrived (any status); <0: no response */
+	long status;             /* HTTP status, 0 when result < 0 */
+	const char *body;        /* NUL-terminated (the NUL is not counted); valid
+				    only during the callback */
+	size_t len;
+	const char *etag;        /* the ETag header, or NULL */
+	const char *last_modified; /* the Last-Modified header, or NULL */
+	int64_t retry_after;     /* seconds from a Retry-After header (delta or date), -1 if none */
+	bool timed_out;          /* the total timeout or the low-speed limit hit */
+	bool too_large;          /* the body went past max_size */
+	const char *error;       /* when result < 0: what went wrong, with the URL
+				    (credentials in it redacted) */
+	const char *effective_url; /* after redirects (redacted) */
+	int64_t elapsed_ms;
+};
+
+typedef void (*tg_http_done_fn)(void *ctx, const struct tg_http_response *resp);
+
+struct tg_http;
+struct tg_http_transfer;
+
+/* The engine takes a reference on ev. */
+struct tg_http *tg_http_new(sd_event *ev, const struct tg_http_limits *limits,
+			    struct tg_error *err);
+/* Aborts every transfer in flight (their callbacks are not called). NULL ok. */
+void tg_http_free(struct tg_http *h);
+
+/*
+ * Starts a transfer; every string of req is copied.  done is called exactly
+ * once, from the event loop (never from inside tg_http_start), unless the
+ * transfer is cancelled first.  Returns the transfer, or NULL with err.
+ */
+struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_request *req,
+				       tg_http_done_fn done, void *ctx, struct tg_error *err);
+/* Aborts a transfer; its callback is not called.  NULL ok. */
+void tg_http_cancel(struct tg_http_transfer *t);
+/* Transfers started and not yet finished. */
+size_t tg_http_in_flight(const struct tg_http *h);
+
+/* "https://user:secret@host/x?token=abc" -> "https://user:***@host/x?token=***"
+ * (userinfo password and the values of query parameters named like
+ * token, key, secret, password, sig, signature, auth are redacted). */
+const char *tg_http_redact_url(const char *url, char *buf, size_t size);
+
+#endif
