@@ -163,16 +163,6 @@ static json_t *field(struct run *r, const struct where *w, json_t *rec, const ch
 	return NULL;
 }
 
-static void trim(const char **s, size_t *len)
-{
-	while (*len > 0 && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
-		(*len)--;
-}
-
 /* The record's date from a string (any form tg_date_parse knows, or the
  * dialect's date_format) or an integer year.  Returns false after
  * reporting the record. */
@@ -270,7 +260,7 @@ static void record(struct run *r, const struct where *w, json_t *rec, const char
 			    "expected a string or an integer indicator code, got %s", type_name(v));
 			return;
 		}
-		trim(&id, &idlen);
+		tg_source_trim_id(&id, &idlen);
 		if (idlen == 0) {
 			bad(r, w, r->p_indicator, strlen(r->p_indicator), "empty indicator code");
 			return;
@@ -329,7 +319,7 @@ static void by_indicator_layout(struct run *r, json_t *obj)
 			snprintf(qkey, sizeof(qkey), "\"\"");
 		else
 			tg_error_quote(key, keylen, 64, qkey, sizeof(qkey));
-		trim(&id, &idlen);
+		tg_source_trim_id(&id, &idlen);
 		if (!json_is_array(series)) {
 			r->stats->rows++;
 			bad(r, &w, "", 0, "expected an array of records, got %s", type_name(series));

@@ -31,6 +31,16 @@ static size_t hash_id(const char *s, size_t len)
 	return h;
 }
 
+void tg_source_trim_id(const char **s, size_t *len)
+{
+	while (*len > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+}
+
 struct tg_unknown_ids *tg_unknown_ids_new(void)
 {
 	struct tg_unknown_ids *u = calloc(1, sizeof(*u));

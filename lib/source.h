@@ -41,6 +41,11 @@ struct tg_source_stats {
 	size_t unknown_ids;  /* distinct such indicators (counted up to 10000) */
 };
 
+/* Indicator codes are compared as written, less the spaces and tabs around
+ * them that spreadsheets and hand-made feeds leave: the same rule for every
+ * source.  Adjusts *s and *len. */
+void tg_source_trim_id(const char **s, size_t *len);
+
 /*
  * The distinct unknown indicators of one run, so that they are reported once
  * ("N rows for M indicators not in the configuration (A, B, ...)") and not

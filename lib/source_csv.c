@@ -76,16 +76,6 @@ static bool blank_record(const struct tg_csv_record *rec)
 	return true;
 }
 
-static void trim(const char **s, size_t *len)
-{
-	while (*len > 0 && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
-		(*len)--;
-}
-
 /* One value cell: parse, hand to the sink, count (a bad cell is reported).
  * column is the cell's header, already quoted, or NULL in the long layout. */
 static void measure(struct run *r, unsigned long line, const char *id, size_t idlen,
@@ -246,7 +236,7 @@ static void row(struct run *r, const struct tg_csv_record *rec, const struct lay
 	}
 	id = rec->fields[l->col_id];
 	idlen = rec->lens[l->col_id];
-	trim(&id, &idlen);
+	tg_source_trim_id(&id, &idlen);
 	if (idlen == 0) {
 		bad_row(r, rec->line, "empty indicator code");
 		return;
