@@ -129,23 +129,37 @@ fuzz: deps-check fuzz-build
 valgrind: all
 	@sh tests/valgrind.sh $(BUILD)/traguardo
 
+# install: the binary, the unit (with @BINDIR@ replaced), the sysusers.d and
+# tmpfiles.d snippets, the man pages, and the example configuration, which
+# never replaces an existing /etc/traguardo/traguardo.conf.  Then follow
+# "Install as a service, step by step" in README.md.
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(SYSCONFDIR)/traguardo
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(BUILD)/traguardo $(DESTDIR)$(BINDIR)/traguardo
-	install -m 0644 man/traguardo.1 $(DESTDIR)$(MANDIR)/man1/traguardo.1
-	install -m 0644 man/traguardo.conf.5 $(DESTDIR)$(MANDIR)/man5/traguardo.conf.5
-	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/traguardo.service.in >$(DESTDIR)$(UNITDIR)/traguardo.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/traguardo.service
 	install -m 0644 systemd/traguardo.sysusers $(DESTDIR)$(SYSUSERSDIR)/traguardo.conf
 	install -m 0644 systemd/traguardo.tmpfiles $(DESTDIR)$(TMPFILESDIR)/traguardo.conf
-	test -e $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf || \
-		install -m 0640 conf/traguardo.conf $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf
+	install -m 0644 man/traguardo.8 $(DESTDIR)$(MANDIR)/man8/traguardo.8
+	install -m 0644 man/traguardo.conf.5 $(DESTDIR)$(MANDIR)/man5/traguardo.conf.5
+	rm -f $(DESTDIR)$(MANDIR)/man1/traguardo.1
+	test -d $(DESTDIR)$(SYSCONFDIR)/traguardo || install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/traguardo
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf ]; then \
+		echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf"; \
+	else \
+		echo "install -m 0640 conf/traguardo.conf $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf"; \
+		install -m 0640 conf/traguardo.conf $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf; \
+	fi
 
+# uninstall: everything install put there except the configuration (and the
+# state directory, which install does not create).
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/traguardo $(DESTDIR)$(MANDIR)/man1/traguardo.1 \
+	rm -f $(DESTDIR)$(BINDIR)/traguardo $(DESTDIR)$(UNITDIR)/traguardo.service \
+		$(DESTDIR)$(MANDIR)/man8/traguardo.8 $(DESTDIR)$(MANDIR)/man1/traguardo.1 \
 		$(DESTDIR)$(MANDIR)/man5/traguardo.conf.5 \
 		$(DESTDIR)$(SYSUSERSDIR)/traguardo.conf $(DESTDIR)$(TMPFILESDIR)/traguardo.conf
-	@echo "kept $(DESTDIR)$(SYSCONFDIR)/traguardo (your configuration); remove it by hand if unwanted"
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/traguardo (your configuration) and /var/lib/traguardo (the state); remove them by hand if unwanted"
 
 clean:
 	rm -rf build build-san build-fuzz

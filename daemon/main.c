@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -24,8 +25,9 @@
 #include "period.h"
 #include "preview.h"
 #include "route.h"
+#include "run.h"
 
-/* Exit codes (documented in --help and traguardo(1)). */
+/* Exit codes (documented in --help and traguardo(8)). */
 #define EXIT_OK 0
 #define EXIT_FAIL 1      /* configuration invalid, state not usable */
 #define EXIT_USAGE 2
@@ -38,7 +40,10 @@ static const char usage_text[] =
 	"  check                 validate the configuration; errors as FILE:LINE: message\n"
 	"  once [--dry-run] [--now YYYY-MM-DD[THH:MM]] [--json]\n"
 	"                        read every source once, evaluate, print the status table\n"
-	"  (run, status, report and test-notify come in later versions)\n"
+	"  run                   the daemon, in the foreground (systemd Type=notify):\n"
+	"                        sources on their schedule, SIGHUP reloads, SIGTERM stops\n"
+	"  status [--json]       the last evaluation, from STATE_DIR/status.json\n"
+	"  (report and test-notify come in later versions)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE     configuration (default $TRAGUARDO_CONFIG, else\n"
@@ -54,9 +59,11 @@ static const char usage_text[] =
 	"  --json                print a JSON array, one object per indicator\n"
 	"\n"
 	"exit status:\n"
-	"  0  success (check: configuration OK; once: the cycle ran and every source was read)\n"
-	"  1  invalid configuration, the state directory is not usable, or the output\n"
-	"     could not be written\n"
+	"  0  success (check: configuration OK; once: the cycle ran and every source was\n"
+	"     read; run: stopped by SIGTERM or SIGINT)\n"
+	"  1  invalid configuration, the state directory is not usable, the output could\n"
+	"     not be written, the journal could not be written (run), or no status.json\n"
+	"     yet (status)\n"
 	"  2  wrong usage\n"
 	"  3  once: the cycle ran but at least one source failed (see the messages)\n";
 
@@ -82,17 +89,6 @@ static struct tg_config *load_config(const char *path)
 	if (cfg == NULL)
 		fprintf(stderr, "traguardo: %s: configuration not valid\n", path);
 	return cfg;
-}
-
-/* The wall clock as a person in this time zone reads it. */
-static tg_time local_now(void)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	return (tg_time)tg_day_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * TG_DAY_SECONDS +
-	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 }
 
 static int cmd_check(const char *path)
@@ -314,6 +310,127 @@ out:
 	return rc;
 }
 
+/* A JSON scalar as a table cell. */
+static void cell(const json_t *v, char *buf, size_t size)
+{
+	if (json_is_string(v))
+		snprintf(buf, size, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, size, "%.15g", json_real_value(v));
+	else if (json_is_true(v) || json_is_false(v))
+		snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+	else
+		snprintf(buf, size, "-");
+	/* the file is ours, but a table must stay one row per indicator */
+	for (char *p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+}
+
+static void status_table(const json_t *root, const json_t *inds)
+{
+	static const char *const keys[] = { "id", "status", "period", "value", "reason" };
+	enum { NK = sizeof(keys) / sizeof(keys[0]) };
+	int width[NK] = { 2, 6, 6, 5, 0 };
+	size_t i;
+	json_t *o;
+	char buf[512];
+
+	json_array_foreach(inds, i, o)
+		for (int k = 0; k < NK - 1; k++) {
+			cell(json_object_get(o, keys[k]), buf, sizeof(buf));
+			if ((int)strlen(buf) > width[k])
+				width[k] = (int)strlen(buf) > 40 ? 40 : (int)strlen(buf);
+		}
+	if (json_is_string(json_object_get(root, "now")))
+		printf("status at %s\n", json_string_value(json_object_get(root, "now")));
+	printf("%-*s  %-*s  %-*s  %*s  %s\n", width[0], "ID", width[1], "STATUS", width[2], "PERIOD",
+	       width[3], "VALUE", "REASON");
+	json_array_foreach(inds, i, o) {
+		char c[NK][512];
+
+		for (int k = 0; k < NK; k++)
+			cell(json_object_get(o, keys[k]), c[k], sizeof(c[k]));
+		printf("%-*s  %-*s  %-*s  %*s  %s\n", width[0], c[0], width[1], c[1], width[2], c[2],
+		       width[3], c[3], c[4]);
+	}
+}
+
+/* Reads STATE_DIR/status.json only: no journal, no lock, so it works while
+ * the daemon runs and for any user who may read the file (group traguardo). */
+static int cmd_status(const char *path, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tg_config *cfg;
+	bool json = false;
+	char file[4096];
+	json_error_t jerr;
+	json_t *root, *inds;
+	int c, rc = EXIT_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c != 'j') {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		json = true;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "traguardo: status: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if ((cfg = load_config(path)) == NULL)
+		return EXIT_FAIL;
+	if ((size_t)snprintf(file, sizeof(file), "%s/status.json", cfg->daemon.state_dir) >= sizeof(file)) {
+		fprintf(stderr, "traguardo: %s: path too long\n", cfg->daemon.state_dir);
+		tg_config_free(cfg);
+		return EXIT_FAIL;
+	}
+	tg_config_free(cfg);
+	if (access(file, F_OK) < 0 && errno == ENOENT) {
+		fprintf(stderr, "traguardo: no status yet: run `traguardo once` or start the service (%s does not exist)\n",
+			file);
+		return EXIT_FAIL;
+	}
+	root = json_load_file(file, 0, &jerr);
+	if (root == NULL) {
+		fprintf(stderr, "traguardo: %s: %s\n", file, jerr.text);
+		return EXIT_FAIL;
+	}
+	inds = json_object_get(root, "indicators");
+	if (!json_is_array(inds)) {
+		fprintf(stderr, "traguardo: %s: no \"indicators\" array\n", file);
+		json_decref(root);
+		return EXIT_FAIL;
+	}
+	if (json) {
+		/* the same format as once --json */
+		char *s = json_dumps(inds, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+
+		if (s == NULL) {
+			fprintf(stderr, "traguardo: out of memory\n");
+			rc = EXIT_FAIL;
+		} else {
+			puts(s);
+			free(s);
+		}
+	} else {
+		status_table(root, inds);
+	}
+	json_decref(root);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "traguardo: standard output: %s\n", strerror(errno));
+		rc = EXIT_FAIL;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -356,7 +473,16 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "once") == 0)
 		return cmd_once(path, argc, argv);
-	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "status") == 0 || strcmp(cmd, "report") == 0 ||
+	if (strcmp(cmd, "run") == 0) {
+		if (argc > 1) {
+			fprintf(stderr, "traguardo: run: unexpected argument '%s'\n", argv[1]);
+			return EXIT_USAGE;
+		}
+		return daemon_run(path);
+	}
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(path, argc, argv);
+	if (strcmp(cmd, "report") == 0 ||
 	    strcmp(cmd, "test-notify") == 0) {
 		fprintf(stderr, "traguardo: '%s' is not available in this version\n", cmd);
 		return EXIT_USAGE;

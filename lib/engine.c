@@ -36,6 +36,7 @@ struct tg_engine {
 	sd_event *event;
 	struct tg_http *http;              /* only with HTTP sources */
 	struct tg_source_http_cache *cache;
+	enum tg_engine_journal journal;
 	bool journal_failed;               /* the last commit to the journal failed */
 };
 
@@ -55,6 +56,9 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_jour
 	if (e == NULL)
 		goto nomem;
 	e->cfg = cfg;
+	e->journal = journal;
+	if (event != NULL)
+		e->event = sd_event_ref(event);   /* kept: a reload may add HTTP sources */
 	e->store = tg_store_new();
 	e->sources = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*e->sources));
 	e->slots = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*e->slots));
@@ -73,7 +77,6 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_jour
 			tg_error_set(err, "HTTP sources need an event loop");
 			goto fail;
 		}
-		e->event = sd_event_ref(event);
 		if ((e->http = tg_http_new(event, &lim, err)) == NULL)
 			goto fail;
 		/* the validators are state like the journal: written only when it is */
@@ -340,4 +343,109 @@ const struct tg_store *tg_engine_store(const struct tg_engine *e)
 bool tg_engine_journal_failed(const struct tg_engine *e)
 {
 	return e->journal_failed;
+}
+
+size_t tg_engine_running(const struct tg_engine *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->cfg->n_sources; i++)
+		n += e->slots[i].run != NULL;
+	return n;
+}
+
+/* Cancels the runs in progress; what they had put in the store stays and is
+ * committed. */
+static int cancel_runs(struct tg_engine *e, struct tg_error *err)
+{
+	for (size_t i = 0; i < e->cfg->n_sources; i++) {
+		if (e->slots[i].run == NULL)
+			continue;
+		tg_source_http_cancel(e->slots[i].run);
+		e->slots[i].run = NULL;
+		tg_logf(LOG_INFO, "SOURCE", e->cfg->sources[i].name, "source '%s': run cancelled",
+			e->cfg->sources[i].name);
+	}
+	e->journal_failed = tg_store_commit(e->store, err) < 0;
+	return e->journal_failed ? -EIO : 0;
+}
+
+int tg_engine_cancel_all(struct tg_engine *e, struct tg_error *err)
+{
+	return cancel_runs(e, err);
+}
+
+int tg_engine_reconfigure(struct tg_engine *e, const struct tg_config *cfg, struct tg_error *err)
+{
+	const struct tg_config *old = e->cfg;
+	struct tg_source_state *sources = NULL;
+	struct slot *slots = NULL;
+	struct tg_eval_result *results = NULL;
+	struct tg_http *http = NULL;
+	struct tg_source_http_cache *cache = NULL;
+	bool new_http = false;
+	struct tg_error cerr;
+
+	if (strcmp(old->daemon.state_dir, cfg->daemon.state_dir) != 0)
+		return tg_error_set(err, "%s: state_dir cannot change on reload (it is '%s'): restart the service",
+				    cfg->file, old->daemon.state_dir);
+	/* everything that can fail comes first: a failure changes nothing */
+	sources = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*sources));
+	slots = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*slots));
+	results = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*results));
+	if (sources == NULL || slots == NULL || results == NULL)
+		goto nomem;
+	if (has_http_sources(cfg)) {
+		struct tg_http_limits lim = {
+			.max_parallel = cfg->daemon.http_max_parallel,
+			.max_per_host = cfg->daemon.http_max_per_host,
+		};
+
+		if (e->event == NULL) {
+			tg_error_set(err, "HTTP sources need an event loop");
+			goto fail;
+		}
+		/* new limits need a new multi handle; the runs it carries are
+		 * cancelled below anyway */
+		new_http = e->http == NULL || old->daemon.http_max_parallel != lim.max_parallel ||
+			   old->daemon.http_max_per_host != lim.max_per_host;
+		if (new_http && (http = tg_http_new(e->event, &lim, err)) == NULL)
+			goto fail;
+		if (e->cache == NULL &&
+		    (cache = tg_source_http_cache_load(cfg->daemon.state_dir,
+						       e->journal == TG_JOURNAL_WRITE)) == NULL)
+			goto nomem;
+	}
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		ssize_t o = tg_config_source_index(old, cfg->sources[i].name);
+
+		slots[i] = (struct slot){ .e = e, .idx = i };
+		if (o >= 0)
+			sources[i] = e->sources[o];
+	}
+	if (cancel_runs(e, &cerr) < 0)
+		tg_log(LOG_ERR, "journal: %s", cerr.msg);
+	if (new_http) {
+		tg_http_free(e->http);
+		e->http = http;
+	}
+	if (cache != NULL)
+		e->cache = cache;
+	free(e->sources);
+	free(e->slots);
+	free(e->results);
+	e->sources = sources;
+	e->slots = slots;
+	e->results = results;
+	e->cfg = cfg;
+	return 0;
+nomem:
+	tg_error_set(err, "out of memory");
+fail:
+	tg_http_free(http);
+	tg_source_http_cache_free(cache);
+	free(sources);
+	free(slots);
+	free(results);
+	return -ENOMEM;
 }

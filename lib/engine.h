@@ -42,7 +42,8 @@ enum tg_engine_journal {
 };
 
 /* event: the loop HTTP sources run on (a reference is taken); may be NULL
- * when the configuration has no HTTP source. */
+ * when the configuration has no HTTP source (then tg_engine_reconfigure
+ * cannot add one). */
 struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_journal journal,
 				sd_event *event, struct tg_error *err);
 void tg_engine_free(struct tg_engine *e);
@@ -82,6 +83,24 @@ void tg_engine_evaluate(struct tg_engine *e, tg_time now);
 const struct tg_eval_result *tg_engine_results(const struct tg_engine *e); /* n_indicators */
 const struct tg_source_state *tg_engine_source_state(const struct tg_engine *e, size_t source);
 const struct tg_store *tg_engine_store(const struct tg_engine *e);
+/* Runs in progress (HTTP sources started and not yet ended). */
+size_t tg_engine_running(const struct tg_engine *e);
+
+/* Stops every run in progress (their done callbacks are not called; what
+ * they had read so far is kept) and commits the store to the journal.
+ * For shutdown: returns 0 or the commit's error. */
+int tg_engine_cancel_all(struct tg_engine *e, struct tg_error *err);
+
+/* SIGHUP: switches to cfg (already loaded and valid; borrowed like the first
+ * one, and the old one may be freed once this returns 0).  The store, its
+ * journal and the HTTP validators are kept; the state of a source is kept
+ * when a source of the same name exists in cfg; every run in progress is
+ * cancelled (a run borrows its configuration), after a commit of what it had
+ * read.  Results are cleared: call tg_engine_evaluate next.  -EINVAL when
+ * cfg names another state_dir (that needs a restart), -ENOMEM: then nothing
+ * has changed and the old configuration is still in force. */
+int tg_engine_reconfigure(struct tg_engine *e, const struct tg_config *cfg, struct tg_error *err);
+
 /* True when the last tg_engine_run_source could not commit to the journal
  * (the state directory is not usable: disk full, permissions). */
 bool tg_engine_journal_failed(const struct tg_engine *e);

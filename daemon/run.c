@@ -1,0 +1,424 @@
+/*
+ * run.c — `traguardo run`: the daemon's event loop wiring.
+ *
+ * One sd-event loop drives everything: a monotonic one-shot timer per
+ * source (re-armed when its run ends, so a slow source never overlaps
+ * itself), a timer for the periodic re-evaluation (late data appears without
+ * new input), SIGHUP/SIGTERM/SIGINT taken as loop events, and the systemd
+ * watchdog pinged by the loop itself (HTTP is non-blocking, so a hanging
+ * server cannot stop the pings).  What can be tested without a process
+ * (the engine, the STATUS= wording) lives in lib/.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "engine.h"
+#include "fsutil.h"
+#include "log.h"
+#include "output.h"
+#include "sdnotify.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define STOP_GRACE_USEC (10 * USEC_PER_SEC)   /* in-flight runs at shutdown */
+
+struct daemon;
+
+struct source_timer {
+	struct daemon *d;
+	size_t idx;
+	sd_event_source *timer;
+};
+
+struct daemon {
+	const char *path;
+	struct tg_config *cfg;
+	struct tg_engine *engine;
+	sd_event *event;
+	struct source_timer *timers;      /* cfg->n_sources */
+	sd_event_source *eval_timer;
+	sd_event_source *stop_timer;
+	bool stopping;
+	bool has_cycle;
+	tg_time last_cycle;
+	char reload_error[TG_ERROR_MAX];  /* "" unless the last reload failed */
+};
+
+struct first_error {
+	char *buf;
+	size_t size;
+	bool set;
+};
+
+static void log_config_error(void *ctx, const char *file, int line, const char *msg)
+{
+	struct first_error *fe = ctx;
+
+	if (line > 0)
+		tg_log(LOG_ERR, "%s:%d: %s", file, line, msg);
+	else
+		tg_log(LOG_ERR, "%s: %s", file, msg);
+	if (fe->buf != NULL && !fe->set) {
+		if (line > 0)
+			snprintf(fe->buf, fe->size, "%s:%d: %s", file, line, msg);
+		else
+			snprintf(fe->buf, fe->size, "%s: %s", file, msg);
+		fe->set = true;
+	}
+}
+
+struct tg_config *daemon_load_config(const char *path, char *first, size_t size)
+{
+	struct first_error fe = { first, size, false };
+	struct tg_error err;
+	struct tg_config *cfg = tg_config_load(path, log_config_error, &fe, &err);
+
+	if (cfg == NULL && first != NULL && !fe.set)
+		snprintf(first, size, "%s: %s", path, err.msg);
+	return cfg;
+}
+
+tg_time local_now(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return (tg_time)tg_day_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * TG_DAY_SECONDS +
+	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Up to 10% of `every`, so that sources configured alike do not all start
+ * (and hit the same servers) at the same moment. */
+static uint64_t spread_usec(int64_t every)
+{
+	uint64_t r = 0, max = (uint64_t)every * USEC_PER_SEC / 10;
+
+	if (max == 0)
+		return 0;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = now_usec() * 6364136223846793005ULL + 1442695040888963407ULL;
+	return r % max;
+}
+
+static void send_status(struct daemon *d)
+{
+	size_t failing = 0;
+	char line[1024];
+	struct tg_sdnotify_status st;
+
+	for (size_t i = 0; i < d->cfg->n_sources; i++)
+		failing += tg_engine_source_state(d->engine, i)->failed;
+	st = (struct tg_sdnotify_status){
+		.results = tg_engine_results(d->engine),
+		.n_indicators = d->cfg->n_indicators,
+		.failing_sources = failing,
+		.has_cycle = d->has_cycle,
+		.last_cycle = d->last_cycle,
+		.reload_error = d->reload_error[0] != '\0' ? d->reload_error : NULL,
+	};
+	tg_sdnotify_status_line(&st, line, sizeof(line));
+	sd_notifyf(0, "STATUS=%s", line);
+}
+
+/* Evaluation, status.json and STATUS=: after every source run, every
+ * evaluate_every, and after a reload. */
+static void evaluate(struct daemon *d)
+{
+	struct tg_error err;
+
+	d->last_cycle = local_now();
+	d->has_cycle = true;
+	tg_engine_evaluate(d->engine, d->last_cycle);
+	if (tg_output_status_file(d->cfg, d->engine, d->last_cycle, (int64_t)time(NULL), &err) < 0)
+		tg_log(LOG_ERR, "%s", err.msg);
+	send_status(d);
+}
+
+static void arm(struct source_timer *t, uint64_t usec)
+{
+	if (sd_event_source_set_time_relative(t->timer, usec) < 0 ||
+	    sd_event_source_set_enabled(t->timer, SD_EVENT_ONESHOT) < 0)
+		tg_log(LOG_ERR, "source '%s': cannot arm its timer", t->d->cfg->sources[t->idx].name);
+}
+
+static void maybe_exit(struct daemon *d)
+{
+	if (d->stopping && tg_engine_running(d->engine) == 0)
+		sd_event_exit(d->event, 0);
+}
+
+static void source_done(void *ctx, size_t i)
+{
+	struct daemon *d = ctx;
+	const struct tg_source *src = &d->cfg->sources[i];
+	const struct tg_source_state *st = tg_engine_source_state(d->engine, i);
+
+	if (st->failed)
+		tg_logf(LOG_ERR, "SOURCE", src->name, "source '%s' failed: %s", src->name, st->error);
+	evaluate(d);
+	if (d->stopping)
+		maybe_exit(d);
+	else
+		arm(&d->timers[i], (uint64_t)src->every * USEC_PER_SEC);
+}
+
+static int on_source_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct source_timer *t = userdata;
+	int rc;
+
+	(void)s;
+	(void)usec;
+	if (t->d->stopping)
+		return 0;
+	rc = tg_engine_start_source(t->d->engine, t->idx, (int64_t)time(NULL), source_done, t->d);
+	if (rc < 0) {
+		tg_logf(LOG_WARNING, "SOURCE", t->d->cfg->sources[t->idx].name,
+			"source '%s' not started: %s", t->d->cfg->sources[t->idx].name, strerror(-rc));
+		arm(t, (uint64_t)t->d->cfg->sources[t->idx].every * USEC_PER_SEC);
+	}
+	return 0;
+}
+
+static int on_eval_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)usec;
+	evaluate(d);
+	if (sd_event_source_set_time_relative(s, (uint64_t)d->cfg->daemon.evaluate_every * USEC_PER_SEC) < 0 ||
+	    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0)
+		tg_log(LOG_ERR, "cannot re-arm the evaluation timer");
+	return 0;
+}
+
+static void free_timers(struct source_timer *timers, size_t n)
+{
+	for (size_t i = 0; timers != NULL && i < n; i++)
+		sd_event_source_disable_unref(timers[i].timer);
+	free(timers);
+}
+
+/* One disabled timer per source of cfg; NULL on failure. */
+static struct source_timer *new_timers(struct daemon *d, const struct tg_config *cfg)
+{
+	struct source_timer *t = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		t[i] = (struct source_timer){ .d = d, .idx = i };
+		if (sd_event_add_time_relative(d->event, &t[i].timer, CLOCK_MONOTONIC, 0,
+					       USEC_PER_SEC / 10, on_source_timer, &t[i]) < 0 ||
+		    sd_event_source_set_enabled(t[i].timer, SD_EVENT_OFF) < 0) {
+			free_timers(t, i + 1);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+static void reload(struct daemon *d)
+{
+	char first[TG_ERROR_MAX] = "";
+	struct tg_config *cfg;
+	struct source_timer *timers = NULL;
+	uint64_t *due = NULL, now = now_usec();
+	struct tg_error err;
+
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+		   (unsigned long long)now, d->path);
+	tg_log(LOG_NOTICE, "reloading %s", d->path);
+	cfg = daemon_load_config(d->path, first, sizeof(first));
+	if (cfg != NULL) {
+		timers = new_timers(d, cfg);
+		due = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*due));
+		if (timers == NULL || due == NULL)
+			snprintf(first, sizeof(first), "out of memory");
+	}
+	if (cfg != NULL && timers != NULL && due != NULL) {
+		/* a source that stays (same name, not running) keeps its next
+		 * run, brought forward if its `every` shrank; the others, and
+		 * those whose run the reload cancels, start after a spread */
+		for (size_t i = 0; i < cfg->n_sources; i++) {
+			ssize_t o = tg_config_source_index(d->cfg, cfg->sources[i].name);
+			uint64_t next = 0, max = (uint64_t)cfg->sources[i].every * USEC_PER_SEC;
+			int enabled = SD_EVENT_OFF;
+
+			due[i] = spread_usec(cfg->sources[i].every);
+			if (o >= 0 && sd_event_source_get_enabled(d->timers[o].timer, &enabled) >= 0 &&
+			    enabled != SD_EVENT_OFF && sd_event_source_get_time(d->timers[o].timer, &next) >= 0)
+				due[i] = next <= now ? 0 : next - now < max ? next - now : max;
+		}
+		if (tg_engine_reconfigure(d->engine, cfg, &err) < 0)
+			snprintf(first, sizeof(first), "%s", err.msg);
+	}
+	if (first[0] != '\0') {
+		tg_log(LOG_ERR, "reload failed: %s; running with the previous configuration", first);
+		snprintf(d->reload_error, sizeof(d->reload_error), "%s", first);
+		free_timers(timers, cfg != NULL ? cfg->n_sources : 0);
+		free(due);
+		tg_config_free(cfg);
+		sd_notify(0, "READY=1");
+		send_status(d);
+		return;
+	}
+	free_timers(d->timers, d->cfg->n_sources);
+	tg_config_free(d->cfg);
+	d->cfg = cfg;
+	d->timers = timers;
+	d->reload_error[0] = '\0';
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		arm(&timers[i], due[i]);
+	free(due);
+	if (sd_event_source_set_time_relative(d->eval_timer,
+					      (uint64_t)cfg->daemon.evaluate_every * USEC_PER_SEC) < 0)
+		tg_log(LOG_ERR, "cannot re-arm the evaluation timer");
+	tg_log(LOG_NOTICE, "configuration reloaded: %zu sources, %zu indicators", cfg->n_sources,
+	       cfg->n_indicators);
+	evaluate(d);   /* new targets show at once */
+	sd_notify(0, "READY=1");
+}
+
+static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct tg_error err;
+
+	(void)s;
+	(void)usec;
+	tg_log(LOG_WARNING, "%zu source run%s still in progress after %llu s: cancelled",
+	       tg_engine_running(d->engine), tg_engine_running(d->engine) == 1 ? "" : "s",
+	       STOP_GRACE_USEC / USEC_PER_SEC);
+	if (tg_engine_cancel_all(d->engine, &err) < 0)
+		tg_log(LOG_ERR, "journal: %s", err.msg);
+	sd_event_exit(d->event, 0);
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	size_t running = tg_engine_running(d->engine);
+
+	if (d->stopping) {         /* asked twice: do not wait any longer */
+		on_stop_timer(NULL, 0, d);
+		return;
+	}
+	d->stopping = true;
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+	for (size_t i = 0; i < d->cfg->n_sources; i++)
+		sd_event_source_set_enabled(d->timers[i].timer, SD_EVENT_OFF);
+	sd_event_source_set_enabled(d->eval_timer, SD_EVENT_OFF);
+	if (running == 0) {
+		sd_event_exit(d->event, 0);
+		return;
+	}
+	tg_log(LOG_NOTICE, "stopping: waiting up to %llu s for %zu source run%s",
+	       STOP_GRACE_USEC / USEC_PER_SEC, running, running == 1 ? "" : "s");
+	if (sd_event_add_time_relative(d->event, &d->stop_timer, CLOCK_MONOTONIC, STOP_GRACE_USEC,
+				       USEC_PER_SEC / 10, on_stop_timer, d) < 0)
+		on_stop_timer(NULL, 0, d);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	if (si->ssi_signo == SIGHUP) {
+		if (!d->stopping)
+			reload(d);
+	} else {
+		tg_log(LOG_NOTICE, "%s received: stopping", si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+		stop(d);
+	}
+	return 0;
+}
+
+int daemon_run(const char *path)
+{
+	struct daemon d = { .path = path };
+	struct tg_error err;
+	sigset_t mask;
+	int rc = 1, r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		tg_log(LOG_ERR, "sigprocmask: %s", strerror(errno));
+		return 1;
+	}
+	if ((d.cfg = daemon_load_config(path, NULL, 0)) == NULL) {
+		tg_log(LOG_ERR, "%s: configuration not valid", path);
+		return 1;
+	}
+	if (tg_fs_mkdirs(d.cfg->daemon.state_dir, 0750, &err) < 0) {
+		tg_log(LOG_ERR, "state directory: %s", err.msg);
+		goto out;
+	}
+	if ((r = sd_event_default(&d.event)) < 0) {
+		tg_log(LOG_ERR, "cannot create the event loop: %s", strerror(-r));
+		goto out;
+	}
+	if (sd_event_add_signal(d.event, NULL, SIGHUP, on_signal, &d) < 0 ||
+	    sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d) < 0 ||
+	    sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d) < 0 ||
+	    sd_event_set_watchdog(d.event, true) < 0) {
+		tg_log(LOG_ERR, "cannot set up signals and the watchdog");
+		goto out;
+	}
+	/* replays the journal and locks it: one daemon per state directory */
+	if ((d.engine = tg_engine_new(d.cfg, TG_JOURNAL_WRITE, d.event, &err)) == NULL) {
+		tg_log(LOG_ERR, "%s", err.msg);
+		goto out;
+	}
+	if ((d.timers = new_timers(&d, d.cfg)) == NULL ||
+	    sd_event_add_time_relative(d.event, &d.eval_timer, CLOCK_MONOTONIC,
+				       (uint64_t)d.cfg->daemon.evaluate_every * USEC_PER_SEC,
+				       USEC_PER_SEC, on_eval_timer, &d) < 0 ||
+	    sd_event_source_set_enabled(d.eval_timer, SD_EVENT_ONESHOT) < 0) {
+		tg_log(LOG_ERR, "cannot create the timers");
+		goto out;
+	}
+	for (size_t i = 0; i < d.cfg->n_sources; i++)
+		arm(&d.timers[i], spread_usec(d.cfg->sources[i].every));
+	/* what the journal says, until the sources have run */
+	evaluate(&d);
+	tg_log(LOG_NOTICE, "started: %zu sources, %zu indicators, state in %s", d.cfg->n_sources,
+	       d.cfg->n_indicators, d.cfg->daemon.state_dir);
+	sd_notify(0, "READY=1");
+	if ((r = sd_event_loop(d.event)) < 0) {
+		tg_log(LOG_ERR, "event loop failed: %s", strerror(-r));
+		goto out;
+	}
+	rc = tg_engine_journal_failed(d.engine) ? 1 : 0;
+	tg_log(LOG_NOTICE, "stopped");
+out:
+	sd_event_source_disable_unref(d.stop_timer);
+	sd_event_source_disable_unref(d.eval_timer);
+	free_timers(d.timers, d.cfg->n_sources);
+	tg_engine_free(d.engine);
+	sd_event_unref(d.event);
+	tg_config_free(d.cfg);
+	return rc;
+}

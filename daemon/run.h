@@ -1,0 +1,22 @@
+/*
+ * run.h — `traguardo run`, the daemon: one sd-event loop with a timer per
+ * source, the evaluation timer, signals, and the systemd notifications.
+ */
+#ifndef TG_DAEMON_RUN_H
+#define TG_DAEMON_RUN_H
+
+#include "config.h"
+#include "period.h"
+
+/* Loads a configuration, logging every error as FILE:LINE: message; the
+ * first one also goes to first (may be NULL).  NULL when not valid. */
+struct tg_config *daemon_load_config(const char *path, char *first, size_t size);
+
+/* The wall clock as a person in this time zone reads it. */
+tg_time local_now(void);
+
+/* Runs until SIGTERM/SIGINT; returns the exit status (0, or 1 when the
+ * configuration or the state directory is not usable at start). */
+int daemon_run(const char *path);
+
+#endif
