@@ -24,6 +24,7 @@
 #include "output.h"
 #include "period.h"
 #include "preview.h"
+#include "report.h"
 #include "route.h"
 #include "run.h"
 
@@ -43,7 +44,10 @@ static const char usage_text[] =
 	"  run                   the daemon, in the foreground (systemd Type=notify):\n"
 	"                        sources on their schedule, SIGHUP reloads, SIGTERM stops\n"
 	"  status [--json]       the last evaluation, from STATE_DIR/status.json\n"
-	"  (report and test-notify come in later versions)\n"
+	"  report [--month YYYY-MM] [--format text|csv|html]\n"
+	"                        management review (ISO 9001 9.3) of every indicator for\n"
+	"                        a month (default: the last complete one), from the journal\n"
+	"  (test-notify comes in a later version)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE     configuration (default $TRAGUARDO_CONFIG, else\n"
@@ -57,6 +61,11 @@ static const char usage_text[] =
 	"                        write the messages that would be sent to STATE_DIR/preview/\n"
 	"  --now TIME            evaluate as if it were TIME (local time)\n"
 	"  --json                print a JSON array, one object per indicator\n"
+	"\n"
+	"report:\n"
+	"  --month YYYY-MM       the month (status and forecast as at its end)\n"
+	"  --format FORMAT       text (default), csv (UTF-8 with BOM, for Excel) or html\n"
+	"                        (one self-contained page, prints on A4)\n"
 	"\n"
 	"exit status:\n"
 	"  0  success (check: configuration OK; once: the cycle ran and every source was\n"
@@ -431,6 +440,70 @@ static int cmd_status(const char *path, int argc, char **argv)
 	return rc;
 }
 
+/* Reads the journal into a memory-only store without locking it, so a
+ * report can be made while the daemon runs; all the formatting is in
+ * lib/report.c. */
+static int cmd_report(const char *path, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "month", required_argument, NULL, 'm' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum tg_report_format format = TG_REPORT_TEXT;
+	bool have_month = false;
+	struct tg_config *cfg;
+	struct tg_store *st;
+	struct tg_error err;
+	int c, year = 0, month = 0, rc = EXIT_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (tg_report_month_parse(optarg, &year, &month, &err) < 0) {
+				fprintf(stderr, "traguardo: report: --month: %s\n", err.msg);
+				return EXIT_USAGE;
+			}
+			have_month = true;
+			break;
+		case 'f':
+			if (tg_report_format_parse(optarg, &format) < 0) {
+				char q[128];
+
+				fprintf(stderr, "traguardo: report: --format: '%s' is not one of text, csv, html\n",
+					tg_error_quote_in(optarg, strlen(optarg), 40, "'\\", q, sizeof(q)));
+				return EXIT_USAGE;
+			}
+			break;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "traguardo: report: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!have_month)
+		tg_report_default_month(tg_time_day(local_now()), &year, &month);
+	if ((cfg = load_config(path)) == NULL)
+		return EXIT_FAIL;
+	if ((st = tg_store_new()) == NULL) {
+		fprintf(stderr, "traguardo: out of memory\n");
+		tg_config_free(cfg);
+		return EXIT_FAIL;
+	}
+	if (tg_store_read_journal(st, cfg->daemon.state_dir, &err) < 0) {
+		fprintf(stderr, "traguardo: report: %s\n", err.msg);
+		rc = EXIT_FAIL;
+	} else if (tg_report_write(stdout, cfg, st, year, month, format, &err) < 0) {
+		fprintf(stderr, "traguardo: report: %s\n", err.msg);
+		rc = EXIT_FAIL;
+	}
+	tg_store_free(st);
+	tg_config_free(cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -482,8 +555,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(path, argc, argv);
-	if (strcmp(cmd, "report") == 0 ||
-	    strcmp(cmd, "test-notify") == 0) {
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(path, argc, argv);
+	if (strcmp(cmd, "test-notify") == 0) {
 		fprintf(stderr, "traguardo: '%s' is not available in this version\n", cmd);
 		return EXIT_USAGE;
 	}
