@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <libconfig.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -51,6 +52,7 @@ _Static_assert(sizeof(enum tg_status) == sizeof(int), "enum size");
 
 #define TEXT_MAX 200        /* names, departments, processes, units, reasons */
 #define PATH_MAX_LEN 4095
+#define SQL_MAX 65536       /* a source's query */
 #define URL_MAX 2048
 #define HEADERS_MAX 50      /* headers of an http source */
 #define HEADER_LEN_MAX 1000 /* bytes of one "Name: value" */
@@ -492,6 +494,8 @@ enum kstr {
 	S_HEADER,      /* "Name: value" of an HTTP request */
 	S_JPATH,       /* a dot path of JSON keys, "data.items" */
 	S_JPATH_TOP,   /* the same, or "" for the top level */
+	S_CONNINFO,    /* a libpq connection string: printable, checked by libpq */
+	S_SQL,         /* a query: UTF-8, line breaks and tabs allowed */
 };
 
 #define K_REQUIRED 0x01
@@ -560,7 +564,7 @@ static int parse_status(const char *s, int *out)
 	return 0;
 }
 
-static const char *const source_type_names[] = { "csv", "http", NULL };
+static const char *const source_type_names[] = { "csv", "http", "postgresql", NULL };
 static const struct enum_def source_type_enum = { source_type_names, NULL, NULL };
 static const char *const layout_names[] = { "long", "wide", "by_indicator", NULL };
 static const struct enum_def layout_enum = { layout_names, NULL, NULL };
@@ -633,7 +637,8 @@ static const struct key daemon_keys[DK_N] = {
 enum {
 	SK_NAME, SK_TYPE, SK_EVERY, SK_TIMEOUT, SK_PATH, SK_LAYOUT, SK_DIALECT, SK_COLUMNS,
 	SK_URL, SK_FORMAT, SK_CA_FILE, SK_PROXY, SK_BEARER_TOKEN_FILE, SK_USERNAME,
-	SK_PASSWORD_FILE, SK_HEADERS, SK_MAX_SIZE, SK_RETRIES, SK_JSON, SK_N
+	SK_PASSWORD_FILE, SK_HEADERS, SK_MAX_SIZE, SK_RETRIES, SK_JSON, SK_CONNINFO, SK_QUERY,
+	SK_SINCE, SK_N
 };
 static const struct key source_keys[SK_N] = {
 	[SK_NAME] = { .name = "name", .type = T_STRING, .flags = K_REQUIRED, .str = S_ID,
@@ -664,6 +669,10 @@ static const struct key source_keys[SK_N] = {
 			  .max = SIZE_MAX_BYTES, AT(ST, max_size) },
 	[SK_RETRIES] = { .name = "retries", .type = T_INT, .min = 0, .max = 10, AT(ST, retries) },
 	[SK_JSON] = { .name = "json", .type = T_GROUP, NOWHERE },
+	[SK_CONNINFO] = { .name = "conninfo", .type = T_STRING, .str = S_CONNINFO,
+			  AT(ST, conninfo) },
+	[SK_QUERY] = { .name = "query", .type = T_STRING, .str = S_SQL, AT(ST, query) },
+	[SK_SINCE] = { .name = "since", .type = T_DURATION, .min = 86400, AT(ST, since) },
 };
 
 enum { CK_INDICATOR, CK_PERIOD, CK_VALUE, CK_N };
@@ -1360,6 +1369,37 @@ static bool dotpath_ok(const char *s, bool allow_empty, char *why, size_t size)
 	return true;
 }
 
+/* A query: any UTF-8 text a person may write over several lines. */
+static bool sql_ok(const char *s, char *why, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+	char qb[QBUF];
+
+	if (len == 0) {
+		snprintf(why, size, "must not be empty");
+		return false;
+	}
+	if (len > SQL_MAX) {
+		snprintf(why, size, "is longer than %d bytes", SQL_MAX);
+		return false;
+	}
+	while (*p) {
+		size_t n = tg_utf8_len(p, len - (size_t)(p - (const unsigned char *)s));
+
+		if (n == 0) {
+			snprintf(why, size, "is not valid UTF-8: %s", quote(qb, s));
+			return false;
+		}
+		if (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r') {
+			snprintf(why, size, "must not contain control characters: %s", quote(qb, s));
+			return false;
+		}
+		p += n;
+	}
+	return true;
+}
+
 /* Checks one string: what is "'name'" or "'to' entry 2". */
 static bool string_ok(struct loader *L, const config_setting_t *s, const char *what,
 		      enum kstr kind, const char *v)
@@ -1425,6 +1465,14 @@ static bool string_ok(struct loader *L, const config_setting_t *s, const char *w
 	case S_JPATH:
 	case S_JPATH_TOP:
 		if (dotpath_ok(v, kind == S_JPATH_TOP, why, sizeof(why)))
+			return true;
+		break;
+	case S_CONNINFO:
+		if (text_ok(v, PATH_MAX_LEN, false, why, sizeof(why)))
+			return true;
+		break;
+	case S_SQL:
+		if (sql_ok(v, why, sizeof(why)))
 			return true;
 		break;
 	}
@@ -2162,6 +2210,54 @@ static void check_http_source(struct loader *L, const config_setting_t *g, struc
 	}
 }
 
+/* The keys of a postgresql source, once its type is known.  The conninfo is
+ * parsed by libpq itself so that its message names what it did not accept;
+ * a password in it would be logged and shown by every tool that prints the
+ * configuration: it goes in password_file. */
+static void check_pg_source(struct loader *L, const config_setting_t *g, struct tg_source *src,
+			    const config_setting_t **found, const char *label)
+{
+	static const size_t not_pg[] = {
+		SK_PATH, SK_URL, SK_FORMAT, SK_CA_FILE, SK_PROXY, SK_BEARER_TOKEN_FILE,
+		SK_USERNAME, SK_HEADERS, SK_MAX_SIZE, SK_RETRIES, SK_JSON,
+	};
+
+	for (size_t k = 0; k < sizeof(not_pg) / sizeof(not_pg[0]); k++)
+		if (found[not_pg[k]] != NULL)
+			report_s(L, found[not_pg[k]], "'%s' is not for postgresql sources%s",
+				 source_keys[not_pg[k]].name,
+				 not_pg[k] == SK_USERNAME ? " (put user= in 'conninfo')" : "");
+	if (found[SK_LAYOUT] != NULL && src->layout != TG_LAYOUT_LONG)
+		report_s(L, found[SK_LAYOUT], "a postgresql source takes only layout = \"long\" "
+			 "(one row per indicator, period and value)");
+	if (found[SK_QUERY] == NULL)
+		report_s(L, g, "%s has no 'query' (required for postgresql sources)", label);
+	if (found[SK_CONNINFO] == NULL) {
+		report_s(L, g, "%s has no 'conninfo' (required for postgresql sources)", label);
+	} else if (src->conninfo != NULL) {
+		char *msg = NULL;
+		PQconninfoOption *opts = PQconninfoParse(src->conninfo, &msg);
+
+		if (opts == NULL) {
+			char m[TG_ERROR_MAX / 2];
+			size_t n;
+
+			snprintf(m, sizeof(m), "%s", msg != NULL ? msg : "out of memory");
+			for (n = strlen(m); n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '); n--)
+				m[n - 1] = '\0';
+			report_s(L, found[SK_CONNINFO], "'conninfo' is not valid: %s", m);
+		} else {
+			for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+				if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+					report_s(L, found[SK_CONNINFO], "'conninfo' must not carry "
+						 "a password: put it in the file named by "
+						 "'password_file'");
+			PQconninfoFree(opts);
+		}
+		PQfreemem(msg);
+	}
+}
+
 static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 {
 	static const size_t http_only[] = {
@@ -2170,7 +2266,8 @@ static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 	};
 	struct tg_config *cfg = L->cfg;
 	struct tg_source *src = &cfg->sources[i];
-	const config_setting_t *found[MAX_KEYS], *type;
+	static const size_t pg_only[] = { SK_CONNINFO, SK_QUERY, SK_SINCE };
+	const config_setting_t *found[MAX_KEYS];
 	bool type_valid, format_valid, layout_valid, json;
 	char label[128];
 
@@ -2180,6 +2277,7 @@ static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 	src->format = TG_FORMAT_CSV;
 	src->max_size = DEFAULT_MAX_SIZE;
 	src->retries = 3;
+	src->since = 400 * 86400;
 	src->json_records = xstrdup(L, "");
 	src->json_indicator = xstrdup(L, "indicator");
 	src->json_period = xstrdup(L, "period");
@@ -2192,21 +2290,6 @@ static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 		return;
 	src->loc = locate(L, g);
 	entity_label(label, sizeof(label), "source", g, "name", i + 1);
-
-	type = config_setting_get_member(g, "type");
-	if (type != NULL && config_setting_type(type) == CONFIG_TYPE_STRING &&
-	    same_caseless(config_setting_get_string(type), "postgresql")) {
-		char qb[QBUF];
-		const config_setting_t *nm = config_setting_get_member(g, "name");
-
-		report_s(L, type, "%s: type %s is not supported by this version (supported: csv, "
-			 "http)", label, quote(qb, config_setting_get_string(type)));
-		/* Keep the name so that indicators naming it do not add errors. */
-		if (nm != NULL && config_setting_type(nm) == CONFIG_TYPE_STRING &&
-		    id_valid(config_setting_get_string(nm)))
-			src->name = xstrdup(L, config_setting_get_string(nm));
-		goto name;
-	}
 
 	walk_group(L, g, &source_schema, src, label, found);
 	type_valid = enum_given_valid(found[SK_TYPE], &source_type_enum);
@@ -2225,7 +2308,14 @@ static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 	src->dialect.number.missing = (const char *const *)src->dialect.missing.v;
 	src->dialect.number.n_missing = src->dialect.missing.n;
 
-	if (type_valid && src->type == TG_SOURCE_CSV) {
+	if (type_valid && src->type != TG_SOURCE_PG)
+		for (size_t k = 0; k < sizeof(pg_only) / sizeof(pg_only[0]); k++)
+			if (found[pg_only[k]] != NULL)
+				report_s(L, found[pg_only[k]], "'%s' is only for postgresql sources",
+					 source_keys[pg_only[k]].name);
+	if (type_valid && src->type == TG_SOURCE_PG) {
+		check_pg_source(L, g, src, found, label);
+	} else if (type_valid && src->type == TG_SOURCE_CSV) {
 		if (found[SK_PATH] == NULL)
 			report_s(L, g, "%s has no 'path' (required for csv sources)", label);
 		for (size_t k = 0; k < sizeof(http_only) / sizeof(http_only[0]); k++)
@@ -2239,7 +2329,6 @@ static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 		check_http_source(L, g, src, found, label);
 	}
 
-name:
 	if (src->name != NULL) {
 		ssize_t old = htab_insert(&cfg->index->sources, src->name, i);
 
@@ -3146,6 +3235,8 @@ void tg_config_free(struct tg_config *cfg)
 		free(s->json_indicator);
 		free(s->json_period);
 		free(s->json_value);
+		free(s->conninfo);
+		free(s->query);
 	}
 	free(cfg->sources);
 	for (size_t i = 0; i < cfg->n_indicators; i++) {

@@ -55,7 +55,7 @@ struct tg_dialect {
 	struct tg_strings missing;    /* default "", "n.d.", "n/d", "nd", "-", "--", "N/A", "n.a." */
 };
 
-enum tg_source_type { TG_SOURCE_CSV = 0, TG_SOURCE_HTTP };
+enum tg_source_type { TG_SOURCE_CSV = 0, TG_SOURCE_HTTP, TG_SOURCE_PG };
 /* long: one record per (indicator, period, value), for CSV and JSON;
  * wide: CSV only, one row per indicator and one column per period;
  * by_indicator: JSON only, an object of series keyed by indicator id. */
@@ -93,6 +93,13 @@ struct tg_source {
 	/* format json: dot paths (see json_feed.h); defaults "" (top level),
 	 * "indicator", "period", "value" */
 	char *json_records, *json_indicator, *json_period, *json_value;
+	/* postgresql: the columns settings above name result columns (default:
+	 * the first three); the dialect gives date_format and the number format
+	 * of text columns; password_file above is the password */
+	char *conninfo;               /* any libpq form; required; checked with
+					 PQconninfoParse, no password in it */
+	char *query;                  /* required; $1 is the first day wanted */
+	int64_t since;                /* seconds, default 400d: $1 = local today - since */
 	struct tg_location loc;
 };
 

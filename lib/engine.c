@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "source_http.h"
+#include "source_pg.h"
 
 /* One per source: what its run in progress needs, and the sink's context. */
 struct slot {
@@ -22,6 +24,7 @@ struct slot {
 	size_t idx;
 	int64_t wall;                      /* wall clock of the run: loaded_at */
 	struct tg_source_http_run *run;    /* an HTTP run in progress, or NULL */
+	struct tg_source_pg_run *pg;       /* a PostgreSQL run in progress, or NULL */
 	struct tg_source_sink sink;        /* outlives the run: it points here */
 	tg_engine_done_fn done;
 	void *ctx;
@@ -112,8 +115,10 @@ void tg_engine_free(struct tg_engine *e)
 {
 	if (e == NULL)
 		return;
-	for (size_t i = 0; e->slots != NULL && i < e->cfg->n_sources; i++)
+	for (size_t i = 0; e->slots != NULL && i < e->cfg->n_sources; i++) {
 		tg_source_http_cancel(e->slots[i].run);
+		tg_source_pg_cancel(e->slots[i].pg);
+	}
 	tg_http_free(e->http);
 	tg_source_http_cache_free(e->cache);
 	sd_event_unref(e->event);
@@ -228,6 +233,58 @@ static void http_done(void *ctx, int rc, bool not_modified, const struct tg_erro
 	sl->done(sl->ctx, sl->idx);
 }
 
+static void pg_done(void *ctx, int rc, const struct tg_error *err)
+{
+	struct slot *sl = ctx;
+	struct tg_engine *e = sl->e;
+	const struct tg_source *src = &e->cfg->sources[sl->idx];
+
+	sl->pg = NULL;
+	run_ended(e, sl->idx, rc, err, false);
+	if (rc >= 0)
+		tg_logf(LOG_DEBUG, "SOURCE", src->name, "source '%s' read", src->name);
+	sl->done(sl->ctx, sl->idx);
+}
+
+/* The local civil date of a unix time: the day a person at the office calls
+ * today, which a PostgreSQL source's `since` counts back from. */
+static tg_day local_day(int64_t wall_clock)
+{
+	time_t t = (time_t)wall_clock;
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL)
+		return tg_time_day(wall_clock);
+	return tg_time_day(wall_clock + tm.tm_gmtoff);
+}
+
+/* A PostgreSQL run on the loop; done is called from it, or now if it cannot
+ * start. */
+static void start_pg(struct tg_engine *e, size_t source, int64_t wall_clock)
+{
+	struct slot *sl = &e->slots[source];
+	struct tg_error err;
+	struct tg_source_pg_params p = {
+		.event = e->event,
+		.cfg = e->cfg,
+		.src = &e->cfg->sources[source],
+		.sink = &sl->sink,
+		.stats = &e->sources[source].stats,
+		.today = local_day(wall_clock),
+		.done = pg_done,
+		.ctx = sl,
+	};
+
+	if (e->event == NULL)
+		tg_error_set(&err, "source '%s': PostgreSQL sources need an event loop", p.src->name);
+	else
+		sl->pg = tg_source_pg_start(&p, &err);
+	if (sl->pg == NULL) {
+		run_ended(e, source, -EIO, &err, false);
+		sl->done(sl->ctx, source);
+	}
+}
+
 int tg_engine_start_source(struct tg_engine *e, size_t source, int64_t wall_clock,
 			   tg_engine_done_fn done, void *ctx)
 {
@@ -239,7 +296,7 @@ int tg_engine_start_source(struct tg_engine *e, size_t source, int64_t wall_cloc
 		return -EINVAL;
 	src = &e->cfg->sources[source];
 	sl = &e->slots[source];
-	if (sl->run != NULL)
+	if (sl->run != NULL || sl->pg != NULL)
 		return -EBUSY;
 	if (src->type == TG_SOURCE_CSV) {
 		tg_engine_run_source(e, source, wall_clock);
@@ -253,6 +310,10 @@ int tg_engine_start_source(struct tg_engine *e, size_t source, int64_t wall_cloc
 	e->sources[source].ran = true;
 	e->sources[source].last_run = wall_clock;
 	sl->sink = (struct tg_source_sink){ sink_measure, sink_warn, sl };
+	if (src->type == TG_SOURCE_PG) {
+		start_pg(e, source, wall_clock);
+		return 0;
+	}
 	{
 		struct tg_source_http_params p = {
 			.event = e->event,
@@ -350,7 +411,7 @@ size_t tg_engine_running(const struct tg_engine *e)
 	size_t n = 0;
 
 	for (size_t i = 0; i < e->cfg->n_sources; i++)
-		n += e->slots[i].run != NULL;
+		n += e->slots[i].run != NULL || e->slots[i].pg != NULL;
 	return n;
 }
 
@@ -359,10 +420,12 @@ size_t tg_engine_running(const struct tg_engine *e)
 static int cancel_runs(struct tg_engine *e, struct tg_error *err)
 {
 	for (size_t i = 0; i < e->cfg->n_sources; i++) {
-		if (e->slots[i].run == NULL)
+		if (e->slots[i].run == NULL && e->slots[i].pg == NULL)
 			continue;
 		tg_source_http_cancel(e->slots[i].run);
 		e->slots[i].run = NULL;
+		tg_source_pg_cancel(e->slots[i].pg);
+		e->slots[i].pg = NULL;
 		tg_logf(LOG_INFO, "SOURCE", e->cfg->sources[i].name, "source '%s': run cancelled",
 			e->cfg->sources[i].name);
 	}

@@ -36,6 +36,9 @@ check_mods "$mods_build"
 if [ "$what" = check ]; then
 	check_tools "$tools_check"
 	check_mods "$mods_check"
+	# a throwaway PostgreSQL cluster for the tests: the server binaries
+	bindir=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+	[ -x "$bindir/initdb" ] || add postgresql
 	# libFuzzer's runtime is a separate package from clang on Debian
 	if command -v clang >/dev/null 2>&1; then
 		rt=$(clang -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a

@@ -573,10 +573,37 @@ static const struct bad_case bad_cases[] = {
 	{ SRC1("layout = \"wide\";\n columns = { indicator = \"I\"; period = \"P\"; };"),
 	  "'period' has no meaning with layout = \"wide\"", 2 },
 	/* source types */
-	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; conninfo = \"dbname=kpi\"; } );",
-	  "source 'pg': type \"postgresql\" is not supported by this version (supported: csv, http)", 1 },
 	{ "sources = ( { name = \"s\"; type = \"xml\"; path = \"/x\"; } );",
-	  "'type' must be one of \"csv\", \"http\", not \"xml\"", 1 },
+	  "'type' must be one of \"csv\", \"http\", \"postgresql\", not \"xml\"", 1 },
+	/* postgresql sources */
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; conninfo = \"dbname=kpi\"; } );",
+	  "source 'pg' has no 'query' (required for postgresql sources)", 1 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"SELECT 1\"; } );",
+	  "source 'pg' has no 'conninfo' (required for postgresql sources)", 1 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"q\";\n conninfo = \"dbname\"; } );",
+	  "'conninfo' is not valid: missing \"=\" after \"dbname\" in connection info string", 2 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"q\";\n conninfo = \"bogus=1\"; } );",
+	  "'conninfo' is not valid: invalid connection option \"bogus\"", 2 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"q\";\n conninfo = \"host=db password=s3cret\"; } );",
+	  "'conninfo' must not carry a password: put it in the file named by 'password_file'", 2 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"q\";\n conninfo = \"postgresql://u:s3cret@db/kpi\"; } );",
+	  "'conninfo' must not carry a password", 2 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"q\"; conninfo = \"dbname=k\";\n path = \"/x\"; } );",
+	  "'path' is not for postgresql sources", 2 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"q\"; conninfo = \"dbname=k\";\n username = \"u\"; } );",
+	  "'username' is not for postgresql sources (put user= in 'conninfo')", 2 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"q\"; conninfo = \"dbname=k\";\n layout = \"wide\"; } );",
+	  "a postgresql source takes only layout = \"long\"", 2 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"q\"; conninfo = \"dbname=k\";\n since = \"1h\"; } );",
+	  "'since' must be at least", 2 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"\"; conninfo = \"dbname=k\"; } );",
+	  "'query' must not be empty", 1 },
+	{ "sources = ( { name = \"pg\"; type = \"postgresql\"; query = \"a\\x01\"; conninfo = \"dbname=k\"; } );",
+	  "'query' must not contain control characters", 1 },
+	{ "sources = ( { name = \"s\"; type = \"csv\"; path = \"/x\";\n query = \"q\"; } );",
+	  "'query' is only for postgresql sources", 2 },
+	{ HTTP0("url = \"https://h.example.org/\";\n conninfo = \"dbname=k\";"),
+	  "'conninfo' is only for postgresql sources", 2 },
 	/* http sources: required keys, url */
 	{ "sources = ( { name = \"feed\";\n type = \"http\"; } );", "source 'feed' has no 'url' (required for http sources)", 1 },
 	{ "sources = (\n { name = \"s\"; type = \"csv\"; } );", "source 's' has no 'path' (required for csv sources)", 2 },
@@ -820,7 +847,7 @@ static void test_many_errors(void **state)
 		"daemon = { language = \"fr\"; };\n"                                        /* 1 */
 		"sources = (\n"
 		"  { name = \"s\"; type = \"csv\"; path = \"/s\"; every = \"1s\"; },\n"      /* 3 */
-		"  { name = \"pg\"; type = \"postgresql\"; conninfo = \"x\"; }\n"           /* 4 */
+		"  { name = \"pg\"; type = \"postgresql\"; conninfo = \"x\"; query = \"q\"; }\n" /* 4 */
 		");\n"
 		"indicators = (\n"
 		"  { id = \"A\"; name = \"N\"; department = \"D\"; tagret = 3; },\n"        /* 7: 2 errors */
@@ -832,7 +859,7 @@ static void test_many_errors(void **state)
 	static const struct { int line; const char *sub; } expect[] = {
 		{ 1, "'language' must be one of" },
 		{ 3, "'every' must be at least 10s" },
-		{ 4, "type \"postgresql\" is not supported" },
+		{ 4, "'conninfo' is not valid: missing \"=\" after \"x\"" },
 		{ 7, "unknown setting 'tagret'" },
 		{ 7, "indicator 'A' has no 'target'" },
 		{ 9, "duplicate indicator id 'A' (first at t.conf:7)" },
@@ -1421,6 +1448,41 @@ static void test_http_no_secret_in_messages(void **state)
 /* ------------------------------------------------------------------ */
 /* Email addresses.                                                     */
 
+static void test_pg_source(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"sources = (\n"
+		" { name = \"pg\"; type = \"postgresql\"; conninfo = \"service=kpi\";\n"
+		"   query = \"SELECT a, b, c\\n\\tFROM t WHERE d >= $1::date\"; },\n"
+		" { name = \"pg2\"; type = \"postgresql\"; conninfo = \"postgresql://u@db:5433/kpi?sslmode=require\";\n"
+		"   query = \"q\"; since = \"30d\"; timeout = \"5s\"; every = \"1h\";\n"
+		"   password_file = \"pg.pw\"; dialect = { decimal = \".\"; date_format = \"%m/%Y\"; };\n"
+		"   columns = { indicator = \"kpi\"; period = \"mese\"; value = \"valore\"; }; }\n"
+		");\n";
+	struct reports rs = { 0 };
+	struct tg_error err = { { 0 } };
+	struct tg_config *cfg = tg_config_load_string(text, "/etc/t/t.conf", collect, &rs, &err);
+
+	if (cfg == NULL)
+		print_reports(&rs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->sources[0].type, TG_SOURCE_PG);
+	assert_string_equal(cfg->sources[0].conninfo, "service=kpi");
+	assert_string_equal(cfg->sources[0].query, "SELECT a, b, c\n\tFROM t WHERE d >= $1::date");
+	assert_int_equal(cfg->sources[0].since, 400 * 86400);
+	assert_int_equal(cfg->sources[0].timeout, 30);
+	assert_null(cfg->sources[0].col_indicator);
+	assert_null(cfg->sources[0].password_file);
+	assert_int_equal(cfg->sources[1].since, 30 * 86400);
+	assert_int_equal(cfg->sources[1].timeout, 5);
+	assert_string_equal(cfg->sources[1].password_file, "pg.pw");
+	assert_string_equal(cfg->sources[1].col_period, "mese");
+	assert_string_equal(cfg->sources[1].dialect.date_format, "%m/%Y");
+	assert_int_equal(cfg->sources[1].dialect.number.decimal, '.');
+	tg_config_free(cfg);
+}
+
 static void test_email(void **state)
 {
 	(void)state;
@@ -1534,6 +1596,7 @@ int main(void)
 		cmocka_unit_test(test_string_name_dir),
 		cmocka_unit_test(test_secret_path),
 		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_pg_source),
 		cmocka_unit_test(test_http_defaults),
 		cmocka_unit_test(test_http_full),
 		cmocka_unit_test(test_http_max_size),

@@ -1,0 +1,611 @@
+/*
+ * source_pg.c — a PostgreSQL query read row by row on the event loop (see
+ * source_pg.h).
+ *
+ * One state machine per run, fed by readiness of libpq's socket: connecting
+ * (PQconnectPoll says which direction it waits for, and the socket may change
+ * between attempts, e.g. from one host of a list to the next), sending
+ * (PQflush until the query is out), reading (PQconsumeInput, then every
+ * result that PQisBusy says is complete).  One timer bounds the run, since
+ * libpq enforces no timeout in non-blocking mode and statement_timeout does
+ * not cover the connection.
+ */
+#include "source_pg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#define SECRET_MAX 4096
+#define WARN_ROWS 20       /* bad rows reported one by one, then only counted */
+#define GRACE_SEC 5        /* past statement_timeout before we give up ourselves */
+
+/* PostgreSQL type OIDs (pg_type.dat; stable across versions) */
+#define OID_BOOL 16
+#define OID_NAME 19
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_TEXT 25
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+#define OID_BPCHAR 1042
+#define OID_VARCHAR 1043
+#define OID_DATE 1082
+#define OID_TIMESTAMP 1114
+#define OID_TIMESTAMPTZ 1184
+#define OID_NUMERIC 1700
+
+enum state { CONNECTING, SENDING, READING };
+enum pkind { P_DATE, P_TEXT, P_YEAR };
+enum vkind { V_NUMBER, V_TEXT };
+
+struct tg_source_pg_run {
+	struct tg_source_pg_params p;
+	PGconn *conn;
+	sd_event_source *io, *timer;
+	int fd;                       /* the socket io watches */
+	enum state state;
+	bool have_columns;
+	int ci, cp, cv;               /* column numbers */
+	enum pkind pk;
+	enum vkind vk;
+	unsigned long row;
+	size_t warned;
+	struct tg_unknown_ids *unknown;
+	struct tg_error err;          /* the first query error, reported at the end */
+	bool failed;
+	char *password;
+};
+
+static void secret_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, SECRET_MAX + 1);
+		free(s);
+	}
+}
+
+static void run_free(struct tg_source_pg_run *r)
+{
+	if (r == NULL)
+		return;
+	sd_event_source_disable_unref(r->io);
+	sd_event_source_disable_unref(r->timer);
+	if (r->conn != NULL)
+		PQfinish(r->conn);
+	tg_unknown_ids_free(r->unknown);
+	secret_free(r->password);
+	free(r);
+}
+
+void tg_source_pg_cancel(struct tg_source_pg_run *run)
+{
+	run_free(run);
+}
+
+/* Same rules as the http source's secrets: refused when anyone may read or
+ * write it; one line; O_NONBLOCK so that a FIFO cannot hang the loop. */
+static char *read_secret(const struct tg_config *cfg, const struct tg_source *src,
+			 struct tg_error *err)
+{
+	char *path = tg_config_secret_path(cfg, src->password_file);
+	char *buf = NULL;
+	struct stat st;
+	ssize_t n = 0, k;
+	int fd;
+
+	if (path == NULL) {
+		tg_error_set(err, "out of memory");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		tg_error_setc(err, -errno, "source '%s': password_file '%s': %s", src->name, path,
+			      strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		tg_error_set(err, "source '%s': password_file '%s': not a regular file", src->name, path);
+		goto out;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		tg_error_set(err, "source '%s': password_file '%s' is %s by everyone: refused (chmod o-rw it)",
+			     src->name, path, st.st_mode & S_IROTH ? "readable" : "writable");
+		goto out;
+	}
+	if ((buf = malloc(SECRET_MAX + 1)) == NULL) {
+		tg_error_set(err, "out of memory");
+		goto out;
+	}
+	while (n <= SECRET_MAX && (k = read(fd, buf + n, (size_t)(SECRET_MAX + 1 - n))) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			n = -1;
+			break;
+		}
+		n += k;
+	}
+	if (n <= 0 || n > SECRET_MAX) {
+		tg_error_set(err, "source '%s': password_file '%s': %s", src->name, path,
+			     n < 0 ? strerror(errno) : n == 0 ? "empty" : "longer than 4 KiB");
+		secret_free(buf);
+		buf = NULL;
+		goto out;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || strpbrk(buf, "\r\n") != NULL || strlen(buf) != (size_t)n) {
+		tg_error_set(err, "source '%s': password_file '%s': %s", src->name, path,
+			     n == 0 ? "empty" : "more than one line");
+		secret_free(buf);
+		buf = NULL;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return buf;
+}
+
+/* libpq messages end with a newline and may span lines ("...refused\n\tIs
+ * the server running..."): one line for logs, a line break becoming "; ". */
+static void one_line(char *s)
+{
+	char *out = s;
+
+	for (const char *in = s; *in != '\0';) {
+		if (*in == '\n' || *in == '\r' || *in == '\t') {
+			bool nl = false;
+
+			for (; *in == '\n' || *in == '\r' || *in == '\t' || *in == ' '; in++)
+				nl |= *in == '\n' || *in == '\r';
+			if (*in != '\0' && out > s) {
+				if (nl)
+					*out++ = ';';
+				*out++ = ' ';
+			}
+			continue;
+		}
+		*out++ = *in++;
+	}
+	while (out > s && out[-1] == ' ')
+		out--;
+	*out = '\0';
+}
+
+static void fail_conn(struct tg_source_pg_run *r, const char *what)
+{
+	char msg[TG_ERROR_MAX];
+
+	snprintf(msg, sizeof(msg), "%s", PQerrorMessage(r->conn));
+	one_line(msg);
+	tg_error_set(&r->err, "%s: %s", what, msg[0] != '\0' ? msg : "unknown error");
+	r->failed = true;
+}
+
+static void fail_result(struct tg_source_pg_run *r, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *prim = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	char msg[TG_ERROR_MAX];
+
+	if (r->failed)
+		return;   /* the first error explains; the rest follow from it */
+	snprintf(msg, sizeof(msg), "%s", prim != NULL ? prim : PQresultErrorMessage(res));
+	one_line(msg);
+	tg_error_set(&r->err, "query failed: SQLSTATE %s: %s", state != NULL ? state : "?????", msg);
+	r->failed = true;
+}
+
+/* The end of a run: free first, then tell (the callback may start another). */
+static void finish(struct tg_source_pg_run *r)
+{
+	tg_source_pg_done_fn done = r->p.done;
+	void *ctx = r->p.ctx;
+	struct tg_error err = r->err;
+	int rc = r->failed ? -EIO : 0;
+
+	if (!r->failed)
+		tg_unknown_ids_report(r->unknown, r->p.sink, r->p.src, "query", r->p.stats);
+	if (!r->failed && r->warned > WARN_ROWS) {
+		char m[128];
+
+		snprintf(m, sizeof(m), "%zu more bad rows not shown", r->warned - WARN_ROWS);
+		r->p.sink->warn(r->p.sink->ctx, r->p.src, m);
+	}
+	run_free(r);
+	done(ctx, rc, rc < 0 ? &err : NULL);
+}
+
+static void bad_row(struct tg_source_pg_run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void bad_row(struct tg_source_pg_run *r, const char *fmt, ...)
+{
+	char why[TG_ERROR_MAX], msg[TG_ERROR_MAX + 64];
+	va_list ap;
+
+	r->p.stats->bad_rows++;
+	if (++r->warned > WARN_ROWS || r->p.sink->warn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "row %lu: %s; row skipped", r->row, why);
+	r->p.sink->warn(r->p.sink->ctx, r->p.src, msg);
+}
+
+/* A column given by name: exact first, then ASCII caseless (PostgreSQL folds
+ * unquoted names to lower case, a config may not). */
+static int find_column(const PGresult *res, const char *name)
+{
+	int n = PQnfields(res);
+
+	for (int i = 0; i < n; i++)
+		if (strcmp(PQfname(res, i), name) == 0)
+			return i;
+	for (int i = 0; i < n; i++)
+		if (strcasecmp(PQfname(res, i), name) == 0)
+			return i;
+	return -1;
+}
+
+static int setup_columns(struct tg_source_pg_run *r, const PGresult *res)
+{
+	const struct tg_source *src = r->p.src;
+	const char *names[3] = { src->col_indicator, src->col_period, src->col_value };
+	int *cols[3] = { &r->ci, &r->cp, &r->cv };
+	Oid t;
+
+	if (PQnfields(res) < 3 && src->col_indicator == NULL)
+		return tg_error_set(&r->err, "the query returns %d column%s: it needs "
+				    "indicator, period and value", PQnfields(res),
+				    PQnfields(res) == 1 ? "" : "s");
+	for (int k = 0; k < 3; k++) {
+		*cols[k] = names[k] != NULL ? find_column(res, names[k]) : k;
+		if (*cols[k] < 0)
+			return tg_error_set(&r->err, "the query returns no column '%.64s' "
+					    "(see 'columns')", names[k]);
+	}
+	switch (t = PQftype(res, r->cp)) {
+	case OID_DATE: case OID_TIMESTAMP: case OID_TIMESTAMPTZ:
+		r->pk = P_DATE;
+		break;
+	case OID_TEXT: case OID_VARCHAR: case OID_BPCHAR: case OID_NAME:
+		r->pk = P_TEXT;
+		break;
+	case OID_INT2: case OID_INT4: case OID_INT8:
+		r->pk = P_YEAR;
+		break;
+	default:
+		return tg_error_set(&r->err, "period column '%.64s' has type OID %u: "
+				    "use a date, a timestamp, text or an integer year",
+				    PQfname(res, r->cp), (unsigned)t);
+	}
+	switch (t = PQftype(res, r->cv)) {
+	case OID_INT2: case OID_INT4: case OID_INT8: case OID_FLOAT4: case OID_FLOAT8:
+	case OID_NUMERIC:
+		r->vk = V_NUMBER;
+		break;
+	case OID_TEXT: case OID_VARCHAR: case OID_BPCHAR:
+		r->vk = V_TEXT;
+		break;
+	default:
+		return tg_error_set(&r->err, "value column '%.64s' has type OID %u: "
+				    "use a numeric type or text", PQfname(res, r->cv),
+				    (unsigned)t);
+	}
+	r->have_columns = true;
+	return 0;
+}
+
+static void take_row(struct tg_source_pg_run *r, const PGresult *res)
+{
+	const struct tg_source *src = r->p.src;
+	const char *id, *ps, *vs;
+	size_t idlen, plen, vlen;
+	struct tg_date date;
+	struct tg_error err;
+	double v;
+	int rc;
+
+	r->row++;
+	r->p.stats->rows++;
+	if (PQgetisnull(res, 0, r->ci)) {
+		bad_row(r, "the indicator is NULL");
+		return;
+	}
+	id = PQgetvalue(res, 0, r->ci);
+	idlen = (size_t)PQgetlength(res, 0, r->ci);
+	tg_source_trim_id(&id, &idlen);
+	if (idlen == 0) {
+		bad_row(r, "the indicator is empty");
+		return;
+	}
+	if (PQgetisnull(res, 0, r->cp)) {
+		bad_row(r, "the period is NULL");
+		return;
+	}
+	ps = PQgetvalue(res, 0, r->cp);
+	plen = (size_t)PQgetlength(res, 0, r->cp);
+	tg_error_clear(&err);
+	if (r->pk == P_DATE)   /* DateStyle ISO: "YYYY-MM-DD[ time[zone]]": the date as written */
+		rc = tg_date_parse(ps, plen > 10 ? 10 : plen, NULL, &date, &err);
+	else if (r->pk == P_TEXT)
+		rc = tg_date_parse(ps, plen, src->dialect.date_format, &date, &err);
+	else if (plen != 4 || (rc = tg_date_parse(ps, plen, NULL, &date, &err)) < 0 ||
+		 date.precision != TG_PERIOD_YEAR)
+		rc = tg_error_set(&err, "%.20s is not a year (1000 to 9999)", ps);
+	if (rc < 0) {
+		bad_row(r, "period: %s", err.msg);
+		return;
+	}
+	if (PQgetisnull(res, 0, r->cv)) {
+		r->p.stats->missing++;
+		return;
+	}
+	vs = PQgetvalue(res, 0, r->cv);
+	vlen = (size_t)PQgetlength(res, 0, r->cv);
+	tg_error_clear(&err);
+	rc = tg_number_parse(vs, vlen, r->vk == V_NUMBER ? NULL : &src->dialect.number, &v, &err);
+	if (rc == TG_NUMBER_MISSING) {
+		r->p.stats->missing++;
+		return;
+	}
+	if (rc < 0) {
+		bad_row(r, "value: %s", err.msg);
+		return;
+	}
+	tg_error_clear(&err);
+	rc = r->p.sink->measure(r->p.sink->ctx, src, id, idlen, &date, v, &err);
+	if (rc == TG_SINK_UNKNOWN)
+		tg_unknown_ids_add(r->unknown, id, idlen, r->p.stats);
+	else if (rc < 0)
+		bad_row(r, "%s", err.msg[0] != '\0' ? err.msg : "value refused");
+	else
+		r->p.stats->measurements++;
+}
+
+static void take_result(struct tg_source_pg_run *r, PGresult *res)
+{
+	switch (PQresultStatus(res)) {
+	case PGRES_SINGLE_TUPLE:
+		if (r->failed)
+			break;
+		if (!r->have_columns && setup_columns(r, res) < 0) {
+			r->failed = true;
+			break;
+		}
+		take_row(r, res);
+		break;
+	case PGRES_TUPLES_OK:      /* the end of the rows (or none) */
+		if (!r->failed && !r->have_columns && setup_columns(r, res) < 0)
+			r->failed = true;
+		if (!r->failed)
+			r->p.stats->files++;
+		break;
+	case PGRES_COMMAND_OK:
+	case PGRES_EMPTY_QUERY:
+		if (!r->failed) {
+			tg_error_set(&r->err, "the query returns no rows (it must be a "
+				     "SELECT of indicator, period and value)");
+			r->failed = true;
+		}
+		break;
+	default:
+		fail_result(r, res);
+		break;
+	}
+	PQclear(res);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* Watches the connection's socket for events; a new socket (libpq moved on to
+ * another address) gets a new io source. */
+static int watch(struct tg_source_pg_run *r, uint32_t events)
+{
+	int fd = PQsocket(r->conn);
+
+	if (fd < 0)
+		return -EBADF;
+	if (r->io != NULL && fd != r->fd)
+		r->io = sd_event_source_disable_unref(r->io);
+	if (r->io == NULL) {
+		int rc = sd_event_add_io(r->p.event, &r->io, fd, events, on_io, r);
+
+		if (rc < 0)
+			return rc;
+		r->fd = fd;
+		return 0;
+	}
+	return sd_event_source_set_io_events(r->io, events);
+}
+
+static int send_query(struct tg_source_pg_run *r)
+{
+	const struct tg_source *src = r->p.src;
+	char since[16];
+	const char *values[1] = { since };
+	/* a query that ignores $1 would be refused for the extra parameter */
+	int nparams = strstr(src->query, "$1") != NULL ? 1 : 0;
+	tg_day from = (tg_day)(r->p.today - src->since / 86400);
+
+	tg_day_iso(from, since, sizeof(since));
+	if (PQsetnonblocking(r->conn, 1) != 0 ||
+	    !PQsendQueryParams(r->conn, src->query, nparams, NULL, values, NULL, NULL, 0)) {
+		fail_conn(r, "cannot send the query");
+		return -EIO;
+	}
+	if (!PQsetSingleRowMode(r->conn)) {
+		fail_conn(r, "cannot read row by row");
+		return -EIO;
+	}
+	r->state = SENDING;
+	/* the connection had its own deadline; now statement_timeout runs on
+	 * the server, and ours only catches a server or network gone silent */
+	if (sd_event_source_set_time_relative(r->timer, (uint64_t)(src->timeout + GRACE_SEC) * 1000000) < 0 ||
+	    sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT) < 0) {
+		tg_error_set(&r->err, "cannot arm the timer");
+		r->failed = true;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Returns 1 when the run has ended (failed or all results read). */
+static int step(struct tg_source_pg_run *r)
+{
+	if (r->state == CONNECTING) {
+		switch (PQconnectPoll(r->conn)) {
+		case PGRES_POLLING_READING:
+			return watch(r, EPOLLIN) < 0 ? (fail_conn(r, "connection failed"), 1) : 0;
+		case PGRES_POLLING_WRITING:
+			return watch(r, EPOLLOUT) < 0 ? (fail_conn(r, "connection failed"), 1) : 0;
+		case PGRES_POLLING_OK:
+			if (send_query(r) < 0)
+				return 1;
+			break;
+		default:
+			fail_conn(r, "connection failed");
+			return 1;
+		}
+	}
+	if (r->state == SENDING) {
+		int f = PQflush(r->conn);
+
+		if (f < 0) {
+			fail_conn(r, "cannot send the query");
+			return 1;
+		}
+		if (f == 1)   /* more to send; the server may answer meanwhile */
+			return watch(r, EPOLLIN | EPOLLOUT) < 0 ? (fail_conn(r, "lost"), 1) : 0;
+		r->state = READING;
+		if (watch(r, EPOLLIN) < 0) {
+			fail_conn(r, "connection lost");
+			return 1;
+		}
+		return 0;
+	}
+	if (!PQconsumeInput(r->conn)) {
+		fail_conn(r, "connection lost");
+		return 1;
+	}
+	while (!PQisBusy(r->conn)) {
+		PGresult *res = PQgetResult(r->conn);
+
+		if (res == NULL)
+			return 1;
+		take_result(r, res);
+	}
+	return 0;
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct tg_source_pg_run *r = userdata;
+
+	(void)s;
+	(void)fd;
+	(void)revents;
+	if (step(r))
+		finish(r);
+	return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct tg_source_pg_run *r = userdata;
+
+	(void)s;
+	(void)usec;
+	tg_error_set(&r->err, "%s after %llds",
+		     r->state == CONNECTING ? "no connection" : "no answer from the server",
+		     (long long)r->p.src->timeout);
+	r->failed = true;
+	finish(r);
+	return 0;
+}
+
+/* The options= of the conninfo ("" when none or too long to keep). */
+static void user_options(const char *conninfo, char *buf, size_t size)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+
+	buf[0] = '\0';
+	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val != NULL && strlen(o->val) < size)
+			snprintf(buf, size, "%s", o->val);
+	PQconninfoFree(opts);
+}
+
+struct tg_source_pg_run *tg_source_pg_start(const struct tg_source_pg_params *p,
+					    struct tg_error *err)
+{
+	const struct tg_source *src = p->src;
+	struct tg_source_pg_run *r = calloc(1, sizeof(*r));
+	char timeout[32], options[TG_ERROR_MAX], uopt[TG_ERROR_MAX / 2];
+	const char *keys[8], *vals[8];
+	size_t n = 0;
+	int rc;
+
+	if (r == NULL || (r->unknown = tg_unknown_ids_new()) == NULL) {
+		free(r);
+		tg_error_set(err, "out of memory");
+		return NULL;
+	}
+	r->p = *p;
+	r->fd = -1;
+	*p->stats = (struct tg_source_stats){ 0 };
+	if (src->password_file != NULL && (r->password = read_secret(p->cfg, src, err)) == NULL)
+		goto fail;
+	snprintf(timeout, sizeof(timeout), "%lld", (long long)src->timeout);
+	/* DateStyle ISO: dates and timestamps come as YYYY-MM-DD whatever the
+	 * server's default; the keywords after dbname override the conninfo's,
+	 * so its own options are kept by putting them first */
+	user_options(src->conninfo, uopt, sizeof(uopt));
+	snprintf(options, sizeof(options), "%s%s-c statement_timeout=%lld -c DateStyle=ISO,YMD",
+		 uopt, uopt[0] != '\0' ? " " : "", (long long)src->timeout * 1000);
+	keys[n] = "dbname"; vals[n++] = src->conninfo;     /* expanded: any conninfo form */
+	keys[n] = "connect_timeout"; vals[n++] = timeout;
+	keys[n] = "options"; vals[n++] = options;
+	keys[n] = "client_encoding"; vals[n++] = "UTF8";
+	keys[n] = "fallback_application_name"; vals[n++] = "traguardo";
+	if (r->password != NULL) {
+		keys[n] = "password";
+		vals[n++] = r->password;
+	}
+	keys[n] = NULL;
+	vals[n] = NULL;
+	r->conn = PQconnectStartParams(keys, vals, 1);
+	if (r->conn == NULL) {
+		tg_error_set(err, "out of memory");
+		goto fail;
+	}
+	if (PQstatus(r->conn) == CONNECTION_BAD) {
+		fail_conn(r, "connection failed");
+		*err = r->err;
+		goto fail;
+	}
+	rc = sd_event_add_time_relative(p->event, &r->timer, CLOCK_MONOTONIC,
+					(uint64_t)src->timeout * 1000000, 0, on_timer, r);
+	if (rc < 0 || watch(r, EPOLLOUT) < 0) {
+		tg_error_setc(err, rc < 0 ? rc : -EIO, "source '%s': cannot watch the connection",
+			      src->name);
+		goto fail;
+	}
+	return r;
+fail:
+	run_free(r);
+	return NULL;
+}
