@@ -132,7 +132,7 @@ static const char *colour_of(enum tg_status s)
 	}
 }
 
-static const char *value_text(const struct tg_indicator *ind, double v, const char *lang,
+const char *tg_output_value(const struct tg_indicator *ind, double v, const char *lang,
 			      char *buf, size_t size)
 {
 	char num[64];
@@ -147,7 +147,7 @@ static const char *value_text(const struct tg_indicator *ind, double v, const ch
 	return buf;
 }
 
-static const char *target_text(const struct tg_indicator *ind, const char *lang, char *buf,
+const char *tg_output_target(const struct tg_indicator *ind, const char *lang, char *buf,
 			       size_t size)
 {
 	char a[64], b[64];
@@ -286,10 +286,10 @@ void tg_output_table(FILE *f, const struct tg_config *cfg, const struct tg_engin
 		cell(f, ind->id, 10);
 		cell(f, ind->name, 40);
 		cell(f, r->has_value ? tg_period_label(ind->period, r->period, lang, label, sizeof(label)) : "—", 16);
-		cell(f, r->has_value ? value_text(ind, r->value, lang, val, sizeof(val)) : "—", 15);
-		cell(f, target_text(ind, lang, tgt, sizeof(tgt)), 12);
+		cell(f, r->has_value ? tg_output_value(ind, r->value, lang, val, sizeof(val)) : "—", 15);
+		cell(f, tg_output_target(ind, lang, tgt, sizeof(tgt)), 12);
 		if (r->has_forecast) {
-			value_text(ind, r->forecast, lang, fc, sizeof(fc));
+			tg_output_value(ind, r->forecast, lang, fc, sizeof(fc));
 			fprintf(f, "%s%s", fc, r->forecast_misses ? (en ? " (misses)" : " (mancato)") : "");
 		} else {
 			fputs("—", f);

@@ -28,6 +28,13 @@ char *tg_output_json(const struct tg_config *cfg, const struct tg_engine *e);
 int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
 			  int64_t wall_clock, struct tg_error *err);
 
+/* A value as people read it, with its unit: "27,6 giorni", "95,3%". */
+const char *tg_output_value(const struct tg_indicator *ind, double v, const char *lang,
+			    char *buf, size_t size);
+/* The target as the table shows it: "≥ 30", "≤ 30", "80–95". */
+const char *tg_output_target(const struct tg_indicator *ind, const char *lang, char *buf,
+			     size_t size);
+
 /* "12 indicatori: 8 in obiettivo, 2 attenzione, 1 critico, 1 in ritardo". */
 const char *tg_output_summary(const struct tg_config *cfg, const struct tg_engine *e,
 			      char *buf, size_t size);

@@ -18,6 +18,7 @@
 
 #include "evaluate.h"
 #include "number.h"
+#include "output.h"
 #include "report.h"
 #include "utf8.h"
 
@@ -431,46 +432,6 @@ static const char *num(double v, int decimals, const char *lang, char *buf, size
 	return tg_number_format(v, decimals, lang, buf, size);
 }
 
-static const char *with_unit(const struct tg_indicator *ind, double v, const char *lang,
-			     char *buf, size_t size)
-{
-	char n[64];
-
-	num(v, ind->decimals, lang, n, sizeof(n));
-	if (ind->unit == NULL)
-		snprintf(buf, size, "%s", n);
-	else if (strcmp(ind->unit, "%") == 0)
-		snprintf(buf, size, "%s%%", n);
-	else
-		snprintf(buf, size, "%s %s", n, ind->unit);
-	return buf;
-}
-
-/* As in the status table: "≥ 30", "≤ 30", "80–95". */
-static const char *target_text(const struct tg_indicator *ind, const char *lang, char *buf,
-			       size_t size)
-{
-	char a[64], b[64];
-
-	switch (ind->better) {
-	case TG_BETTER_HIGHER:
-		snprintf(buf, size, "≥ %s", num(ind->target, ind->decimals, lang, a, sizeof(a)));
-		break;
-	case TG_BETTER_LOWER:
-		snprintf(buf, size, "≤ %s", num(ind->target, ind->decimals, lang, a, sizeof(a)));
-		break;
-	default:
-		if (ind->has_min && ind->has_max)
-			snprintf(buf, size, "%s–%s", num(ind->min, ind->decimals, lang, a, sizeof(a)),
-				 num(ind->max, ind->decimals, lang, b, sizeof(b)));
-		else if (ind->has_min)
-			snprintf(buf, size, "≥ %s", num(ind->min, ind->decimals, lang, a, sizeof(a)));
-		else
-			snprintf(buf, size, "≤ %s", num(ind->max, ind->decimals, lang, a, sizeof(a)));
-	}
-	return buf;
-}
-
 /* Short period labels for a row of twelve: "10/2026" ("2026-10"); the other
  * kinds as tg_period_label writes them. */
 static const char *short_label(enum tg_period_kind kind, tg_day p, const char *lang,
@@ -590,7 +551,7 @@ static void write_text(const struct ctx *c)
 		cell(f, clean(ind->id, b1, sizeof(b1)), 10);
 		cell(f, clean(ind->name, b1, sizeof(b1)), 40);
 		cell(f, ind->unit != NULL ? clean(ind->unit, b1, sizeof(b1)) : "—", 10);
-		cell(f, target_text(ind, c->lang, b2, sizeof(b2)), 12);
+		cell(f, tg_output_target(ind, c->lang, b2, sizeof(b2)), 12);
 		if (row->has_ytd) {
 			char v[96];
 
@@ -601,7 +562,7 @@ static void write_text(const struct ctx *c)
 			cell(f, "—", 18);
 		}
 		if (r->has_forecast)
-			fprintf(f, "%s%s\n", clean(with_unit(ind, r->forecast, c->lang, b2, sizeof(b2)), b1, sizeof(b1)),
+			fprintf(f, "%s%s\n", clean(tg_output_value(ind, r->forecast, c->lang, b2, sizeof(b2)), b1, sizeof(b1)),
 				r->forecast_misses ? (c->en ? " (misses)" : " (mancato)") : "");
 		else
 			fputs("—\n", f);
@@ -687,7 +648,7 @@ static void write_csv(const struct ctx *c)
 		fputc(sep, f);
 		tg_report_csv_field(f, kind_word(ind->period, c->en), sep, false);
 		fputc(sep, f);
-		tg_report_csv_field(f, target_text(ind, c->lang, b, sizeof(b)), sep, false);
+		tg_report_csv_field(f, tg_output_target(ind, c->lang, b, sizeof(b)), sep, false);
 		fputc(sep, f);
 		tg_report_csv_field(f, tg_status_label(r->status, c->lang), sep, false);
 		fputc(sep, f);
@@ -758,7 +719,7 @@ static void html_row(const struct ctx *c, const struct row *row)
 	fputs("</td><td>", f);
 	tg_report_html_text(f, ind->unit != NULL ? ind->unit : "—");
 	fputs("</td><td>", f);
-	tg_report_html_text(f, target_text(ind, c->lang, b, sizeof(b)));
+	tg_report_html_text(f, tg_output_target(ind, c->lang, b, sizeof(b)));
 	fputs("</td>", f);
 	for (int i = 0; i < TG_REPORT_PERIODS; i++) {
 		if (row->has[i]) {
@@ -782,7 +743,7 @@ static void html_row(const struct ctx *c, const struct row *row)
 	}
 	if (r->has_forecast) {
 		fprintf(f, "</td><td class=\"n s-%s\">", r->forecast_misses ? "warning" : "ok");
-		tg_report_html_text(f, with_unit(ind, r->forecast, c->lang, b, sizeof(b)));
+		tg_report_html_text(f, tg_output_value(ind, r->forecast, c->lang, b, sizeof(b)));
 		if (r->forecast_misses) {
 			fputs("<small>", f);
 			tg_report_html_text(f, c->en ? "misses" : "mancato");

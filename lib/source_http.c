@@ -25,9 +25,9 @@
 #include "fsutil.h"
 #include "json_feed.h"
 #include "log.h"
+#include "secret.h"
 #include "source_csv.h"
 
-#define SECRET_MAX 4096
 #define RETRY_AFTER_MAX 60      /* seconds a 429 may ask us to wait within a run */
 #define RETRY_DELAY_MAX_MS 60000 /* backoff cap: retries = 10 must not hold a run for 25 min */
 #define SHA256_HEX 65
@@ -252,87 +252,13 @@ struct tg_source_http_run {
 /* Every secret buffer is SECRET_MAX + 1 bytes: all of it is wiped, whatever
  * it holds (a failed read leaves no terminator, a refused one may hold a NUL
  * before the rest of the secret). */
-static void secret_free(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, SECRET_MAX + 1);
-		free(s);
-	}
-}
-
 static void run_free(struct tg_source_http_run *r)
 {
 	tg_http_cancel(r->transfer);
 	sd_event_source_disable_unref(r->retry);
-	secret_free(r->token);
-	secret_free(r->password);
+	tg_secret_free(r->token);
+	tg_secret_free(r->password);
 	free(r);
-}
-
-/* Reads a secret file: refused when everyone may read it (it may have been
- * read already) or write it (anyone could choose what we send); trailing
- * newline cut.  O_NONBLOCK: a FIFO put there must not hang the loop in open(). */
-static char *read_secret(const struct tg_config *cfg, const struct tg_source *src,
-			 const char *key, const char *name, struct tg_error *err)
-{
-	char *path = tg_config_secret_path(cfg, name);
-	char *buf = NULL;
-	struct stat st;
-	ssize_t n = 0, k;
-	int fd;
-
-	if (path == NULL) {
-		tg_error_set(err, "out of memory");
-		return NULL;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		tg_error_setc(err, -errno, "source '%s': %s '%s': %s", src->name, key, path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		tg_error_set(err, "source '%s': %s '%s': not a regular file", src->name, key, path);
-		goto out;
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		tg_error_set(err, "source '%s': %s '%s' is %s by everyone: refused (chmod o-rw it)",
-			     src->name, key, path, st.st_mode & S_IROTH ? "readable" : "writable");
-		goto out;
-	}
-	buf = malloc(SECRET_MAX + 1);
-	if (buf == NULL) {
-		tg_error_set(err, "out of memory");
-		goto out;
-	}
-	while (n <= SECRET_MAX && (k = read(fd, buf + n, (size_t)(SECRET_MAX + 1 - n))) != 0) {
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			n = -1;
-			break;
-		}
-		n += k;
-	}
-	if (n < 0 || n > SECRET_MAX || n == 0) {
-		tg_error_set(err, "source '%s': %s '%s': %s", src->name, key, path,
-			     n < 0 ? strerror(errno) : n == 0 ? "empty" : "longer than 4 KiB");
-		secret_free(buf);
-		buf = NULL;
-		goto out;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	buf[n] = '\0';
-	if (strpbrk(buf, "\r\n") != NULL || strlen(buf) != (size_t)n) {
-		tg_error_set(err, "source '%s': %s '%s': more than one line", src->name, key, path);
-		secret_free(buf);
-		buf = NULL;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(path);
-	return buf;
 }
 
 static void finish(struct tg_source_http_run *r, int rc, bool not_modified, const struct tg_error *err)
@@ -555,6 +481,7 @@ struct tg_source_http_run *tg_source_http_start(const struct tg_source_http_para
 {
 	struct tg_source_http_run *r = calloc(1, sizeof(*r));
 	struct timespec ts;
+	char owner[96];
 
 	if (r == NULL) {
 		tg_error_set(err, "out of memory");
@@ -570,11 +497,12 @@ struct tg_source_http_run *tg_source_http_start(const struct tg_source_http_para
 	if (r->rng == 0)
 		r->rng = 88172645463325252ULL;
 	tg_http_redact_url(p->src->url, r->name, sizeof(r->name));
+	snprintf(owner, sizeof(owner), "source '%s'", p->src->name);
 	if (p->src->bearer_token_file != NULL &&
-	    (r->token = read_secret(p->cfg, p->src, "bearer_token_file", p->src->bearer_token_file, err)) == NULL)
+	    (r->token = tg_secret_read(p->cfg, owner, "bearer_token_file", p->src->bearer_token_file, err)) == NULL)
 		goto fail;
 	if (p->src->password_file != NULL &&
-	    (r->password = read_secret(p->cfg, p->src, "password_file", p->src->password_file, err)) == NULL)
+	    (r->password = tg_secret_read(p->cfg, owner, "password_file", p->src->password_file, err)) == NULL)
 		goto fail;
 	if (start_attempt(r, err) < 0)
 		goto fail;

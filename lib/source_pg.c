@@ -24,7 +24,8 @@
 
 #include <libpq-fe.h>
 
-#define SECRET_MAX 4096
+#include "secret.h"
+
 #define WARN_ROWS 20       /* bad rows reported one by one, then only counted */
 #define GRACE_SEC 5        /* past statement_timeout before we give up ourselves */
 
@@ -66,14 +67,6 @@ struct tg_source_pg_run {
 	char *password;
 };
 
-static void secret_free(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, SECRET_MAX + 1);
-		free(s);
-	}
-}
-
 static void run_free(struct tg_source_pg_run *r)
 {
 	if (r == NULL)
@@ -83,7 +76,7 @@ static void run_free(struct tg_source_pg_run *r)
 	if (r->conn != NULL)
 		PQfinish(r->conn);
 	tg_unknown_ids_free(r->unknown);
-	secret_free(r->password);
+	tg_secret_free(r->password);
 	free(r);
 }
 
@@ -92,71 +85,6 @@ void tg_source_pg_cancel(struct tg_source_pg_run *run)
 	run_free(run);
 }
 
-/* Same rules as the http source's secrets: refused when anyone may read or
- * write it; one line; O_NONBLOCK so that a FIFO cannot hang the loop. */
-static char *read_secret(const struct tg_config *cfg, const struct tg_source *src,
-			 struct tg_error *err)
-{
-	char *path = tg_config_secret_path(cfg, src->password_file);
-	char *buf = NULL;
-	struct stat st;
-	ssize_t n = 0, k;
-	int fd;
-
-	if (path == NULL) {
-		tg_error_set(err, "out of memory");
-		return NULL;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		tg_error_setc(err, -errno, "source '%s': password_file '%s': %s", src->name, path,
-			      strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		tg_error_set(err, "source '%s': password_file '%s': not a regular file", src->name, path);
-		goto out;
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		tg_error_set(err, "source '%s': password_file '%s' is %s by everyone: refused (chmod o-rw it)",
-			     src->name, path, st.st_mode & S_IROTH ? "readable" : "writable");
-		goto out;
-	}
-	if ((buf = malloc(SECRET_MAX + 1)) == NULL) {
-		tg_error_set(err, "out of memory");
-		goto out;
-	}
-	while (n <= SECRET_MAX && (k = read(fd, buf + n, (size_t)(SECRET_MAX + 1 - n))) != 0) {
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			n = -1;
-			break;
-		}
-		n += k;
-	}
-	if (n <= 0 || n > SECRET_MAX) {
-		tg_error_set(err, "source '%s': password_file '%s': %s", src->name, path,
-			     n < 0 ? strerror(errno) : n == 0 ? "empty" : "longer than 4 KiB");
-		secret_free(buf);
-		buf = NULL;
-		goto out;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	buf[n] = '\0';
-	if (n == 0 || strpbrk(buf, "\r\n") != NULL || strlen(buf) != (size_t)n) {
-		tg_error_set(err, "source '%s': password_file '%s': %s", src->name, path,
-			     n == 0 ? "empty" : "more than one line");
-		secret_free(buf);
-		buf = NULL;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(path);
-	return buf;
-}
 
 /* libpq messages end with a newline and may span lines ("...refused\n\tIs
  * the server running..."): one line for logs, a line break becoming "; ". */
@@ -554,7 +482,7 @@ struct tg_source_pg_run *tg_source_pg_start(const struct tg_source_pg_params *p,
 {
 	const struct tg_source *src = p->src;
 	struct tg_source_pg_run *r = calloc(1, sizeof(*r));
-	char timeout[32], options[TG_ERROR_MAX], uopt[TG_ERROR_MAX / 2];
+	char timeout[32], options[TG_ERROR_MAX], uopt[TG_ERROR_MAX / 2], owner[96];
 	const char *keys[8], *vals[8];
 	size_t n = 0;
 	int rc;
@@ -567,7 +495,9 @@ struct tg_source_pg_run *tg_source_pg_start(const struct tg_source_pg_params *p,
 	r->p = *p;
 	r->fd = -1;
 	*p->stats = (struct tg_source_stats){ 0 };
-	if (src->password_file != NULL && (r->password = read_secret(p->cfg, src, err)) == NULL)
+	snprintf(owner, sizeof(owner), "source '%s'", src->name);
+	if (src->password_file != NULL &&
+	    (r->password = tg_secret_read(p->cfg, owner, "password_file", src->password_file, err)) == NULL)
 		goto fail;
 	snprintf(timeout, sizeof(timeout), "%lld", (long long)src->timeout);
 	/* DateStyle ISO: dates and timestamps come as YYYY-MM-DD whatever the
