@@ -243,9 +243,12 @@ static void reload(struct daemon *d)
 	struct source_timer *timers = NULL;
 	uint64_t *due = NULL, now = now_usec();
 	struct tg_error err;
+	char qpath[512];
 
+	/* a line break in the path would add a field to the notification */
+	tg_error_quote(d->path, strlen(d->path), 400, qpath, sizeof(qpath));
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
-		   (unsigned long long)now, d->path);
+		   (unsigned long long)now, qpath);
 	tg_log(LOG_NOTICE, "reloading %s", d->path);
 	cfg = daemon_load_config(d->path, first, sizeof(first));
 	if (cfg != NULL) {

@@ -469,8 +469,10 @@ int tg_engine_reconfigure(struct tg_engine *e, const struct tg_config *cfg, stru
 			goto fail;
 		}
 		/* new limits need a new multi handle; the runs it carries are
-		 * cancelled below anyway */
-		new_http = e->http == NULL || old->daemon.http_max_parallel != lim.max_parallel ||
+		 * cancelled below anyway.  A handle kept through a configuration
+		 * without HTTP sources has the limits of an older one, not old's. */
+		new_http = e->http == NULL || !has_http_sources(old) ||
+			   old->daemon.http_max_parallel != lim.max_parallel ||
 			   old->daemon.http_max_per_host != lim.max_per_host;
 		if (new_http && (http = tg_http_new(e->event, &lim, err)) == NULL)
 			goto fail;
