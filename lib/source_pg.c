@@ -112,12 +112,22 @@ static void one_line(char *s)
 	*out = '\0';
 }
 
+/* Server text (messages may quote data, a RAISE anything): one line, then
+ * quoted so no byte from the database forges a log line. */
+static const char *server_text(const char *s, char *buf, size_t size)
+{
+	char line[TG_ERROR_MAX];
+
+	snprintf(line, sizeof(line), "%s", s != NULL ? s : "");
+	one_line(line);
+	return tg_error_quote(line, strlen(line), size, buf, size);
+}
+
 static void fail_conn(struct tg_source_pg_run *r, const char *what)
 {
 	char msg[TG_ERROR_MAX];
 
-	snprintf(msg, sizeof(msg), "%s", PQerrorMessage(r->conn));
-	one_line(msg);
+	server_text(PQerrorMessage(r->conn), msg, sizeof(msg));
 	tg_error_set(&r->err, "%s: %s", what, msg[0] != '\0' ? msg : "unknown error");
 	r->failed = true;
 }
@@ -127,12 +137,14 @@ static void fail_result(struct tg_source_pg_run *r, const PGresult *res)
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *prim = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	char msg[TG_ERROR_MAX];
+	char st[32];
 
 	if (r->failed)
 		return;   /* the first error explains; the rest follow from it */
-	snprintf(msg, sizeof(msg), "%s", prim != NULL ? prim : PQresultErrorMessage(res));
-	one_line(msg);
-	tg_error_set(&r->err, "query failed: SQLSTATE %s: %s", state != NULL ? state : "?????", msg);
+	server_text(prim != NULL ? prim : PQresultErrorMessage(res), msg, sizeof(msg));
+	tg_error_quote(state != NULL ? state : "?????", state != NULL ? strlen(state) : 5, 8,
+		       st, sizeof(st));
+	tg_error_set(&r->err, "query failed: SQLSTATE %s: %s", st, msg);
 	r->failed = true;
 }
 
@@ -188,11 +200,21 @@ static int find_column(const PGresult *res, const char *name)
 	return -1;
 }
 
+/* A column's name as the message shows it: it comes from the query (an
+ * alias can hold any byte), so quoted. */
+static const char *column_name(const PGresult *res, int col, char *buf, size_t size)
+{
+	const char *name = PQfname(res, col);
+
+	return tg_error_quote_in(name, name != NULL ? strlen(name) : 0, 64, "'\\", buf, size);
+}
+
 static int setup_columns(struct tg_source_pg_run *r, const PGresult *res)
 {
 	const struct tg_source *src = r->p.src;
 	const char *names[3] = { src->col_indicator, src->col_period, src->col_value };
 	int *cols[3] = { &r->ci, &r->cp, &r->cv };
+	char q[4 * 64 + 8];
 	Oid t;
 
 	if (PQnfields(res) < 3 && src->col_indicator == NULL)
@@ -216,9 +238,9 @@ static int setup_columns(struct tg_source_pg_run *r, const PGresult *res)
 		r->pk = P_YEAR;
 		break;
 	default:
-		return tg_error_set(&r->err, "period column '%.64s' has type OID %u: "
+		return tg_error_set(&r->err, "period column '%s' has type OID %u: "
 				    "use a date, a timestamp, text or an integer year",
-				    PQfname(res, r->cp), (unsigned)t);
+				    column_name(res, r->cp, q, sizeof(q)), (unsigned)t);
 	}
 	switch (t = PQftype(res, r->cv)) {
 	case OID_INT2: case OID_INT4: case OID_INT8: case OID_FLOAT4: case OID_FLOAT8:
@@ -229,9 +251,9 @@ static int setup_columns(struct tg_source_pg_run *r, const PGresult *res)
 		r->vk = V_TEXT;
 		break;
 	default:
-		return tg_error_set(&r->err, "value column '%.64s' has type OID %u: "
-				    "use a numeric type or text", PQfname(res, r->cv),
-				    (unsigned)t);
+		return tg_error_set(&r->err, "value column '%s' has type OID %u: "
+				    "use a numeric type or text",
+				    column_name(res, r->cv, q, sizeof(q)), (unsigned)t);
 	}
 	r->have_columns = true;
 	return 0;
@@ -267,13 +289,20 @@ static void take_row(struct tg_source_pg_run *r, const PGresult *res)
 	ps = PQgetvalue(res, 0, r->cp);
 	plen = (size_t)PQgetlength(res, 0, r->cp);
 	tg_error_clear(&err);
-	if (r->pk == P_DATE)   /* DateStyle ISO: "YYYY-MM-DD[ time[zone]]": the date as written */
+	if (r->pk == P_DATE && plen > 3 && memcmp(ps + plen - 3, " BC", 3) == 0)
+		rc = tg_error_set(&err, "a date before Christ");   /* cut to 10, it would pass as AD */
+	else if (r->pk == P_DATE)   /* DateStyle ISO: "YYYY-MM-DD[ time[zone]]": the date as written */
 		rc = tg_date_parse(ps, plen > 10 ? 10 : plen, NULL, &date, &err);
 	else if (r->pk == P_TEXT)
 		rc = tg_date_parse(ps, plen, src->dialect.date_format, &date, &err);
 	else if (plen != 4 || (rc = tg_date_parse(ps, plen, NULL, &date, &err)) < 0 ||
 		 date.precision != TG_PERIOD_YEAR)
-		rc = tg_error_set(&err, "%.20s is not a year (1000 to 9999)", ps);
+	{
+		char q[4 * 20 + 8];
+
+		rc = tg_error_set(&err, "%s is not a year (1000 to 9999)",
+				  tg_error_quote(ps, plen, 20, q, sizeof(q)));
+	}
 	if (rc < 0) {
 		bad_row(r, "period: %s", err.msg);
 		return;
@@ -304,8 +333,12 @@ static void take_row(struct tg_source_pg_run *r, const PGresult *res)
 		r->p.stats->measurements++;
 }
 
-static void take_result(struct tg_source_pg_run *r, PGresult *res)
+/* Returns 1 when the run must end now (a COPY: PQgetResult would hand out
+ * COPY results forever). */
+static int take_result(struct tg_source_pg_run *r, PGresult *res)
 {
+	int stop = 0;
+
 	switch (PQresultStatus(res)) {
 	case PGRES_SINGLE_TUPLE:
 		if (r->failed)
@@ -330,11 +363,21 @@ static void take_result(struct tg_source_pg_run *r, PGresult *res)
 			r->failed = true;
 		}
 		break;
+	case PGRES_COPY_OUT:
+	case PGRES_COPY_IN:
+	case PGRES_COPY_BOTH:
+		if (!r->failed)
+			tg_error_set(&r->err, "the query starts a COPY (it must be a "
+				     "SELECT of indicator, period and value)");
+		r->failed = true;
+		stop = 1;
+		break;
 	default:
 		fail_result(r, res);
 		break;
 	}
 	PQclear(res);
+	return stop;
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
@@ -395,7 +438,13 @@ static int send_query(struct tg_source_pg_run *r)
 static int step(struct tg_source_pg_run *r)
 {
 	if (r->state == CONNECTING) {
-		switch (PQconnectPoll(r->conn)) {
+		PostgresPollingStatusType ps = PQconnectPoll(r->conn);
+
+		/* libpq may have closed the socket for a new one (next address)
+		 * that got the same number: epoll forgot the old one, so a kept
+		 * source would watch nothing.  Watch afresh at each step. */
+		r->io = sd_event_source_disable_unref(r->io);
+		switch (ps) {
 		case PGRES_POLLING_READING:
 			return watch(r, EPOLLIN) < 0 ? (fail_conn(r, "connection failed"), 1) : 0;
 		case PGRES_POLLING_WRITING:
@@ -410,8 +459,15 @@ static int step(struct tg_source_pg_run *r)
 		}
 	}
 	if (r->state == SENDING) {
-		int f = PQflush(r->conn);
+		int f;
 
+		/* libpq: when read-ready while sending, consume the input first
+		 * (the server may be answering or refusing) */
+		if (!PQconsumeInput(r->conn)) {
+			fail_conn(r, "cannot send the query");
+			return 1;
+		}
+		f = PQflush(r->conn);
 		if (f < 0) {
 			fail_conn(r, "cannot send the query");
 			return 1;
@@ -423,7 +479,8 @@ static int step(struct tg_source_pg_run *r)
 			fail_conn(r, "connection lost");
 			return 1;
 		}
-		return 0;
+		/* no return: PQconsumeInput and PQflush may have read the answer
+		 * already, and a socket with nothing left would never wake us */
 	}
 	if (!PQconsumeInput(r->conn)) {
 		fail_conn(r, "connection lost");
@@ -432,9 +489,8 @@ static int step(struct tg_source_pg_run *r)
 	while (!PQisBusy(r->conn)) {
 		PGresult *res = PQgetResult(r->conn);
 
-		if (res == NULL)
+		if (res == NULL || take_result(r, res))
 			return 1;
-		take_result(r, res);
 	}
 	return 0;
 }

@@ -270,6 +270,12 @@ static void test_errors(void **state)
 		{ "SELECT 'A', true, 1", "period column '?column?' has type OID 16" },
 		{ "SELECT 'A', DATE '2026-01-01', true", "value column '?column?' has type OID 16" },
 		{ "SET search_path = public", "the query returns no rows" },
+		/* PQgetResult hands out COPY results forever: the run must end */
+		{ "COPY (SELECT 1) TO STDOUT", "the query starts a COPY" },
+		/* names and messages from the database are quoted */
+		{ "SELECT 'A', true AS U&\\\"x\\\\001by\\\", 1", "period column 'x\\x1by' has type OID 16" },
+		{ "SELECT 'A', DATE '2026-01-01', ('x' || chr(27) || 'y')::int",
+		  "SQLSTATE 22P02: invalid input syntax for type integer: \"x\\x1By\"" },
 	};
 
 	(void)state;
@@ -280,13 +286,60 @@ static void test_errors(void **state)
 
 		assert_non_null(start(f, 20000, &err));
 		wait_done(f);
-		if (f->rc >= 0 || strstr(f->err.msg, cases[i].msg) == NULL) {
+		if (f->rc >= 0 || strstr(f->err.msg, cases[i].msg) == NULL ||
+		    strchr(f->err.msg, 27) != NULL) {
 			print_error("case %zu: got rc %d \"%s\", expected \"%s\"\n", i, f->rc,
 				    f->err.msg, cases[i].msg);
 			fail();
 		}
 		fix_free(f);
 	}
+}
+
+/* The first host refuses: libpq closes its socket and opens one for the next
+ * host, which gets the same descriptor number; the run must watch the new one. */
+static void test_next_host(void **state)
+{
+	struct tg_error err = { { 0 } };
+	char dir[128], ci[320];
+	unsigned port;
+	struct fix *f;
+
+	(void)state;
+	NEED_SERVER();
+	assert_int_equal(sscanf(conninfo, "host=%127s port=%u", dir, &port), 2);
+	snprintf(ci, sizeof(ci), "host=127.0.0.1,%s port=1,%u user=postgres dbname=postgres", dir, port);
+	f = fix_new(conf_for(ci, "SELECT 'A', DATE '2026-03-01', 1", "timeout = \"10s\";"));
+	assert_non_null(start(f, 20000, &err));
+	wait_done(f);
+	if (f->rc < 0)
+		print_error("%s\n", f->err.msg);
+	assert_int_equal(f->rc, 0);
+	assert_int_equal(f->stats.measurements, 1);
+	fix_free(f);
+}
+
+/* A date BC, cut to its first 10 bytes, would pass for the same date AD. */
+static void test_bc_date(void **state)
+{
+	struct tg_error err = { { 0 } };
+	struct fix *f;
+
+	(void)state;
+	NEED_SERVER();
+	f = fix_new(conf_for(conninfo,
+		"SELECT * FROM (VALUES ('A', DATE '1500-03-01 BC', 1), ('B', DATE '2026-03-01', 2),"
+		" ('C', TIMESTAMP '1500-03-01 10:00 BC', 3)) t(a, b, c)", ""));
+	assert_non_null(start(f, 20000, &err));
+	wait_done(f);
+	assert_int_equal(f->rc, 0);
+	assert_int_equal(f->stats.rows, 3);
+	assert_int_equal(f->stats.measurements, 1);
+	assert_int_equal(f->stats.bad_rows, 2);
+	assert_string_equal(f->recs[0].id, "B");
+	assert_string_equal(f->warns[0], "row 1: period: a date before Christ; row skipped");
+	assert_string_equal(f->warns[1], "row 3: period: a date before Christ; row skipped");
+	fix_free(f);
 }
 
 static int cluster_start(void **state)
@@ -337,6 +390,8 @@ int main(void)
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_since_parameter),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_bc_date),
+		cmocka_unit_test(test_next_host),
 	};
 
 	return cmocka_run_group_tests(tests, cluster_start, cluster_stop);
