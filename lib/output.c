@@ -18,6 +18,7 @@
 #include "fsutil.h"
 #include "number.h"
 #include "period.h"
+#include "utf8.h"
 
 static bool lang_en(const struct tg_config *cfg)
 {
@@ -42,30 +43,15 @@ static void hour_min(tg_time now, int *h, int *m)
 static size_t char_at(const char *str, int *cols)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	size_t n = tg_utf8_len(s, SIZE_MAX);
 	uint32_t cp;
-	size_t n;
 
-	if (s[0] < 0x80) {
-		*cols = 1;
+	*cols = 1;
+	if (n <= 1)
 		return 1;
-	}
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		n = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		n = 4, cp = s[0] & 0x07;
-	else {
-		*cols = 1;
-		return 1;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80) {   /* also stops at the NUL */
-			*cols = 1;
-			return 1;
-		}
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
+	cp = n == 2 ? (s[0] & 0x1Fu) : n == 3 ? (s[0] & 0x0Fu) : (s[0] & 0x07u);
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | (s[i] & 0x3Fu);
 	if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
 	    (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0x20D0 && cp <= 0x20FF))
 		*cols = 0;
@@ -75,8 +61,6 @@ static size_t char_at(const char *str, int *cols)
 		 (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
 		 (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD))
 		*cols = 2;
-	else
-		*cols = 1;
 	return n;
 }
 
@@ -95,7 +79,7 @@ static size_t width(const char *s)
 
 /* Prints s padded or cut to w - 1 columns (a cut ends with "…") and a
  * space, so that neighbouring columns never touch.  w >= 2. */
-static void cell(FILE *f, const char *s, size_t w)
+void tg_output_cell(FILE *f, const char *s, size_t w)
 {
 	size_t sw = width(s), cols = 0;
 
@@ -269,25 +253,25 @@ void tg_output_table(FILE *f, const struct tg_config *cfg, const struct tg_engin
 			dept = ind->department;
 			fprintf(f, "\n%s%s%s\n", colour ? "\033[1m" : "", dept, colour ? "\033[0m" : "");
 			fputs("  ", f);
-			cell(f, en ? "STATUS" : "STATO", 14);
-			cell(f, "ID", 10);
-			cell(f, en ? "INDICATOR" : "INDICATORE", 40);
-			cell(f, en ? "PERIOD" : "PERIODO", 16);
-			cell(f, en ? "VALUE" : "VALORE", 15);
-			cell(f, en ? "TARGET" : "OBIETTIVO", 12);
+			tg_output_cell(f, en ? "STATUS" : "STATO", 14);
+			tg_output_cell(f, "ID", 10);
+			tg_output_cell(f, en ? "INDICATOR" : "INDICATORE", 40);
+			tg_output_cell(f, en ? "PERIOD" : "PERIODO", 16);
+			tg_output_cell(f, en ? "VALUE" : "VALORE", 15);
+			tg_output_cell(f, en ? "TARGET" : "OBIETTIVO", 12);
 			fputs(en ? "YEAR FORECAST\n" : "PREVISIONE ANNO\n", f);
 		}
 		fputs("  ", f);
 		if (colour)
 			fputs(colour_of(r->status), f);
-		cell(f, tg_status_label(r->status, lang), 14);
+		tg_output_cell(f, tg_status_label(r->status, lang), 14);
 		if (colour)
 			fputs("\033[0m", f);
-		cell(f, ind->id, 10);
-		cell(f, ind->name, 40);
-		cell(f, r->has_value ? tg_period_label(ind->period, r->period, lang, label, sizeof(label)) : "—", 16);
-		cell(f, r->has_value ? tg_output_value(ind, r->value, lang, val, sizeof(val)) : "—", 15);
-		cell(f, tg_output_target(ind, lang, tgt, sizeof(tgt)), 12);
+		tg_output_cell(f, ind->id, 10);
+		tg_output_cell(f, ind->name, 40);
+		tg_output_cell(f, r->has_value ? tg_period_label(ind->period, r->period, lang, label, sizeof(label)) : "—", 16);
+		tg_output_cell(f, r->has_value ? tg_output_value(ind, r->value, lang, val, sizeof(val)) : "—", 15);
+		tg_output_cell(f, tg_output_target(ind, lang, tgt, sizeof(tgt)), 12);
 		if (r->has_forecast) {
 			tg_output_value(ind, r->forecast, lang, fc, sizeof(fc));
 			fprintf(f, "%s%s", fc, r->forecast_misses ? (en ? " (misses)" : " (mancato)") : "");

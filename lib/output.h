@@ -28,6 +28,11 @@ char *tg_output_json(const struct tg_config *cfg, const struct tg_engine *e);
 int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
 			  int64_t wall_clock, struct tg_error *err);
 
+/* Prints UTF-8 text padded or cut to w - 1 terminal columns (a cut ends with
+ * "…") and a space, so that neighbouring columns never touch; combining
+ * marks count 0 columns, East Asian wide characters and emoji 2.  w >= 2. */
+void tg_output_cell(FILE *f, const char *s, size_t w);
+
 /* A value as people read it, with its unit: "27,6 giorni", "95,3%". */
 const char *tg_output_value(const struct tg_indicator *ind, double v, const char *lang,
 			    char *buf, size_t size);

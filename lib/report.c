@@ -250,69 +250,6 @@ static const char *clean(const char *s, char *buf, size_t size)
 
 /* ------------------------------------------------------------ text cells */
 
-/* Width in terminal columns of the (clean) UTF-8 character at s; the same
- * small locale-free wcwidth() as the status table. */
-static size_t char_at(const char *str, int *cols)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n = tg_utf8_len(s, SIZE_MAX);
-	uint32_t cp;
-
-	*cols = 1;
-	if (n <= 1)
-		return 1;
-	cp = n == 2 ? (s[0] & 0x1Fu) : n == 3 ? (s[0] & 0x0Fu) : (s[0] & 0x07u);
-	for (size_t i = 1; i < n; i++)
-		cp = (cp << 6) | (s[i] & 0x3Fu);
-	if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
-	    (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0x20D0 && cp <= 0x20FF))
-		*cols = 0;
-	else if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-		 (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-		 (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-		 (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
-		 (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD))
-		*cols = 2;
-	return n;
-}
-
-static size_t width(const char *s)
-{
-	size_t w = 0;
-	int c;
-
-	while (*s != '\0') {
-		s += char_at(s, &c);
-		w += (size_t)c;
-	}
-	return w;
-}
-
-/* s (already clean) padded or cut to w - 1 columns and a space. */
-static void cell(FILE *f, const char *s, size_t w)
-{
-	size_t sw = width(s), cols = 0;
-
-	if (sw < w) {
-		fputs(s, f);
-		for (size_t i = sw; i < w; i++)
-			fputc(' ', f);
-		return;
-	}
-	while (*s != '\0') {
-		int c;
-		size_t n = char_at(s, &c);
-
-		if (cols + (size_t)c > w - 2)
-			break;
-		fwrite(s, 1, n, f);
-		cols += (size_t)c;
-		s += n;
-	}
-	fputs("…", f);
-	for (cols++; cols < w; cols++)
-		fputc(' ', f);
-}
 
 /* ------------------------------------------------------------ the rows */
 
@@ -538,28 +475,28 @@ static void write_text(const struct ctx *c)
 		if (dept == NULL || strcmp(dept, ind->department) != 0) {
 			dept = ind->department;
 			fprintf(f, "\n%s\n  ", clean(dept, b1, sizeof(b1)));
-			cell(f, c->en ? "STATUS" : "STATO", 14);
-			cell(f, "ID", 10);
-			cell(f, c->en ? "INDICATOR" : "INDICATORE", 40);
-			cell(f, c->en ? "UNIT" : "UNITÀ", 10);
-			cell(f, c->en ? "TARGET" : "OBIETTIVO", 12);
-			cell(f, c->en ? "YEAR TO DATE" : "PROGR. ANNO", 18);
+			tg_output_cell(f, c->en ? "STATUS" : "STATO", 14);
+			tg_output_cell(f, "ID", 10);
+			tg_output_cell(f, c->en ? "INDICATOR" : "INDICATORE", 40);
+			tg_output_cell(f, c->en ? "UNIT" : "UNITÀ", 10);
+			tg_output_cell(f, c->en ? "TARGET" : "OBIETTIVO", 12);
+			tg_output_cell(f, c->en ? "YEAR TO DATE" : "PROGR. ANNO", 18);
 			fputs(c->en ? "YEAR FORECAST\n" : "PREVISIONE ANNO\n", f);
 		}
 		fputs("  ", f);
-		cell(f, tg_status_label(r->status, c->lang), 14);
-		cell(f, clean(ind->id, b1, sizeof(b1)), 10);
-		cell(f, clean(ind->name, b1, sizeof(b1)), 40);
-		cell(f, ind->unit != NULL ? clean(ind->unit, b1, sizeof(b1)) : "—", 10);
-		cell(f, tg_output_target(ind, c->lang, b2, sizeof(b2)), 12);
+		tg_output_cell(f, tg_status_label(r->status, c->lang), 14);
+		tg_output_cell(f, clean(ind->id, b1, sizeof(b1)), 10);
+		tg_output_cell(f, clean(ind->name, b1, sizeof(b1)), 40);
+		tg_output_cell(f, ind->unit != NULL ? clean(ind->unit, b1, sizeof(b1)) : "—", 10);
+		tg_output_cell(f, tg_output_target(ind, c->lang, b2, sizeof(b2)), 12);
 		if (row->has_ytd) {
 			char v[96];
 
 			snprintf(b2, sizeof(b2), "%s (%s)", num(row->ytd, ind->decimals, c->lang, v, sizeof(v)),
 				 agg_word(ind, c->en));
-			cell(f, clean(b2, b1, sizeof(b1)), 18);
+			tg_output_cell(f, clean(b2, b1, sizeof(b1)), 18);
 		} else {
-			cell(f, "—", 18);
+			tg_output_cell(f, "—", 18);
 		}
 		if (r->has_forecast)
 			fprintf(f, "%s%s\n", clean(tg_output_value(ind, r->forecast, c->lang, b2, sizeof(b2)), b1, sizeof(b1)),
