@@ -1155,8 +1155,10 @@ static void bad_type(struct loader *L, const config_setting_t *s, const struct k
 		 describe(db, sizeof(db), s));
 }
 
-/* Checks printable UTF-8 text; on failure writes why into why. */
-static bool text_ok(const char *s, size_t max, bool allow_empty, char *why, size_t size)
+/* Checks UTF-8 text; on failure writes why into why.  Multi-line text (a
+ * query) may hold line breaks and tabs; any other text is printable only. */
+static bool text_check(const char *s, size_t max, bool allow_empty, bool multiline, char *why,
+		       size_t size)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s);
@@ -1177,8 +1179,8 @@ static bool text_ok(const char *s, size_t max, bool allow_empty, char *why, size
 			snprintf(why, size, "is not valid UTF-8: %s", quote(qb, s));
 			return false;
 		}
-		if (is_control_at(p)) {
-			snprintf(why, size,
+		if (multiline ? *p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r' : is_control_at(p)) {
+			snprintf(why, size, multiline ? "must not contain control characters: %s" :
 				 "must not contain control characters (line breaks, tabs): %s",
 				 quote(qb, s));
 			return false;
@@ -1186,6 +1188,11 @@ static bool text_ok(const char *s, size_t max, bool allow_empty, char *why, size
 		p += n;
 	}
 	return true;
+}
+
+static bool text_ok(const char *s, size_t max, bool allow_empty, char *why, size_t size)
+{
+	return text_check(s, max, allow_empty, false, why, size);
 }
 
 /* The userinfo of a URL: [*user, *at) when the authority has an '@'
@@ -1372,32 +1379,7 @@ static bool dotpath_ok(const char *s, bool allow_empty, char *why, size_t size)
 /* A query: any UTF-8 text a person may write over several lines. */
 static bool sql_ok(const char *s, char *why, size_t size)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s);
-	char qb[QBUF];
-
-	if (len == 0) {
-		snprintf(why, size, "must not be empty");
-		return false;
-	}
-	if (len > SQL_MAX) {
-		snprintf(why, size, "is longer than %d bytes", SQL_MAX);
-		return false;
-	}
-	while (*p) {
-		size_t n = tg_utf8_len(p, len - (size_t)(p - (const unsigned char *)s));
-
-		if (n == 0) {
-			snprintf(why, size, "is not valid UTF-8: %s", quote(qb, s));
-			return false;
-		}
-		if (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r') {
-			snprintf(why, size, "must not contain control characters: %s", quote(qb, s));
-			return false;
-		}
-		p += n;
-	}
-	return true;
+	return text_check(s, SQL_MAX, false, true, why, size);
 }
 
 /* Checks one string: what is "'name'" or "'to' entry 2". */
