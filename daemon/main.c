@@ -23,7 +23,7 @@
 #include "log.h"
 #include "output.h"
 #include "period.h"
-#include "preview.h"
+#include "notify.h"
 #include "report.h"
 #include "route.h"
 #include "run.h"
@@ -33,6 +33,7 @@
 #define EXIT_FAIL 1      /* configuration invalid, state not usable */
 #define EXIT_USAGE 2
 #define EXIT_SOURCES 3   /* once: the cycle ran, but some source failed */
+#define EXIT_UNDELIVERED 4 /* once: some message was not delivered (outbox or failed/) */
 
 static const char usage_text[] =
 	"usage: traguardo [-c FILE] [-v] COMMAND [OPTIONS]\n"
@@ -47,7 +48,9 @@ static const char usage_text[] =
 	"  report [--month YYYY-MM] [--format text|csv|html]\n"
 	"                        management review (ISO 9001 9.3) of every indicator for\n"
 	"                        a month (default: the last complete one), from the journal\n"
-	"  (test-notify comes in a later version)\n"
+	"  test-notify CHANNEL [--to ADDRESS]\n"
+	"                        send a test message through CHANNEL now (e-mail: to\n"
+	"                        ADDRESS, default daemon.admins) and print the answer\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE     configuration (default $TRAGUARDO_CONFIG, else\n"
@@ -74,7 +77,9 @@ static const char usage_text[] =
 	"     not be written, the journal could not be written (run), or no status.json\n"
 	"     yet (status)\n"
 	"  2  wrong usage\n"
-	"  3  once: the cycle ran but at least one source failed (see the messages)\n";
+	"  3  once: the cycle ran but at least one source failed (see the messages)\n"
+	"  4  once: the cycle ran but some message was not delivered (it stays in the\n"
+	"     outbox and is retried, or was refused for good: STATE_DIR/outbox/failed/)\n";
 
 static void usage(FILE *f)
 {
@@ -177,44 +182,76 @@ static bool want_colour(void)
 	       strcmp(term, "dumb") != 0;
 }
 
-static int write_previews(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
-			  bool json)
+static void once_idle(void *ctx)
+{
+	sd_event_exit(ctx, 0);
+}
+
+/* The notifications of the cycle: spooled then delivered (every message of
+ * the outbox is tried, whatever its backoff), or, in a dry run, written to
+ * STATE_DIR/preview/.  Returns EXIT_OK, EXIT_FAIL or EXIT_UNDELIVERED. */
+static int notify_once(const struct tg_config *cfg, struct once *o, bool dry, bool json,
+		       struct tg_output_notify *ns)
 {
 	FILE *out = json ? stderr : stdout;   /* stdout is only the JSON */
-	struct tg_digests d;
-	struct tg_error err;
-	char dir[4096];
-	bool en;
-	int n;
+	bool en = strcmp(cfg->daemon.language, "en") == 0;
+	int64_t wall = (int64_t)time(NULL);
+	struct tg_notifier *n;
+	sd_event *ev = NULL;
+	struct tg_error err = { 0 };
+	const struct tg_notify_stats *st;
+	int spooled, rc = EXIT_OK;
 
-	if (tg_route_plan(cfg, tg_engine_results(e), tg_time_day(now), &d) < 0) {
-		tg_log(LOG_ERR, "out of memory");
-		return -ENOMEM;
+	/* a loop of its own: the cycle's loop has finished and takes no new source */
+	if (sd_event_new(&ev) < 0) {
+		tg_log(LOG_ERR, "cannot create the event loop");
+		return EXIT_FAIL;
 	}
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/preview", cfg->daemon.state_dir) >= sizeof(dir)) {
-		tg_digests_free(&d);
-		tg_log(LOG_ERR, "%s: path too long", cfg->daemon.state_dir);
-		return -ENAMETOOLONG;
-	}
-	n = tg_preview_write(cfg, tg_engine_results(e), &d, now, dir, &err);
-	tg_digests_free(&d);
-	if (n < 0) {
+	if ((n = tg_notifier_new(cfg, ev, dry, &err)) == NULL) {
 		tg_log(LOG_ERR, "%s", err.msg);
-		return n;
+		sd_event_unref(ev);
+		return EXIT_FAIL;
 	}
-	en = strcmp(cfg->daemon.language, "en") == 0;
-	if (n == 0)
-		fprintf(out, en ? "dry run: nothing would be sent (%s/ is empty)\n"
-				: "prova (dry run): nessun messaggio da inviare (%s/ è vuota)\n", dir);
-	else if (n == 1)
-		fprintf(out, en ? "dry run: nothing sent; the message that would be sent is in %s/\n"
-				: "prova (dry run): nessun invio; il messaggio che sarebbe inviato è in %s/\n",
-			dir);
-	else
-		fprintf(out, en ? "dry run: nothing sent; the %d messages that would be sent are in %s/\n"
-				: "prova (dry run): nessun invio; %d messaggi che sarebbero inviati sono in %s/\n",
-			n, dir);
-	return 0;
+	spooled = tg_notifier_cycle(n, tg_engine_results(o->engine), tg_engine_store(o->engine),
+				    o->now, wall, &err);
+	if (spooled < 0) {
+		tg_log(LOG_ERR, "notifications: %s; the alerts stay as they were and come again "
+		       "next cycle", err.msg);
+		rc = EXIT_FAIL;
+	}
+	if (dry) {
+		if (spooled == 0)
+			fprintf(out, en ? "dry run: nothing would be sent (%s/preview/ is empty)\n"
+					: "prova (dry run): nessun messaggio da inviare (%s/preview/ è vuota)\n",
+				cfg->daemon.state_dir);
+		else if (spooled > 0)
+			fprintf(out, en ? "dry run: nothing sent; the %d message%s that would be sent: %s/preview/\n"
+					: "prova (dry run): nessun invio; %d messaggi%s che sarebbero inviati: %s/preview/\n",
+				spooled, en ? (spooled == 1 ? "" : "s") : "", cfg->daemon.state_dir);
+		tg_notifier_free(n);
+		sd_event_unref(ev);
+		return rc;
+	}
+	tg_notifier_on_idle(n, once_idle, ev);
+	if (tg_notifier_deliver(n, wall, true) > 0 && tg_notifier_in_flight(n) > 0 &&
+	    sd_event_loop(ev) < 0) {
+		tg_log(LOG_ERR, "event loop failed");
+		rc = EXIT_FAIL;
+	}
+	st = tg_notifier_stats(n);
+	if (st->delivered + st->deferred + st->failed > 0 || tg_notifier_pending(n) > 0)
+		fprintf(out, en ? "notifications: %zu delivered, %zu to retry, %zu failed; outbox %zu, failed/ %zu\n"
+				: "notifiche: %zu consegnate, %zu da ritentare, %zu fallite; in coda %zu, in failed/ %zu\n",
+			st->delivered, st->deferred, st->failed, tg_notifier_pending(n),
+			tg_notifier_failed(n));
+	if (rc == EXIT_OK && (st->failed > 0 || tg_notifier_pending(n) > 0))
+		rc = EXIT_UNDELIVERED;
+	ns->outbox = tg_notifier_pending(n);
+	ns->outbox_failed = tg_notifier_failed(n);
+	ns->alerts_active = tg_alerts_active(tg_notifier_alerts(n));
+	tg_notifier_free(n);
+	sd_event_unref(ev);
+	return rc;
 }
 
 static int cmd_once(const char *path, int argc, char **argv)
@@ -229,7 +266,8 @@ static int cmd_once(const char *path, int argc, char **argv)
 	bool dry = false, json = false, have_now = false;
 	struct tg_config *cfg;
 	struct tg_error err;
-	int c, rc = EXIT_OK;
+	int c, rc = EXIT_OK, notify_rc = EXIT_OK;
+	struct tg_output_notify ns = { 0 };
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -290,18 +328,10 @@ static int cmd_once(const char *path, int argc, char **argv)
 	} else {
 		tg_output_table(stdout, cfg, o.engine, o.now, want_colour());
 	}
-	if (dry) {
-		if (write_previews(cfg, o.engine, o.now, json) < 0)
-			rc = EXIT_FAIL;
-	} else {
-		if (tg_output_status_file(cfg, o.engine, o.now, (int64_t)time(NULL), &err) < 0) {
-			tg_log(LOG_ERR, "%s", err.msg);
-			rc = EXIT_FAIL;
-		}
-		fprintf(json ? stderr : stdout, "%s\n",
-			strcmp(cfg->daemon.language, "en") == 0
-				? "note: this version does not send notifications yet; `once --dry-run` shows them"
-				: "nota: questa versione non invia ancora notifiche; `once --dry-run` le mostra");
+	notify_rc = notify_once(cfg, &o, dry, json, &ns);
+	if (!dry && tg_output_status_file(cfg, o.engine, o.now, (int64_t)time(NULL), &ns, &err) < 0) {
+		tg_log(LOG_ERR, "%s", err.msg);
+		rc = EXIT_FAIL;
 	}
 	if (tg_engine_journal_failed(o.engine))
 		rc = EXIT_FAIL;   /* logged: the values read were not saved */
@@ -312,9 +342,98 @@ static int cmd_once(const char *path, int argc, char **argv)
 	}
 	if (rc == EXIT_OK && o.failed > 0)
 		rc = EXIT_SOURCES;
+	if (rc == EXIT_OK && notify_rc != EXIT_OK)
+		rc = notify_rc;
 out:
 	tg_engine_free(o.engine);
 	sd_event_unref(o.event);
+	tg_config_free(cfg);
+	return rc;
+}
+
+struct test_notify {
+	sd_event *event;
+	int result;
+	const char *channel;
+};
+
+static void test_notify_done(void *ctx, int result, const char *answer)
+{
+	struct test_notify *t = ctx;
+
+	t->result = result;
+	if (result == 0)
+		printf("traguardo: channel '%s': accepted: %s\n", t->channel, answer);
+	else
+		fprintf(stderr, "traguardo: channel '%s': not delivered: %s\n", t->channel, answer);
+	sd_event_exit(t->event, 0);
+}
+
+static int cmd_test_notify(const char *path, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct test_notify t = { .result = -1 };
+	const char *to = NULL, *channel = NULL;
+	struct tg_config *cfg;
+	struct tg_notifier *n = NULL;
+	struct tg_error err = { 0 };
+	ssize_t ch;
+	int c, rc = EXIT_FAIL;
+
+	optind = 0;   /* glibc: re-initialise, the ordering mode changes */
+	/* options before or after the channel name */
+	while ((c = getopt_long(argc, argv, "-", opts, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			if (channel != NULL) {
+				fprintf(stderr, "traguardo: test-notify: give exactly one channel name\n");
+				return EXIT_USAGE;
+			}
+			channel = optarg;
+			break;
+		case 't': to = optarg; break;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (channel == NULL || optind != argc) {
+		fprintf(stderr, "traguardo: test-notify: give exactly one channel name\n");
+		return EXIT_USAGE;
+	}
+	if (to != NULL && !tg_config_email_valid(to, false)) {
+		fprintf(stderr, "traguardo: test-notify: --to: not an e-mail address\n");
+		return EXIT_USAGE;
+	}
+	if ((cfg = load_config(path)) == NULL)
+		return EXIT_FAIL;
+	t.channel = channel;
+	if ((ch = tg_config_channel_index(cfg, t.channel)) < 0) {
+		char q[128];
+
+		fprintf(stderr, "traguardo: test-notify: no channel named '%s' in %s\n",
+			tg_error_quote_in(t.channel, strlen(t.channel), 40, "'\\", q, sizeof(q)),
+			cfg->file);
+		tg_config_free(cfg);
+		return EXIT_USAGE;
+	}
+	if (sd_event_new(&t.event) < 0) {
+		tg_log(LOG_ERR, "cannot create the event loop");
+		tg_config_free(cfg);
+		return EXIT_FAIL;
+	}
+	/* read-only: a test message goes straight out, never through the outbox */
+	n = tg_notifier_new(cfg, t.event, true, &err);
+	if (n == NULL || tg_notifier_test(n, (size_t)ch, to, (int64_t)time(NULL), test_notify_done,
+					  &t, &err) < 0)
+		fprintf(stderr, "traguardo: test-notify: %s\n", err.msg);
+	else if (sd_event_loop(t.event) < 0)
+		tg_log(LOG_ERR, "event loop failed");
+	else if (t.result == 0)
+		rc = EXIT_OK;
+	tg_notifier_free(n);
+	sd_event_unref(t.event);
 	tg_config_free(cfg);
 	return rc;
 }
@@ -365,6 +484,13 @@ static void status_table(const json_t *root, const json_t *inds)
 		printf("%-*s  %-*s  %-*s  %*s  %s\n", width[0], c[0], width[1], c[1], width[2], c[2],
 		       width[3], c[3], c[4]);
 	}
+	o = json_object_get(root, "notifications");
+	if (json_is_object(o))
+		printf("notifications: %lld alert%s active; outbox %lld waiting, %lld failed\n",
+		       (long long)json_integer_value(json_object_get(o, "alerts_active")),
+		       json_integer_value(json_object_get(o, "alerts_active")) == 1 ? "" : "s",
+		       (long long)json_integer_value(json_object_get(o, "outbox")),
+		       (long long)json_integer_value(json_object_get(o, "failed")));
 }
 
 /* Reads STATE_DIR/status.json only: no journal, no lock, so it works while
@@ -546,6 +672,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "once") == 0)
 		return cmd_once(path, argc, argv);
+	if (strcmp(cmd, "test-notify") == 0)
+		return cmd_test_notify(path, argc, argv);
 	if (strcmp(cmd, "run") == 0) {
 		if (argc > 1) {
 			fprintf(stderr, "traguardo: run: unexpected argument '%s'\n", argv[1]);
@@ -557,10 +685,6 @@ int main(int argc, char **argv)
 		return cmd_status(path, argc, argv);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(path, argc, argv);
-	if (strcmp(cmd, "test-notify") == 0) {
-		fprintf(stderr, "traguardo: '%s' is not available in this version\n", cmd);
-		return EXIT_USAGE;
-	}
 	fprintf(stderr, "traguardo: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

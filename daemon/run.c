@@ -25,6 +25,7 @@
 #include "engine.h"
 #include "fsutil.h"
 #include "log.h"
+#include "notify.h"
 #include "output.h"
 #include "sdnotify.h"
 
@@ -43,7 +44,9 @@ struct daemon {
 	const char *path;
 	struct tg_config *cfg;
 	struct tg_engine *engine;
+	struct tg_notifier *notifier;
 	sd_event *event;
+	sd_event_source *outbox_timer;    /* the next retry due in the outbox */
 	struct source_timer *timers;      /* cfg->n_sources */
 	sd_event_source *eval_timer;
 	sd_event_source *stop_timer;
@@ -133,6 +136,9 @@ static void send_status(struct daemon *d)
 		.has_cycle = d->has_cycle,
 		.last_cycle = d->last_cycle,
 		.reload_error = d->reload_error[0] != '\0' ? d->reload_error : NULL,
+		.has_outbox = d->notifier != NULL,
+		.outbox = d->notifier != NULL ? tg_notifier_pending(d->notifier) : 0,
+		.outbox_failed = d->notifier != NULL ? tg_notifier_failed(d->notifier) : 0,
 	};
 	tg_sdnotify_status_line(&st, line, sizeof(line));
 	sd_notifyf(0, "STATUS=%s", line);
@@ -140,16 +146,69 @@ static void send_status(struct daemon *d)
 
 /* Evaluation, status.json and STATUS=: after every source run, every
  * evaluate_every, and after a reload. */
+/* Arms the outbox timer for the earliest retry (disarms it when the outbox
+ * is empty).  Wall-clock seconds in the outbox become a monotonic delay. */
+static void arm_outbox(struct daemon *d)
+{
+	int64_t next = tg_notifier_next_attempt(d->notifier), wall = (int64_t)time(NULL);
+	uint64_t delay;
+
+	if (next < 0 || d->stopping) {
+		sd_event_source_set_enabled(d->outbox_timer, SD_EVENT_OFF);
+		return;
+	}
+	delay = next <= wall ? USEC_PER_SEC : (uint64_t)(next - wall) * USEC_PER_SEC;
+	if (sd_event_source_set_time_relative(d->outbox_timer, delay) < 0 ||
+	    sd_event_source_set_enabled(d->outbox_timer, SD_EVENT_ONESHOT) < 0)
+		tg_log(LOG_ERR, "cannot arm the outbox timer");
+}
+
+/* True once every source has run since start: before that the results come
+ * from the journal alone (a source not yet read could look late), and no
+ * alert is judged on them. */
+static bool sources_ran(const struct daemon *d)
+{
+	for (size_t i = 0; i < d->cfg->n_sources; i++)
+		if (!tg_engine_source_state(d->engine, i)->ran)
+			return false;
+	return true;
+}
+
 static void evaluate(struct daemon *d)
 {
+	struct tg_output_notify ns;
 	struct tg_error err;
+	int64_t wall = (int64_t)time(NULL);
 
 	d->last_cycle = local_now();
 	d->has_cycle = true;
 	tg_engine_evaluate(d->engine, d->last_cycle);
-	if (tg_output_status_file(d->cfg, d->engine, d->last_cycle, (int64_t)time(NULL), &err) < 0)
+	if (!d->stopping && sources_ran(d)) {
+		if (tg_notifier_cycle(d->notifier, tg_engine_results(d->engine),
+				      tg_engine_store(d->engine), d->last_cycle, wall, &err) < 0)
+			tg_log(LOG_ERR, "notifications: %s; the alerts stay as they were and come "
+			       "again next cycle", err.msg);
+		tg_notifier_deliver(d->notifier, wall, false);
+		arm_outbox(d);
+	}
+	ns = (struct tg_output_notify){ tg_notifier_pending(d->notifier),
+					tg_notifier_failed(d->notifier),
+					tg_alerts_active(tg_notifier_alerts(d->notifier)) };
+	if (tg_output_status_file(d->cfg, d->engine, d->last_cycle, wall, &ns, &err) < 0)
 		tg_log(LOG_ERR, "%s", err.msg);
 	send_status(d);
+}
+
+static int on_outbox_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	(void)usec;
+	if (!d->stopping)
+		tg_notifier_deliver(d->notifier, (int64_t)time(NULL), false);
+	arm_outbox(d);
+	return 0;
 }
 
 static void arm(struct source_timer *t, uint64_t usec)
@@ -161,8 +220,22 @@ static void arm(struct source_timer *t, uint64_t usec)
 
 static void maybe_exit(struct daemon *d)
 {
-	if (d->stopping && tg_engine_running(d->engine) == 0)
+	if (d->stopping && tg_engine_running(d->engine) == 0 &&
+	    tg_notifier_in_flight(d->notifier) == 0)
 		sd_event_exit(d->event, 0);
+}
+
+/* A delivery ended with nothing else in flight: during shutdown that may be
+ * the last thing waited for; otherwise the next retry may have moved. */
+static void on_notifier_idle(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (d->stopping)
+		maybe_exit(d);
+	else
+		arm_outbox(d);
+	send_status(d);
 }
 
 static void source_done(void *ctx, size_t i)
@@ -271,8 +344,14 @@ static void reload(struct daemon *d)
 			    enabled != SD_EVENT_OFF && sd_event_source_get_time(d->timers[o].timer, &next) >= 0)
 				due[i] = next <= now ? 0 : next - now < max ? next - now : max;
 		}
-		if (tg_engine_reconfigure(d->engine, cfg, &err) < 0)
+		if (tg_notifier_reconfigure(d->notifier, cfg, &err) < 0) {
 			snprintf(first, sizeof(first), "%s", err.msg);
+		} else if (tg_engine_reconfigure(d->engine, cfg, &err) < 0) {
+			struct tg_error back;
+
+			snprintf(first, sizeof(first), "%s", err.msg);
+			(void)tg_notifier_reconfigure(d->notifier, d->cfg, &back);
+		}
 	}
 	if (first[0] != '\0') {
 		tg_log(LOG_ERR, "reload failed: %s; running with the previous configuration", first);
@@ -308,8 +387,10 @@ static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 	(void)s;
 	(void)usec;
-	tg_log(LOG_WARNING, "%zu source run%s still in progress after %llu s: cancelled",
+	tg_log(LOG_WARNING, "%zu source run%s and %zu deliver%s still in progress after %llu s: "
+	       "cancelled (undelivered messages stay in the outbox)",
 	       tg_engine_running(d->engine), tg_engine_running(d->engine) == 1 ? "" : "s",
+	       tg_notifier_in_flight(d->notifier), tg_notifier_in_flight(d->notifier) == 1 ? "y" : "ies",
 	       STOP_GRACE_USEC / USEC_PER_SEC);
 	if (tg_engine_cancel_all(d->engine, &err) < 0)
 		tg_log(LOG_ERR, "journal: %s", err.msg);
@@ -319,7 +400,7 @@ static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 static void stop(struct daemon *d)
 {
-	size_t running = tg_engine_running(d->engine);
+	size_t running = tg_engine_running(d->engine), sending = tg_notifier_in_flight(d->notifier);
 
 	if (d->stopping) {         /* asked twice: do not wait any longer */
 		on_stop_timer(NULL, 0, d);
@@ -330,12 +411,13 @@ static void stop(struct daemon *d)
 	for (size_t i = 0; i < d->cfg->n_sources; i++)
 		sd_event_source_set_enabled(d->timers[i].timer, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->eval_timer, SD_EVENT_OFF);
-	if (running == 0) {
+	sd_event_source_set_enabled(d->outbox_timer, SD_EVENT_OFF);
+	if (running == 0 && sending == 0) {
 		sd_event_exit(d->event, 0);
 		return;
 	}
-	tg_log(LOG_NOTICE, "stopping: waiting up to %llu s for %zu source run%s",
-	       STOP_GRACE_USEC / USEC_PER_SEC, running, running == 1 ? "" : "s");
+	tg_log(LOG_NOTICE, "stopping: waiting up to %llu s for %zu source run%s and %zu delivery(ies)",
+	       STOP_GRACE_USEC / USEC_PER_SEC, running, running == 1 ? "" : "s", sending);
 	if (sd_event_add_time_relative(d->event, &d->stop_timer, CLOCK_MONOTONIC, STOP_GRACE_USEC,
 				       USEC_PER_SEC / 10, on_stop_timer, d) < 0)
 		on_stop_timer(NULL, 0, d);
@@ -395,6 +477,17 @@ int daemon_run(const char *path)
 		tg_log(LOG_ERR, "%s", err.msg);
 		goto out;
 	}
+	if ((d.notifier = tg_notifier_new(d.cfg, d.event, false, &err)) == NULL) {
+		tg_log(LOG_ERR, "%s", err.msg);
+		goto out;
+	}
+	tg_notifier_on_idle(d.notifier, on_notifier_idle, &d);
+	if (sd_event_add_time_relative(d.event, &d.outbox_timer, CLOCK_MONOTONIC, 0,
+				       USEC_PER_SEC, on_outbox_timer, &d) < 0 ||
+	    sd_event_source_set_enabled(d.outbox_timer, SD_EVENT_OFF) < 0) {
+		tg_log(LOG_ERR, "cannot create the timers");
+		goto out;
+	}
 	if ((d.timers = new_timers(&d, d.cfg)) == NULL ||
 	    sd_event_add_time_relative(d.event, &d.eval_timer, CLOCK_MONOTONIC,
 				       (uint64_t)d.cfg->daemon.evaluate_every * USEC_PER_SEC,
@@ -407,6 +500,8 @@ int daemon_run(const char *path)
 		arm(&d.timers[i], spread_usec(d.cfg->sources[i].every));
 	/* what the journal says, until the sources have run */
 	evaluate(&d);
+	/* messages left by the previous run go out now, whatever their backoff */
+	tg_notifier_deliver(d.notifier, (int64_t)time(NULL), true);
 	tg_log(LOG_NOTICE, "started: %zu sources, %zu indicators, state in %s", d.cfg->n_sources,
 	       d.cfg->n_indicators, d.cfg->daemon.state_dir);
 	sd_notify(0, "READY=1");
@@ -415,8 +510,11 @@ int daemon_run(const char *path)
 		goto out;
 	}
 	rc = tg_engine_journal_failed(d.engine) ? 1 : 0;
-	tg_log(LOG_NOTICE, "stopped");
+	tg_log(LOG_NOTICE, "stopped; outbox: %zu message%s kept for the next start",
+	       tg_notifier_pending(d.notifier), tg_notifier_pending(d.notifier) == 1 ? "" : "s");
 out:
+	tg_notifier_free(d.notifier);
+	sd_event_source_disable_unref(d.outbox_timer);
 	sd_event_source_disable_unref(d.stop_timer);
 	sd_event_source_disable_unref(d.eval_timer);
 	free_timers(d.timers, d.cfg->n_sources);

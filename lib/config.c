@@ -613,7 +613,7 @@ static const struct key top_keys[TK_N] = {
 #define DT struct tg_config
 enum {
 	DK_STATE_DIR, DK_LANGUAGE, DK_ORGANIZATION, DK_EVALUATE_EVERY, DK_HTTP_MAX_PARALLEL,
-	DK_HTTP_MAX_PER_HOST, DK_ADMINS, DK_N
+	DK_HTTP_MAX_PER_HOST, DK_ADMINS, DK_OUTBOX_MAX_AGE, DK_TEMPLATES, DK_N
 };
 static const struct key daemon_keys[DK_N] = {
 	[DK_STATE_DIR] = { .name = "state_dir", .type = T_STRING, .str = S_PATH,
@@ -630,6 +630,10 @@ static const struct key daemon_keys[DK_N] = {
 				   AT(DT, daemon.http_max_per_host) },
 	[DK_ADMINS] = { .name = "admins", .type = T_EMAIL_LIST, .str = S_ADDR,
 			AT(DT, daemon.admins) },
+	[DK_OUTBOX_MAX_AGE] = { .name = "outbox_max_age", .type = T_DURATION, .min = 3600,
+				AT(DT, daemon.outbox_max_age) },
+	[DK_TEMPLATES] = { .name = "templates", .type = T_STRING, .str = S_PATH,
+			   AT(DT, daemon.templates) },
 };
 #undef DT
 
@@ -2017,8 +2021,12 @@ static void load_daemon(struct loader *L, const config_setting_t *g)
 	cfg->daemon.evaluate_every = 600;
 	cfg->daemon.http_max_parallel = 8;
 	cfg->daemon.http_max_per_host = 4;
+	cfg->daemon.outbox_max_age = 3 * 86400;
 	if (g != NULL && config_setting_type(g) == CONFIG_TYPE_GROUP)
 		walk_group(L, g, &daemon_schema, cfg, "daemon", found);
+	if (cfg->daemon.templates == NULL && cfg->dir != NULL &&
+	    (cfg->daemon.templates = join_path(cfg->dir, "templates")) == NULL)
+		L->oom = true;
 }
 
 static int dialect_defaults(struct loader *L, struct tg_dialect *d)
@@ -3194,6 +3202,7 @@ void tg_config_free(struct tg_config *cfg)
 	free(cfg->file);
 	free(cfg->dir);
 	free(cfg->daemon.state_dir);
+	free(cfg->daemon.templates);
 	free(cfg->daemon.language);
 	free(cfg->daemon.organization);
 	strings_free(&cfg->daemon.admins);

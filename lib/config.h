@@ -190,6 +190,10 @@ struct tg_config {
 		int http_max_parallel;  /* 1..64, default 8: HTTP transfers at once */
 		int http_max_per_host;  /* 1..16, default 4 */
 		struct tg_strings admins; /* emails */
+		int64_t outbox_max_age; /* default 3d, >= 1h: undelivered messages then go
+					   to outbox/failed/ */
+		char *templates;        /* absolute; default CONFIG_DIR/templates (a
+					   missing directory is fine) */
 	} daemon;
 	struct tg_source *sources;       size_t n_sources;
 	struct tg_indicator *indicators; size_t n_indicators;

@@ -68,6 +68,7 @@ struct tg_http_transfer {
 	CURL *easy;
 	struct curl_slist *headers;
 	tg_http_done_fn done;
+	tg_http_raw_done_fn raw_done;   /* set for tg_http_start_raw transfers */
 	void *ctx;
 	char *rurl;                   /* the request URL, redacted */
 	char *secrets[N_SECRETS];     /* scrubbed from every message */
@@ -707,6 +708,15 @@ static void transfer_complete(struct tg_http_transfer *t, CURLcode code)
 	char *eff = NULL;
 	long status = 0;
 
+	if (t->raw_done != NULL) {
+		transfer_unlink(t);
+		(void)curl_multi_remove_handle(h->multi, t->easy);
+		t->finishing = true;
+		t->raw_done(t->ctx, t->easy, (int)code);
+		transfer_free(t);
+		return;
+	}
+
 	r.elapsed_ms = (int64_t)((now_usec() - t->started_usec) / 1000u);
 	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != NULL)
 		t->effective_url = redact_dup(eff);
@@ -1155,4 +1165,40 @@ fail:
 	(void)rc;
 	transfer_free(t);
 	return NULL;
+}
+
+struct tg_http_transfer *tg_http_start_raw(struct tg_http *h, void *easy,
+					   tg_http_raw_done_fn done, void *ctx,
+					   struct tg_error *err)
+{
+	struct tg_http_transfer *t;
+
+	if (h == NULL || easy == NULL || done == NULL || h->free_pending) {
+		curl_easy_cleanup(easy);
+		tg_error_set(err, "http: missing engine, handle or callback");
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		curl_easy_cleanup(easy);
+		tg_error_setc(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	t->h = h;
+	t->easy = easy;
+	t->raw_done = done;
+	t->ctx = ctx;
+	t->started_usec = now_usec();
+	if (curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t) != CURLE_OK ||
+	    curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
+		tg_error_set(err, "libcurl refused the transfer");
+		transfer_free(t);
+		return NULL;
+	}
+	t->next = h->transfers;
+	if (h->transfers != NULL)
+		h->transfers->prev = t;
+	h->transfers = t;
+	h->n_transfers++;
+	return t;
 }

@@ -92,6 +92,20 @@ void tg_http_cancel(struct tg_http_transfer *t);
 /* Transfers started and not yet finished. */
 size_t tg_http_in_flight(const struct tg_http *h);
 
+/*
+ * Other protocols (SMTP): the caller sets up easy completely (every option
+ * but CURLOPT_PRIVATE, which the engine owns), then hands it over; the engine
+ * drives it on the loop like any transfer and calls done exactly once, from
+ * the loop, with curl's result code; after done returns the engine cleans
+ * easy up.  Cancel (tg_http_cancel) and tg_http_free clean it up without
+ * calling done, so ctx must not depend on done to be freed.  On failure
+ * (NULL returned) easy has been cleaned up too.
+ */
+typedef void (*tg_http_raw_done_fn)(void *ctx, void *easy, int curl_code);
+struct tg_http_transfer *tg_http_start_raw(struct tg_http *h, void *easy,
+					   tg_http_raw_done_fn done, void *ctx,
+					   struct tg_error *err);
+
 /* "https://user:secret@host/x?token=abc" -> "https://user:***@host/x?token=***"
  * (userinfo password and the values of query parameters named like
  * token, key, secret, password, sig, signature, auth are redacted). */

@@ -408,7 +408,8 @@ char *tg_output_json(const struct tg_config *cfg, const struct tg_engine *e)
 }
 
 int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
-			  int64_t wall_clock, struct tg_error *err)
+			  int64_t wall_clock, const struct tg_output_notify *notify,
+			  struct tg_error *err)
 {
 	json_t *root = json_object(), *srcs = json_array();
 	char path[4096], iso[16], nowbuf[32];
@@ -447,6 +448,11 @@ int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e
 	set(root, "indicators", indicators_json(cfg, e), &ok);
 	set(root, "sources", srcs, &ok);
 	srcs = NULL;
+	if (notify != NULL)
+		set(root, "notifications",
+		    json_pack("{s:I, s:I, s:I}", "outbox", (json_int_t)notify->outbox, "failed",
+			      (json_int_t)notify->outbox_failed, "alerts_active",
+			      (json_int_t)notify->alerts_active), &ok);
 	if (!ok)
 		goto nomem;
 	text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(15));

@@ -23,10 +23,19 @@ void tg_output_table(FILE *f, const struct tg_config *cfg, const struct tg_engin
  * Returns a malloc'ed NUL-terminated string, or NULL on ENOMEM. */
 char *tg_output_json(const struct tg_config *cfg, const struct tg_engine *e);
 
-/* STATE_DIR/status.json: { "now", "generated_at", "indicators": [...], "sources": [...] },
- * replaced atomically, mode 0640. */
+/* What the notification side adds to status.json. */
+struct tg_output_notify {
+	size_t outbox;            /* messages waiting in outbox/new */
+	size_t outbox_failed;     /* messages in outbox/failed */
+	size_t alerts_active;     /* alerts firing and not yet resolved */
+};
+
+/* STATE_DIR/status.json: { "now", "generated_at", "indicators": [...], "sources": [...],
+ * "notifications": {"outbox", "failed", "alerts_active"} (only when notify is
+ * not NULL) }, replaced atomically, mode 0640. */
 int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
-			  int64_t wall_clock, struct tg_error *err);
+			  int64_t wall_clock, const struct tg_output_notify *notify,
+			  struct tg_error *err);
 
 /* Prints UTF-8 text padded or cut to w - 1 terminal columns (a cut ends with
  * "…") and a space, so that neighbouring columns never touch; combining

@@ -4,32 +4,39 @@
 #include "preview.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "number.h"
-#include "period.h"
 
-static void clear_previews(const char *dir)
+static bool has_suffix(const char *s, const char *suffix)
 {
-	DIR *d = opendir(dir);
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+int tg_preview_clear(const char *dir, struct tg_error *err)
+{
+	int rc = tg_fs_mkdirs(dir, 0750, err);
+	DIR *d;
 	struct dirent *de;
 	char path[4096];
 
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
-
-		if (n > 4 && strcmp(de->d_name + n - 4, ".txt") == 0 &&
+	if (rc < 0)
+		return rc;
+	if ((d = opendir(dir)) == NULL)
+		return tg_error_setc(err, -errno, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL)
+		if ((has_suffix(de->d_name, ".txt") || has_suffix(de->d_name, ".eml") ||
+		     has_suffix(de->d_name, ".json")) &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
 			unlink(path);
-	}
 	closedir(d);
+	return 0;
 }
 
 /* A file-name-safe copy: letters, digits, '.', '-', '_' and '@' only. */
@@ -46,81 +53,19 @@ static void safe_name(const char *s, char *buf, size_t size)
 	buf[o] = '\0';
 }
 
-static void write_digest(FILE *f, const struct tg_config *cfg, const struct tg_eval_result *res,
-			 const struct tg_digest *d, tg_time now)
+int tg_preview_write(const char *dir, size_t n, const char *channel, const char *to,
+		     const char *view, size_t view_len, const char *payload, size_t payload_len,
+		     const char *ext, struct tg_error *err)
 {
-	const struct tg_channel *ch = &cfg->channels[d->channel];
-	const char *lang = cfg->daemon.language;
-	bool en = strcmp(lang, "en") == 0;
-	const char *dept = NULL;
-	char subject[256], label[64], num[64], iso[16];
-	/* seconds into the day, also before 1970 ("%" of a negative is negative) */
-	tg_time sec = now - (tg_time)tg_time_day(now) * TG_DAY_SECONDS;
+	char ch[80], rcpt[120], path[4096], path2[4096];
+	int rc;
 
-	fprintf(f, en ? "Channel: %s (%s)\n" : "Canale: %s (%s)\n", ch->name,
-		ch->type == TG_CHANNEL_EMAIL ? "email" : "webhook");
-	if (d->recipient != NULL)
-		fprintf(f, en ? "To: %s\n" : "A: %s\n", d->recipient);
-	else
-		fprintf(f, "URL: %s\n", ch->url);
-	fprintf(f, en ? "Subject: %s\n" : "Oggetto: %s\n",
-		tg_digest_subject(cfg, res, d, subject, sizeof(subject)));
-	fprintf(f, en ? "Evaluated at: %s %02d:%02d\n\n" : "Valutazione del: %s %02d:%02d\n\n",
-		tg_day_iso(tg_time_day(now), iso, sizeof(iso)),
-		(int)(sec / 3600), (int)(sec % 3600 / 60));
-	for (size_t i = 0; i < d->n; i++) {
-		const struct tg_indicator *ind = &cfg->indicators[d->indicators[i]];
-		const struct tg_eval_result *r = &res[d->indicators[i]];
-
-		if (dept == NULL || strcmp(dept, ind->department) != 0) {
-			dept = ind->department;
-			fprintf(f, "%s\n", dept);
-		}
-		fprintf(f, "  [%s] %s — %s\n", tg_status_label(r->status, lang), ind->id, ind->name);
-		if (r->has_value)
-			fprintf(f, en ? "      value: %s%s%s (%s)\n" : "      valore: %s%s%s (%s)\n",
-				tg_number_format(r->value, ind->decimals, lang, num, sizeof(num)),
-				ind->unit && strcmp(ind->unit, "%") != 0 ? " " : "",
-				ind->unit ? ind->unit : "",
-				tg_period_label(ind->period, r->period, lang, label, sizeof(label)));
-		fprintf(f, "      %s\n", r->reason);
-		if (ind->owner != NULL)
-			fprintf(f, en ? "      owner: %s\n" : "      responsabile: %s\n", ind->owner);
-	}
-}
-
-int tg_preview_write(const struct tg_config *cfg, const struct tg_eval_result *res,
-		     const struct tg_digests *d, tg_time now, const char *dir,
-		     struct tg_error *err)
-{
-	int rc = tg_fs_mkdirs(dir, 0750, err);
-
-	if (rc < 0)
+	safe_name(channel, ch, sizeof(ch));
+	safe_name(to != NULL ? to : "webhook", rcpt, sizeof(rcpt));
+	if ((size_t)snprintf(path, sizeof(path), "%s/%03zu-%s-%s.txt", dir, n, ch, rcpt) >= sizeof(path) ||
+	    (size_t)snprintf(path2, sizeof(path2), "%s/%03zu-%s-%s.%s", dir, n, ch, rcpt, ext) >= sizeof(path2))
+		return tg_error_setc(err, -ENAMETOOLONG, "%s: path too long", dir);
+	if ((rc = tg_fs_write_atomic(path, view, view_len, 0640, err)) < 0)
 		return rc;
-	clear_previews(dir);
-	for (size_t i = 0; i < d->n; i++) {
-		char name[160], path[4096];
-		char *text = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&text, &len);
-
-		if (f == NULL)
-			return tg_error_setc(err, -ENOMEM, "out of memory");
-		write_digest(f, cfg, res, &d->v[i], now);
-		if (fclose(f) != 0) {
-			free(text);
-			return tg_error_setc(err, -ENOMEM, "out of memory");
-		}
-		safe_name(d->v[i].recipient != NULL ? d->v[i].recipient : "webhook", name, sizeof(name));
-		if ((size_t)snprintf(path, sizeof(path), "%s/%03zu-%s-%s.txt", dir, i + 1,
-				     cfg->channels[d->v[i].channel].name, name) >= sizeof(path)) {
-			free(text);
-			return tg_error_setc(err, -ENAMETOOLONG, "%s: path too long", dir);
-		}
-		rc = tg_fs_write_atomic(path, text, len, 0640, err);
-		free(text);
-		if (rc < 0)
-			return rc;
-	}
-	return (int)d->n;
+	return tg_fs_write_atomic(path2, payload, payload_len, 0640, err);
 }

@@ -1,21 +1,26 @@
 /*
- * preview.h — the messages a cycle would send, written as plain-text files
- * for `traguardo once --dry-run`: one file per digest in a directory, so an
- * administrator can read exactly who would be told what before enabling
- * delivery.
+ * preview.h — the messages a cycle would send, written as files for
+ * `traguardo once --dry-run`: for each message a readable NNN-CHANNEL-TO.txt
+ * and the exact payload next to it (.eml for e-mail, .json for a webhook),
+ * so an administrator sees who would be told what before enabling delivery.
  */
 #ifndef TG_PREVIEW_H
 #define TG_PREVIEW_H
 
-#include "config.h"
-#include "evaluate.h"
-#include "route.h"
+#include <stddef.h>
 
-/* Empties dir of earlier *.txt previews (creating it if needed) and writes
- * one NNN-CHANNEL-RECIPIENT.txt per digest.  Returns the number written or a
- * negative code with err. */
-int tg_preview_write(const struct tg_config *cfg, const struct tg_eval_result *res,
-		     const struct tg_digests *d, tg_time now, const char *dir,
-		     struct tg_error *err);
+#include "error.h"
+
+/* Creates dir if needed and removes the previews of an earlier run (*.txt,
+ * *.eml, *.json).  Returns 0 or a negative code with err. */
+int tg_preview_clear(const char *dir, struct tg_error *err);
+
+/* Writes DIR/NNN-CHANNEL-TO.txt (view) and DIR/NNN-CHANNEL-TO.EXT (payload);
+ * n numbers the message (from 1), to names the recipients ("webhook" for
+ * none); unsafe characters in names become '_'.  Returns 0 or a negative
+ * code with err. */
+int tg_preview_write(const char *dir, size_t n, const char *channel, const char *to,
+		     const char *view, size_t view_len, const char *payload, size_t payload_len,
+		     const char *ext, struct tg_error *err);
 
 #endif

@@ -1,13 +1,30 @@
 /*
- * route.c — routes, silences and digests (see route.h).
+ * route.c — routes, silences, and the plan of a cycle's messages (see
+ * route.h).
+ *
+ * Whom an event goes to is decided by the alert state machine (alert.c);
+ * this module only answers which routes cover an indicator, whether it is
+ * silenced, and turns the cycle's (event, recipient) pairs into messages: one
+ * per recipient, except that recipients of one email channel who would get
+ * exactly the same events share one message (one SMTP transaction), so an
+ * office of five does not get five copies in five transactions.
+ *
+ * Plan id: the first 32 hex digits of SHA-256 over
+ *   channel name \0 (event id \0)... \0 (lower-cased address \0)...
+ * with the event ids and the addresses sorted (strcmp), so the id does not
+ * depend on the order of the events or of the route's addresses: the outbox
+ * recognises the same message spooled twice.
  */
 #include "route.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 static bool in_list(const struct tg_strings *l, const char *s)
 {
@@ -21,13 +38,18 @@ static bool in_list(const struct tg_strings *l, const char *s)
 	return false;
 }
 
+bool tg_route_covers(const struct tg_route *r, const struct tg_indicator *ind)
+{
+	return in_list(&r->departments, ind->department) && in_list(&r->processes, ind->process) &&
+	       in_list(&r->indicators, ind->id);
+}
+
 bool tg_route_matches(const struct tg_route *r, const struct tg_indicator *ind,
 		      enum tg_status status)
 {
 	return status != TG_STATUS_ERROR &&
 	       tg_status_severity(status) >= tg_status_severity(r->min_status) &&
-	       in_list(&r->departments, ind->department) && in_list(&r->processes, ind->process) &&
-	       in_list(&r->indicators, ind->id);
+	       tg_route_covers(r, ind);
 }
 
 const struct tg_silence *tg_silence_find(const struct tg_config *cfg,
@@ -43,208 +65,322 @@ const struct tg_silence *tg_silence_find(const struct tg_config *cfg,
 	return NULL;
 }
 
-static struct tg_digest *digest_get(struct tg_digests *d, size_t channel, const char *recipient)
-{
-	struct tg_digest *v;
+/* ---- plans ---- */
 
-	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].channel == channel &&
-		    ((recipient == NULL && d->v[i].recipient == NULL) ||
-		     (recipient != NULL && d->v[i].recipient != NULL &&
-		      strcasecmp(recipient, d->v[i].recipient) == 0)))
-			return &d->v[i];
-	v = realloc(d->v, (d->n + 1) * sizeof(*v));
-	if (v == NULL)
-		return NULL;
-	d->v = v;
-	v = &d->v[d->n];
-	memset(v, 0, sizeof(*v));
-	v->channel = channel;
-	if (recipient != NULL && (v->recipient = strdup(recipient)) == NULL)
-		return NULL;
-	d->n++;
-	return v;
+static int ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static int digest_add(struct tg_digests *d, size_t channel, const char *recipient, size_t ind)
+/* strcasecmp follows the locale; addresses are compared in ASCII. */
+static int ascii_casecmp(const char *a, const char *b)
 {
-	struct tg_digest *g = digest_get(d, channel, recipient);
-	size_t *v;
+	for (;; a++, b++) {
+		int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
 
-	if (g == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < g->n; i++)
-		if (g->indicators[i] == ind)
-			return 0;
-	v = realloc(g->indicators, (g->n + 1) * sizeof(*v));
-	if (v == NULL)
-		return -ENOMEM;
-	g->indicators = v;
-	g->indicators[g->n++] = ind;
-	return 0;
+		if (x != y || x == 0)
+			return x - y;
+	}
 }
 
-struct order_ctx {
-	const struct tg_config *cfg;
-	const struct tg_eval_result *res;
+/* One (recipient, event) pair of the cycle. */
+struct pair {
+	size_t channel;
+	const char *address;          /* borrowed from the event; NULL: webhook */
+	size_t event;
 };
 
-static int order_cmp_r(const void *pa, const void *pb, void *arg)
+struct sorter {
+	const struct tg_config *cfg;
+	const struct tg_alert_events *ev;
+};
+
+/* The order of a message: department, worst first, indicator id, route key. */
+static int event_order(const struct sorter *s, size_t a, size_t b)
 {
-	const struct order_ctx *o = arg;
-	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	int c = strcmp(o->cfg->indicators[a].department, o->cfg->indicators[b].department);
+	const struct tg_alert_event *x = &s->ev->v[a], *y = &s->ev->v[b];
+	const struct tg_indicator *ix = &s->cfg->indicators[x->indicator];
+	const struct tg_indicator *iy = &s->cfg->indicators[y->indicator];
+	int c = strcmp(ix->department, iy->department);
 
 	if (c != 0)
 		return c;
-	c = tg_status_severity(o->res[b].status) - tg_status_severity(o->res[a].status);
-	return c != 0 ? c : strcmp(o->cfg->indicators[a].id, o->cfg->indicators[b].id);
+	c = tg_status_severity(y->status) - tg_status_severity(x->status);
+	if (c != 0)
+		return c;
+	if ((c = strcmp(ix->id, iy->id)) != 0)
+		return c;
+	if ((c = strcmp(x->route != NULL ? x->route : "", y->route != NULL ? y->route : "")) != 0)
+		return c;
+	return (a > b) - (a < b);
 }
 
-static int plan_route(const struct tg_config *cfg, const struct tg_route *r, size_t ind,
-		      struct tg_digests *out)
+static int address_cmp(const char *a, const char *b)
 {
-	const struct tg_indicator *in = &cfg->indicators[ind];
-	int rc;
+	int c;
 
-	for (size_t c = 0; c < r->channels.n; c++) {
-		ssize_t ch = tg_config_channel_index(cfg, r->channels.v[c]);
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	c = ascii_casecmp(a, b);
+	return c != 0 ? c : strcmp(a, b);
+}
 
-		if (ch < 0)
-			continue;
-		if (cfg->channels[ch].type != TG_CHANNEL_EMAIL) {
-			if ((rc = digest_add(out, (size_t)ch, NULL, ind)) < 0)
-				return rc;
-			continue;
+static int pair_cmp_r(const void *pa, const void *pb, void *arg)
+{
+	const struct pair *a = pa, *b = pb;
+	int c;
+
+	if (a->channel != b->channel)
+		return a->channel < b->channel ? -1 : 1;
+	/* one recipient whatever the case of the address */
+	if (a->address == NULL || b->address == NULL)
+		c = (a->address != NULL) - (b->address != NULL);
+	else
+		c = ascii_casecmp(a->address, b->address);
+	return c != 0 ? c : event_order(arg, a->event, b->event);
+}
+
+static bool same_recipient(size_t channel, const char *address, const struct pair *p)
+{
+	if (channel != p->channel)
+		return false;
+	if (address == NULL || p->address == NULL)
+		return address == p->address;
+	return ascii_casecmp(address, p->address) == 0;
+}
+
+/* A recipient and its events (a run of pairs). */
+struct rcpt {
+	size_t channel;
+	const char *address;
+	const size_t *events;         /* borrowed from the flat array */
+	size_t n_events;
+	size_t plan;                  /* index of its plan */
+};
+
+static int rcpt_cmp(const void *pa, const void *pb)
+{
+	const struct rcpt *a = pa, *b = pb;
+
+	if (a->channel != b->channel)
+		return a->channel < b->channel ? -1 : 1;
+	if (a->n_events != b->n_events)
+		return a->n_events < b->n_events ? -1 : 1;
+	for (size_t i = 0; i < a->n_events; i++)
+		if (a->events[i] != b->events[i])
+			return a->events[i] < b->events[i] ? -1 : 1;
+	return address_cmp(a->address, b->address);
+}
+
+static int str_cmp(const void *pa, const void *pb)
+{
+	return strcmp(*(char *const *)pa, *(char *const *)pb);
+}
+
+static int addr_cmp(const void *pa, const void *pb)
+{
+	return address_cmp(*(char *const *)pa, *(char *const *)pb);
+}
+
+static int plan_id(const struct tg_config *cfg, const struct tg_alert_events *ev,
+		   struct tg_plan *p)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char **ids = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	const char *name = cfg->channels[p->channel].name;
+	int ok = 0;
+
+	if (p->n_events > 0 && (ids = malloc(p->n_events * sizeof(*ids))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_events; i++)
+		ids[i] = ev->v[p->events[i]].id;
+	if (p->n_events > 1)
+		qsort(ids, p->n_events, sizeof(*ids), str_cmp);
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		goto out;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, name, strlen(name) + 1);
+	for (size_t i = 0; ok && i < p->n_events; i++)
+		ok = EVP_DigestUpdate(ctx, ids[i], strnlen(ids[i], TG_ALERT_ID_SIZE - 1) + 1);
+	ok = ok && EVP_DigestUpdate(ctx, "", 1);
+	/* p->to is sorted case-insensitively first, so lower-cased it is sorted
+	 * too (ties were merged: one address per recipient) */
+	for (size_t i = 0; ok && i < p->n_to; i++) {
+		char buf[256];
+		const char *a = p->to[i];
+		size_t len = strlen(a);
+
+		for (size_t k = 0; ok && k < len; k += sizeof(buf)) {
+			size_t n = len - k < sizeof(buf) ? len - k : sizeof(buf);
+
+			for (size_t j = 0; j < n; j++)
+				buf[j] = (char)ascii_lower((unsigned char)a[k + j]);
+			ok = EVP_DigestUpdate(ctx, buf, n);
 		}
-		for (size_t t = 0; t < r->to.n; t++) {
-			const char *to = r->to.v[t];
-
-			if (strcmp(to, "@owner") == 0)
-				to = in->owner;
-			if (to != NULL && (rc = digest_add(out, (size_t)ch, to, ind)) < 0)
-				return rc;
-		}
+		ok = ok && EVP_DigestUpdate(ctx, "", 1);
 	}
-	return 0;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen >= 16;
+	if (ok) {
+		for (size_t i = 0; i < 16; i++) {
+			p->id[2 * i] = hex[md[i] >> 4];
+			p->id[2 * i + 1] = hex[md[i] & 15];
+		}
+		p->id[32] = '\0';
+	}
+out:
+	EVP_MD_CTX_free(ctx);
+	free(ids);
+	if (!ok)
+		ERR_clear_error();   /* stale errors would mislead the next TLS user */
+	return ok ? 0 : -ENOMEM;
 }
 
-int tg_route_plan(const struct tg_config *cfg, const struct tg_eval_result *res, tg_day today,
-		  struct tg_digests *out)
+static int plan_cmp(const void *pa, const void *pb)
 {
-	ssize_t admin_channel = -1;
-	int rc;
+	const struct tg_plan *a = pa, *b = pb;
+
+	if (a->channel != b->channel)
+		return a->channel < b->channel ? -1 : 1;
+	return address_cmp(a->n_to > 0 ? a->to[0] : NULL, b->n_to > 0 ? b->to[0] : NULL);
+}
+
+void tg_plans_free(struct tg_plans *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		for (size_t k = 0; p->v[i].to != NULL && k < p->v[i].n_to; k++)
+			free(p->v[i].to[k]);
+		free(p->v[i].to);
+		free(p->v[i].events);
+	}
+	free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}
+
+int tg_route_plan(const struct tg_config *cfg, const struct tg_alert_events *ev,
+		  struct tg_plans *out)
+{
+	struct sorter so = { cfg, ev };
+	struct pair *pairs = NULL;
+	struct rcpt *rc = NULL;
+	size_t *flat = NULL, n_pairs = 0, n_rc = 0, n_plans = 0, total = 0;
+	int r = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
-	for (size_t c = 0; c < cfg->n_channels && admin_channel < 0; c++)
-		if (cfg->channels[c].type == TG_CHANNEL_EMAIL)
-			admin_channel = (ssize_t)c;
-	for (size_t i = 0; i < cfg->n_indicators; i++) {
-		const struct tg_indicator *ind = &cfg->indicators[i];
-
-		if (tg_silence_find(cfg, ind, today) != NULL)
+	for (size_t e = 0; e < ev->n; e++) {
+		if (ev->v[e].indicator >= cfg->n_indicators)
 			continue;
-		if (res[i].status == TG_STATUS_ERROR) {
-			for (size_t a = 0; admin_channel >= 0 && a < cfg->daemon.admins.n; a++)
-				if ((rc = digest_add(out, (size_t)admin_channel, cfg->daemon.admins.v[a], i)) < 0)
-					goto fail;
-			continue;
-		}
-		for (size_t r = 0; r < cfg->n_routes; r++)
-			if (tg_route_matches(&cfg->routes[r], ind, res[i].status) &&
-			    (rc = plan_route(cfg, &cfg->routes[r], i, out)) < 0)
-				goto fail;
+		if (ev->v[e].n_to > SIZE_MAX / sizeof(*pairs) - total)
+			return -ENOMEM;
+		total += ev->v[e].n_to;
 	}
-	for (size_t d = 0; d < out->n; d++) {
-		struct order_ctx o = { cfg, res };
+	if (total == 0)
+		return 0;
+	if ((pairs = malloc(total * sizeof(*pairs))) == NULL)
+		return -ENOMEM;
+	for (size_t e = 0; e < ev->n; e++) {
+		if (ev->v[e].indicator >= cfg->n_indicators)
+			continue;   /* not from this configuration */
+		for (size_t t = 0; t < ev->v[e].n_to; t++) {
+			size_t ch = ev->v[e].to[t].channel;
+			const char *a = ev->v[e].to[t].address;
 
-		qsort_r(out->v[d].indicators, out->v[d].n, sizeof(size_t), order_cmp_r, &o);
-	}
-	return 0;
-fail:
-	tg_digests_free(out);
-	return rc;
-}
-
-void tg_digests_free(struct tg_digests *d)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		free(d->v[i].recipient);
-		free(d->v[i].indicators);
-	}
-	free(d->v);
-	d->v = NULL;
-	d->n = 0;
-}
-
-/* Cuts buf (NUL-terminated, possibly cut by snprintf in the middle of a
- * character) back to the last whole UTF-8 character. */
-static void utf8_trim(char *buf)
-{
-	size_t len = strlen(buf), k = len;
-
-	while (k > 0 && ((unsigned char)buf[k - 1] & 0xC0) == 0x80)
-		k--;
-	if (k > 0 && (unsigned char)buf[k - 1] >= 0xC0) {
-		unsigned char c = (unsigned char)buf[k - 1];
-		size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-
-		if (len - (k - 1) < need)
-			buf[k - 1] = '\0';
-	}
-}
-
-const char *tg_digest_subject(const struct tg_config *cfg, const struct tg_eval_result *res,
-			      const struct tg_digest *d, char *buf, size_t size)
-{
-	bool en = strcmp(cfg->daemon.language, "en") == 0;
-	size_t problems = 0, errors = 0, depts = 0, len;
-	const char *first = NULL, *second = NULL;
-
-	if (size == 0)
-		return buf;
-	for (size_t i = 0; i < d->n; i++) {
-		const char *dep = cfg->indicators[d->indicators[i]].department;
-
-		if (res[d->indicators[i]].status != TG_STATUS_OK)
-			problems++;
-		if (res[d->indicators[i]].status == TG_STATUS_ERROR)
-			errors++;
-		/* indicators are sorted by department: a change is a new one */
-		if (i == 0 || strcmp(dep, cfg->indicators[d->indicators[i - 1]].department) != 0) {
-			depts++;
-			if (first == NULL)
-				first = dep;
-			else if (second == NULL)
-				second = dep;
+			if (ch >= cfg->n_channels)
+				continue;
+			if (cfg->channels[ch].type != TG_CHANNEL_EMAIL)
+				a = NULL;
+			else if (a == NULL)
+				continue;
+			pairs[n_pairs++] = (struct pair){ ch, a, e };
 		}
 	}
-	if (problems > 0 && errors == problems)
-		/* what the administrators get: no objective was missed, data is */
-		len = (size_t)snprintf(buf, size, en ? "[traguardo] %zu indicator%s without data: source failing"
-						     : "[traguardo] %zu indicator%s senza dati: fonte in errore",
-				       errors, en ? (errors == 1 ? "" : "s") : (errors == 1 ? "e" : "i"));
-	else if (problems == 0)
-		/* a route with min_status = "ok" */
-		len = (size_t)snprintf(buf, size, en ? "[traguardo] %zu indicator%s on target"
-						     : "[traguardo] %zu indicator%s in obiettivo",
-				       d->n, en ? (d->n == 1 ? "" : "s") : (d->n == 1 ? "e" : "i"));
-	else if (en)
-		len = (size_t)snprintf(buf, size, "[traguardo] %zu indicator%s off target", problems,
-				       problems == 1 ? "" : "s");
-	else
-		len = (size_t)snprintf(buf, size, "[traguardo] %zu indicator%s fuori obiettivo", problems,
-				       problems == 1 ? "e" : "i");
-	if (len < size) {
-		if (depts == 1)
-			snprintf(buf + len, size - len, " — %s", first);
-		else if (depts == 2)
-			snprintf(buf + len, size - len, " — %s, %s", first, second);
-		else if (depts > 2)
-			snprintf(buf + len, size - len, en ? " — %zu departments" : " — %zu settori", depts);
+	if (n_pairs == 0) {
+		free(pairs);
+		return 0;
 	}
-	/* a long department name cut by size must not leave half a character
-	 * (an e-mail subject is encoded from this text) */
-	utf8_trim(buf);
-	return buf;
+	qsort_r(pairs, n_pairs, sizeof(*pairs), pair_cmp_r, &so);
+
+	/* runs of one recipient; an event twice for one recipient counts once */
+	if ((flat = malloc(n_pairs * sizeof(*flat))) == NULL ||
+	    (rc = calloc(n_pairs, sizeof(*rc))) == NULL)
+		goto out;
+	for (size_t i = 0, k = 0; i < n_pairs; i++) {
+		struct rcpt *c = n_rc > 0 ? &rc[n_rc - 1] : NULL;
+
+		if (c == NULL || !same_recipient(c->channel, c->address, &pairs[i])) {
+			c = &rc[n_rc++];
+			*c = (struct rcpt){ pairs[i].channel, pairs[i].address, &flat[k], 0, 0 };
+		}
+		if (c->n_events > 0 && c->events[c->n_events - 1] == pairs[i].event)
+			continue;
+		flat[k++] = pairs[i].event;
+		c->n_events++;
+	}
+
+	/* recipients of one email channel with the same events: one message */
+	qsort(rc, n_rc, sizeof(*rc), rcpt_cmp);
+	for (size_t i = 0; i < n_rc; i++) {
+		bool merge = i > 0 && rc[i].address != NULL && rc[i - 1].address != NULL &&
+			     rc[i].channel == rc[i - 1].channel &&
+			     rc[i].n_events == rc[i - 1].n_events &&
+			     memcmp(rc[i].events, rc[i - 1].events,
+				    rc[i].n_events * sizeof(size_t)) == 0;
+
+		rc[i].plan = merge ? rc[i - 1].plan : n_plans++;
+	}
+	if ((out->v = calloc(n_plans, sizeof(*out->v))) == NULL)
+		goto out;
+	out->n = n_plans;
+	for (size_t i = 0; i < n_rc; i++) {
+		struct tg_plan *p = &out->v[rc[i].plan];
+
+		if (rc[i].address != NULL)
+			p->n_to++;   /* counted here, filled below */
+		if (p->events != NULL)
+			continue;
+		p->channel = rc[i].channel;
+		if ((p->events = malloc(rc[i].n_events * sizeof(size_t))) == NULL)
+			goto out;
+		memcpy(p->events, rc[i].events, rc[i].n_events * sizeof(size_t));
+		p->n_events = rc[i].n_events;
+	}
+	for (size_t i = 0; i < n_plans; i++) {
+		size_t n = out->v[i].n_to;
+
+		out->v[i].n_to = 0;
+		if (n > 0 && (out->v[i].to = calloc(n, sizeof(char *))) == NULL)
+			goto out;
+	}
+	for (size_t i = 0; i < n_rc; i++) {
+		struct tg_plan *p = &out->v[rc[i].plan];
+
+		if (rc[i].address == NULL)
+			continue;
+		if ((p->to[p->n_to] = strdup(rc[i].address)) == NULL)
+			goto out;
+		p->n_to++;
+	}
+	for (size_t i = 0; i < out->n; i++) {
+		struct tg_plan *p = &out->v[i];
+
+		if (p->n_to > 1)
+			qsort(p->to, p->n_to, sizeof(*p->to), addr_cmp);
+		if (plan_id(cfg, ev, p) < 0)
+			goto out;
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), plan_cmp);
+	r = 0;
+out:
+	free(pairs);
+	free(flat);
+	free(rc);
+	if (r < 0)
+		tg_plans_free(out);
+	return r;
 }

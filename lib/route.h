@@ -1,15 +1,12 @@
 /*
- * route.h — who is told what: routes and silences applied to the statuses
- * of a cycle, giving one digest per (channel, recipient).
+ * route.h — who is told what: routes, silences, and the grouping of a
+ * cycle's events into one message per (channel, recipient).
  *
  * Routes match on department, process and indicator id (an empty list
  * matches all) and on min_status; `to` accepts addresses and "@owner".
- * Indicators in status `error` (a failing source) are not for managers: they
- * go to daemon.admins, through the first email channel.  A silence in force
- * today keeps its indicators out of every message.
- *
- * This version plans the messages (for --dry-run); the alert state machine
- * (reminders, escalation, "back on target") is built on top of it.
+ * Who is told what and when is the alert state machine's (alert.h); this
+ * module answers "does this route cover this indicator", "is it silenced"
+ * and groups a cycle's events into one message per recipient.
  */
 #ifndef TG_ROUTE_H
 #define TG_ROUTE_H
@@ -17,39 +14,47 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "alert.h"
 #include "config.h"
 #include "evaluate.h"
 
-struct tg_digest {
-	size_t channel;          /* index in cfg->channels */
-	char *recipient;         /* email address, or NULL for a webhook channel */
-	size_t *indicators;      /* indexes in cfg->indicators, worst first, by department */
-	size_t n;
-};
-
-struct tg_digests {
-	struct tg_digest *v;
-	size_t n;
-};
-
+/* Department, process and indicator lists of r match ind (status aside). */
+bool tg_route_covers(const struct tg_route *r, const struct tg_indicator *ind);
+/* tg_route_covers and status != error and severity(status) >= r->min_status. */
 bool tg_route_matches(const struct tg_route *r, const struct tg_indicator *ind,
 		      enum tg_status status);
 /* The silence in force for ind on day, or NULL. */
 const struct tg_silence *tg_silence_find(const struct tg_config *cfg,
 					 const struct tg_indicator *ind, tg_day day);
 
-/* Plans the digests of a cycle.  Returns 0 or -ENOMEM. */
-int tg_route_plan(const struct tg_config *cfg, const struct tg_eval_result *res, tg_day today,
-		  struct tg_digests *out);
-void tg_digests_free(struct tg_digests *d);
+/*
+ * One message of a cycle: all the events for one recipient of one channel.
+ * Recipients of the same email channel whose event lists are identical share
+ * one message (one SMTP transaction, all of them in To:).
+ */
+struct tg_plan {
+	size_t channel;               /* index in cfg->channels */
+	char **to;                    /* email: addresses, sorted; webhook: none */
+	size_t n_to;
+	size_t *events;               /* indexes in the events: by department
+					 (strcmp order), worst status first, then
+					 indicator id, then route key */
+	size_t n_events;
+	char id[TG_ALERT_ID_SIZE];    /* 32 hex digits of SHA-256 over the channel
+					 name, the sorted event ids and the sorted
+					 lower-cased addresses: the same events to
+					 the same people give the same id */
+};
 
-/* Subject of a digest: "[traguardo] 3 indicatori fuori obiettivo — Ragioneria"
- * (departments listed when at most two, else "3 settori").  The count is of
- * the indicators not ok; when all of those are `error` (the administrators'
- * digest) it reads "2 indicatori senza dati: fonte in errore"; when all are
- * ok (min_status = "ok") "2 indicatori in obiettivo".  Cut to size at a
- * character boundary. */
-const char *tg_digest_subject(const struct tg_config *cfg, const struct tg_eval_result *res,
-			      const struct tg_digest *d, char *buf, size_t size);
+struct tg_plans {
+	struct tg_plan *v;            /* ordered by channel, then first address */
+	size_t n;
+};
+
+/* Groups the events of a cycle into messages.  Returns 0 or -ENOMEM (out
+ * then empty). */
+int tg_route_plan(const struct tg_config *cfg, const struct tg_alert_events *ev,
+		  struct tg_plans *out);
+void tg_plans_free(struct tg_plans *p);   /* empties it; NULL ok */
 
 #endif

@@ -51,6 +51,11 @@ const char *tg_sdnotify_status_line(const struct tg_sdnotify_status *st, char *b
 	if (st->failing_sources > 0)
 		append(buf, size, &len, "; %zu source%s failing", st->failing_sources,
 		       st->failing_sources == 1 ? "" : "s");
+	if (st->has_outbox) {
+		append(buf, size, &len, "; outbox %zu", st->outbox);
+		if (st->outbox_failed > 0)
+			append(buf, size, &len, ", %zu failed", st->outbox_failed);
+	}
 	if (st->has_cycle) {
 		tg_time s = st->last_cycle - (tg_time)tg_time_day(st->last_cycle) * TG_DAY_SECONDS;
 

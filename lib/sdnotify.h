@@ -22,11 +22,15 @@ struct tg_sdnotify_status {
 	bool has_cycle;             /* false before the first evaluation */
 	tg_time last_cycle;         /* civil local time of the last evaluation */
 	const char *reload_error;   /* the first error of a failed reload, or NULL */
+	bool has_outbox;            /* the daemon: show the outbox */
+	size_t outbox;              /* messages waiting in outbox/new */
+	size_t outbox_failed;       /* messages in outbox/failed */
 };
 
-/* "20 indicators: 13 ok, 4 warning, 2 critical, 1 late; last cycle 14:05",
+/* "20 indicators: 13 ok, 4 warning, 2 critical, 1 late; outbox 0; last cycle 14:05",
  * with ", N error" / ", N unknown" only when there are any, "; N sources
- * failing" when some are, and, after a failed reload, the prefix
+ * failing" when some are, "; outbox N" with has_outbox (", M failed" after
+ * it when outbox/failed holds any), and, after a failed reload, the prefix
  * "reload failed: <first error>; running with the previous configuration; ".
  * One line: control bytes become spaces; truncated to size (>= 1).
  * Returns buf. */

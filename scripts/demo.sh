@@ -14,5 +14,5 @@ rc=$?
 # exit 3 means "a source failed": the demo has none, so any failure is real
 [ "$rc" -eq 0 ] || { echo "demo: traguardo exited with $rc" >&2; exit "$rc"; }
 echo
-echo "Read a message:  ls build/demo-state/preview/ && cat build/demo-state/preview/001-*"
+echo "Read a message:  ls build/demo-state/preview/ && cat build/demo-state/preview/001-*.txt"
 echo "JSON output:     $bin -c conf/demo.conf once --dry-run --now $now --json"

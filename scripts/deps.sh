@@ -39,6 +39,9 @@ if [ "$what" = check ]; then
 	# a throwaway PostgreSQL cluster for the tests: the server binaries
 	bindir=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 	[ -x "$bindir/initdb" ] || add postgresql
+	# the SMTP server of the tests (Debian's python, not a pyenv one in PATH)
+	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 ||
+		add python3-aiosmtpd
 	# libFuzzer's runtime is a separate package from clang on Debian
 	if command -v clang >/dev/null 2>&1; then
 		rt=$(clang -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a

@@ -6,7 +6,10 @@
 
 cp -r "$TESTS_DIR/../conf" "$T/conf"
 C="$T/conf/demo.conf"
-run "once fills the journal" 0 "$TRAGUARDO" -c "$C" once --now 2026-11-20T09:00
+# nothing listens on port 9 of the loopback: the messages stay in the outbox (exit 4)
+sed -i -e 's|smtp://localhost:587"; starttls = true|smtp://127.0.0.1:9"; starttls = false|' \
+	-e 's|https://example.invalid/webhook|http://127.0.0.1:9/webhook|' "$C"
+run "once fills the journal" 4 "$TRAGUARDO" -c "$C" once --now 2026-11-20T09:00
 
 # ---------------------------------------------------------------- text
 run "report text" 0 "$TRAGUARDO" -c "$C" report --month 2026-10

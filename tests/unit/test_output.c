@@ -227,13 +227,13 @@ static void test_status_file(void **state)
 	(void)state;
 	/* no state directory yet: an error that names the file */
 	err.msg[0] = '\0';
-	assert_true(tg_output_status_file(cfg, e, at("2026-11-05T10:00"), 1234, &err) < 0);
+	assert_true(tg_output_status_file(cfg, e, at("2026-11-05T10:00"), 1234, NULL, &err) < 0);
 	assert_non_null(strstr(err.msg, "status.json"));
 
 	snprintf(path, sizeof(path), "%s/state", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	/* a moment before 1970 still reads as a time of day */
-	assert_int_equal(tg_output_status_file(cfg, e, at("1900-01-01T10:30"), 1234, &err), 0);
+	assert_int_equal(tg_output_status_file(cfg, e, at("1900-01-01T10:30"), 1234, NULL, &err), 0);
 	snprintf(path, sizeof(path), "%s/state/status.json", dir);
 	root = json_load_file(path, 0, &jerr);
 	if (root == NULL)

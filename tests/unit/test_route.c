@@ -1,9 +1,10 @@
 /*
- * test_route.c — who is told what: route matching (departments, processes,
- * ids, min_status), silences with both ends included, "@owner" with and
- * without an owner, `error` only to the administrators, one digest per
- * (channel, recipient) with each indicator once, worst first, and the
- * digest subjects (counts, departments, a cut at a character boundary).
+ * test_route.c — who is told what: route coverage and matching
+ * (departments, processes, ids, min_status), silences with both ends
+ * included, and the plan of a cycle's messages: one per recipient, the
+ * recipients of one email channel with the same events merged, events by
+ * department then worst first then id, addresses compared without case,
+ * plan ids independent of the order of events and addresses.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "route.h"
 
@@ -74,19 +76,6 @@ static void results(struct tg_eval_result res[N_IND], enum tg_status a, enum tg_
 	res[SCU1].status = d;
 }
 
-static const struct tg_digest *find(const struct tg_config *cfg, const struct tg_digests *d,
-				    const char *channel, const char *to)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		if (strcmp(cfg->channels[d->v[i].channel].name, channel) != 0)
-			continue;
-		if ((to == NULL && d->v[i].recipient == NULL) ||
-		    (to != NULL && d->v[i].recipient != NULL && strcmp(to, d->v[i].recipient) == 0))
-			return &d->v[i];
-	}
-	return NULL;
-}
-
 static void test_matches(void **state)
 {
 	struct tg_config *cfg = load(conf_text);
@@ -138,210 +127,308 @@ static void test_silence_dates_inclusive(void **state)
 	tg_config_free(cfg);
 }
 
-static void test_plan(void **state)
+static void test_covers(void **state)
 {
 	struct tg_config *cfg = load(conf_text);
-	struct tg_eval_result res[N_IND];
-	struct tg_digests d;
-	const struct tg_digest *g;
-
-	(void)state;
-	results(res, TG_STATUS_CRITICAL, TG_STATUS_WARNING, TG_STATUS_LATE, TG_STATUS_CRITICAL);
-	assert_int_equal(tg_route_plan(cfg, res, tg_day_from_ymd(2026, 11, 5), &d), 0);
-
-	/* the owner of RAG-01 and RAG-02 is one person, written two ways, also
-	 * named by route 1: one digest, each indicator once, worst first */
-	g = find(cfg, &d, "posta", "rag@comune.example");
-	assert_non_null(g);
-	assert_int_equal(g->n, 2);
-	assert_int_equal(g->indicators[0], RAG1);
-	assert_int_equal(g->indicators[1], RAG2);
-	assert_null(find(cfg, &d, "posta", "RAG@Comune.Example"));
-	g = find(cfg, &d, "posta", "capo@comune.example");
-	assert_non_null(g);
-	assert_int_equal(g->n, 2);
-	/* URP-01 has no owner: "@owner" names nobody (and does not crash) */
-	for (size_t i = 0; i < d.n; i++)
-		for (size_t k = 0; k < d.v[i].n; k++)
-			assert_int_not_equal(d.v[i].indicators[k], URP1);
-	/* SCU-01: webhook digest without recipient, and its owner by email */
-	g = find(cfg, &d, "chat", NULL);
-	assert_non_null(g);
-	assert_int_equal(g->n, 1);
-	assert_int_equal(g->indicators[0], SCU1);
-	assert_non_null(find(cfg, &d, "posta", "scuola@comune.example"));
-	assert_int_equal(d.n, 4);
-	assert_null(find(cfg, &d, "posta", "ced@comune.example"));   /* no error: no admin mail */
-	tg_digests_free(&d);
-	assert_int_equal(d.n, 0);
-	tg_digests_free(&d);   /* twice is harmless */
-
-	/* in August the school is silenced */
-	assert_int_equal(tg_route_plan(cfg, res, tg_day_from_ymd(2026, 8, 31), &d), 0);
-	assert_null(find(cfg, &d, "chat", NULL));
-	assert_null(find(cfg, &d, "posta", "scuola@comune.example"));
-	tg_digests_free(&d);
-
-	/* nothing wrong: nothing to send */
-	results(res, TG_STATUS_OK, TG_STATUS_OK, TG_STATUS_UNKNOWN, TG_STATUS_WARNING);
-	assert_int_equal(tg_route_plan(cfg, res, tg_day_from_ymd(2026, 11, 5), &d), 0);
-	assert_int_equal(d.n, 0);   /* SCU-01 route wants late or worse */
-	tg_digests_free(&d);
-	tg_config_free(cfg);
-}
-
-static void test_errors_go_to_admins(void **state)
-{
-	struct tg_config *cfg = load(conf_text);
-	struct tg_eval_result res[N_IND];
-	struct tg_digests d;
-	const struct tg_digest *g;
-
-	(void)state;
-	results(res, TG_STATUS_ERROR, TG_STATUS_CRITICAL, TG_STATUS_ERROR, TG_STATUS_ERROR);
-	assert_int_equal(tg_route_plan(cfg, res, tg_day_from_ymd(2026, 11, 5), &d), 0);
-	/* through the first e-mail channel, to every admin */
-	for (int a = 0; a < 2; a++) {
-		g = find(cfg, &d, "posta", a == 0 ? "ced@comune.example" : "ced2@comune.example");
-		assert_non_null(g);
-		assert_int_equal(g->n, 3);
-		for (size_t k = 0; k < g->n; k++)
-			assert_int_equal(res[g->indicators[k]].status, TG_STATUS_ERROR);
-	}
-	assert_null(find(cfg, &d, "posta2", "ced@comune.example"));
-	/* never to the owners: only RAG-02 (critical) goes to its owner */
-	g = find(cfg, &d, "posta", "RAG@Comune.Example");
-	assert_non_null(g);
-	assert_int_equal(g->n, 1);
-	assert_int_equal(g->indicators[0], RAG2);
-	assert_null(find(cfg, &d, "chat", NULL));
-	assert_null(find(cfg, &d, "posta", "scuola@comune.example"));
-	tg_digests_free(&d);
-
-	/* silenced errors are not sent either */
-	assert_int_equal(tg_route_plan(cfg, res, tg_day_from_ymd(2026, 8, 10), &d), 0);
-	g = find(cfg, &d, "posta", "ced@comune.example");
-	assert_non_null(g);
-	assert_int_equal(g->n, 2);
-	tg_digests_free(&d);
-	tg_config_free(cfg);
-}
-
-static void test_errors_without_email_channel(void **state)
-{
-	static const char text[] =
-		"daemon = { state_dir = \"/tmp/x\"; admins = [\"ced@comune.example\"]; };\n"
-		"sources = ( { name = \"s\"; type = \"csv\"; path = \"/tmp/x.csv\"; } );\n"
-		"indicators = ( { id = \"A-1\"; name = \"A\"; department = \"D\"; target = 1; } );\n"
-		"channels = ( { name = \"chat\"; type = \"webhook\"; url = \"https://example.invalid/h\"; } );\n"
-		"routes = ( { channels = [\"chat\"]; min_status = \"ok\"; } );\n";
-	struct tg_config *cfg = load(text);
-	struct tg_eval_result res[1];
-	struct tg_digests d;
-
-	(void)state;
-	memset(res, 0, sizeof(res));
-	res[0].status = TG_STATUS_ERROR;
-	assert_int_equal(tg_route_plan(cfg, res, 0, &d), 0);
-	assert_int_equal(d.n, 0);   /* no e-mail channel for the admins; not to the chat */
-	tg_digests_free(&d);
-	res[0].status = TG_STATUS_OK;   /* min_status ok: ok is sent too */
-	assert_int_equal(tg_route_plan(cfg, res, 0, &d), 0);
-	assert_int_equal(d.n, 1);
-	tg_digests_free(&d);
-	tg_config_free(cfg);
-}
-
-static void test_subjects(void **state)
-{
-	struct tg_config *cfg = load(conf_text);
-	char *lang = cfg->daemon.language;
-	struct tg_eval_result res[N_IND];
-	struct tg_digest g;
-	size_t idx[N_IND];
-	char buf[256];
 	static const struct {
-		size_t n;
-		size_t ind[4];
-		enum tg_status st[4];
-		const char *it, *en;
+		size_t route, ind;
+		bool covers;
 	} cases[] = {
-		{ 1, { RAG1 }, { TG_STATUS_CRITICAL },
-		  "[traguardo] 1 indicatore fuori obiettivo — Ragioneria",
-		  "[traguardo] 1 indicator off target — Ragioneria" },
-		{ 2, { RAG1, RAG2 }, { TG_STATUS_CRITICAL, TG_STATUS_WARNING },
-		  "[traguardo] 2 indicatori fuori obiettivo — Ragioneria",
-		  "[traguardo] 2 indicators off target — Ragioneria" },
-		{ 2, { RAG1, URP1 }, { TG_STATUS_LATE, TG_STATUS_OK },
-		  "[traguardo] 1 indicatore fuori obiettivo — Ragioneria, URP",
-		  "[traguardo] 1 indicator off target — Ragioneria, URP" },
-		{ 3, { RAG1, SCU1, URP1 }, { TG_STATUS_LATE, TG_STATUS_CRITICAL, TG_STATUS_WARNING },
-		  "[traguardo] 3 indicatori fuori obiettivo — 3 settori",
-		  "[traguardo] 3 indicators off target — 3 departments" },
-		{ 2, { RAG1, URP1 }, { TG_STATUS_ERROR, TG_STATUS_ERROR },
-		  "[traguardo] 2 indicatori senza dati: fonte in errore — Ragioneria, URP",
-		  "[traguardo] 2 indicators without data: source failing — Ragioneria, URP" },
-		{ 1, { URP1 }, { TG_STATUS_OK },
-		  "[traguardo] 1 indicatore in obiettivo — URP",
-		  "[traguardo] 1 indicator on target — URP" },
+		{ 0, RAG1, true }, { 0, RAG2, true }, { 0, URP1, false }, { 0, SCU1, false },
+		{ 1, RAG1, true }, { 1, RAG2, false }, { 1, URP1, false },   /* URP-01 has no process */
+		{ 2, URP1, true }, { 2, RAG1, false },
+		{ 3, SCU1, true }, { 3, RAG1, false },
 	};
 
 	(void)state;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		memset(res, 0, sizeof(res));
-		for (size_t k = 0; k < cases[c].n; k++) {
-			idx[k] = cases[c].ind[k];
-			res[idx[k]].status = cases[c].st[k];
-		}
-		g = (struct tg_digest){ .channel = 1, .recipient = NULL, .indicators = idx, .n = cases[c].n };
-		for (int en = 0; en < 2; en++) {
-			const char *want = en ? cases[c].en : cases[c].it;
+		const struct tg_route *r = &cfg->routes[cases[c].route];
+		const struct tg_indicator *in = &cfg->indicators[cases[c].ind];
 
-			cfg->daemon.language = (char *)(en ? "en" : "it");
-			tg_digest_subject(cfg, res, &g, buf, sizeof(buf));
-			if (strcmp(buf, want) != 0) {
-				print_error("case %zu (%s): got \"%s\", expected \"%s\"\n", c,
-					    en ? "en" : "it", buf, want);
-				fail();
-			}
+		if (tg_route_covers(r, in) != cases[c].covers) {
+			print_error("case %zu: route %zu, %s: expected %s\n", c, cases[c].route, in->id,
+				    cases[c].covers ? "covered" : "not covered");
+			fail();
 		}
+		/* covers is matches without the status: error never matches */
+		assert_true(tg_route_matches(r, in, TG_STATUS_CRITICAL) == cases[c].covers ||
+			    r->min_status > TG_STATUS_CRITICAL);
+		assert_false(tg_route_matches(r, in, TG_STATUS_ERROR));
 	}
-	cfg->daemon.language = lang;   /* owned by the config */
 	tg_config_free(cfg);
 }
 
-/* A subject cut by the buffer never ends in half a character. */
-static void test_subject_cut_at_character(void **state)
+/* ---- plans ---- */
+
+/* An event: indicator, route key, status, id, and its recipients written
+ * "posta:a@b.it posta2:c@d.it chat". */
+struct ev_spec {
+	size_t ind;
+	const char *route;
+	enum tg_status status;
+	const char *id;
+	const char *to;
+};
+
+static void make_events(const struct tg_config *cfg, const struct ev_spec *spec, size_t n,
+			struct tg_alert_events *ev)
+{
+	ev->n = n;
+	ev->v = calloc(n ? n : 1, sizeof(*ev->v));
+	assert_non_null(ev->v);
+	for (size_t i = 0; i < n; i++) {
+		struct tg_alert_event *e = &ev->v[i];
+		char buf[512], *save = NULL;
+
+		e->indicator = spec[i].ind;
+		e->route = strdup(spec[i].route);
+		assert_non_null(e->route);
+		e->kind = TG_ALERT_FIRING;
+		e->status = spec[i].status;
+		snprintf(e->id, sizeof(e->id), "%s", spec[i].id);
+		e->to = calloc(16, sizeof(*e->to));
+		assert_non_null(e->to);
+		snprintf(buf, sizeof(buf), "%s", spec[i].to);
+		for (char *t = strtok_r(buf, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
+			char *colon = strchr(t, ':');
+			ssize_t ch;
+
+			if (colon != NULL)
+				*colon = '\0';
+			ch = tg_config_channel_index(cfg, t);
+			assert_true(ch >= 0);
+			e->to[e->n_to].channel = (size_t)ch;
+			if (colon != NULL) {
+				e->to[e->n_to].address = strdup(colon + 1);
+				assert_non_null(e->to[e->n_to].address);
+			}
+			e->n_to++;
+			assert_true(e->n_to < 16);
+		}
+	}
+}
+
+/* "chat [3 2]; posta capo@comune.example,rag@comune.example [0 1]" */
+static void describe_plans(const struct tg_config *cfg, const struct tg_plans *p, char *buf,
+			   size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->n; i++) {
+		const struct tg_plan *g = &p->v[i];
+
+		assert_true(g->channel < cfg->n_channels);
+		assert_int_equal(strlen(g->id), 32);
+		assert_int_equal(strspn(g->id, "0123456789abcdef"), 32);
+		o += (size_t)snprintf(buf + o, size - o, "%s%s ", i ? "; " : "",
+				      cfg->channels[g->channel].name);
+		if (cfg->channels[g->channel].type == TG_CHANNEL_EMAIL)
+			assert_true(g->n_to > 0);
+		else
+			assert_int_equal(g->n_to, 0);
+		for (size_t k = 0; k < g->n_to; k++)
+			o += (size_t)snprintf(buf + o, size - o, "%s%s", k ? "," : "", g->to[k]);
+		o += (size_t)snprintf(buf + o, size - o, "%s[", g->n_to ? " " : "");
+		for (size_t k = 0; k < g->n_events; k++)
+			o += (size_t)snprintf(buf + o, size - o, "%s%zu", k ? " " : "", g->events[k]);
+		o += (size_t)snprintf(buf + o, size - o, "]");
+		assert_true(o < size);
+	}
+}
+
+#define ID(c) #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c #c \
+	      #c #c #c #c #c #c #c #c
+
+static void test_plan_cases(void **state)
+{
+	static const struct {
+		const char *name;
+		size_t n;
+		struct ev_spec ev[6];
+		const char *plans;
+	} cases[] = {
+		{ "nothing", 0, { { 0 } }, "" },
+		{ "no recipients", 1, { { RAG1, "r", TG_STATUS_CRITICAL, ID(a), "" } }, "" },
+		/* rag@ and capo@ get the same two events: one message to both;
+		 * RAG@Comune.Example is rag@ (the first spelling in message order);
+		 * the chat gets the department "Servizi scolastici" before "URP" */
+		{ "grouping", 4, {
+			{ RAG1, "r", TG_STATUS_CRITICAL, ID(a), "posta:rag@comune.example posta:capo@comune.example" },
+			{ RAG2, "r", TG_STATUS_WARNING, ID(b), "posta:RAG@Comune.Example posta:capo@comune.example" },
+			{ URP1, "u", TG_STATUS_LATE, ID(c), "chat" },
+			{ SCU1, "s", TG_STATUS_CRITICAL, ID(d), "chat posta:scuola@comune.example" } },
+		  "chat [3 2]; posta capo@comune.example,rag@comune.example [0 1]; "
+		  "posta scuola@comune.example [3]" },
+		/* different event lists: separate messages, ordered by address */
+		{ "no merge", 2, {
+			{ RAG1, "r", TG_STATUS_CRITICAL, ID(a), "posta:zeta@comune.example posta:capo@comune.example" },
+			{ RAG2, "r", TG_STATUS_WARNING, ID(b), "posta:capo@comune.example" } },
+		  "posta capo@comune.example [0 1]; posta zeta@comune.example [0]" },
+		/* the same address on two channels: two messages */
+		{ "two channels", 1, {
+			{ RAG1, "r", TG_STATUS_CRITICAL, ID(a), "posta2:capo@comune.example posta:capo@comune.example" } },
+		  "posta capo@comune.example [0]; posta2 capo@comune.example [0]" },
+		/* order: department, worst first, id, then route key */
+		{ "order", 6, {
+			{ URP1, "r", TG_STATUS_WARNING, ID(a), "chat" },
+			{ RAG2, "r", TG_STATUS_WARNING, ID(b), "chat" },
+			{ RAG1, "z", TG_STATUS_WARNING, ID(c), "chat" },
+			{ RAG1, "a", TG_STATUS_WARNING, ID(d), "chat" },
+			{ SCU1, "r", TG_STATUS_OK, ID(e), "chat" },
+			{ RAG2, "q", TG_STATUS_CRITICAL, ID(f), "chat" } },
+		  "chat [5 3 2 1 4 0]" },
+		/* one recipient listed twice by one event: the event once */
+		{ "duplicate recipient", 2, {
+			{ RAG1, "r", TG_STATUS_CRITICAL, ID(a), "posta:a@comune.example posta:A@COMUNE.example chat chat" },
+			{ RAG2, "r", TG_STATUS_CRITICAL, ID(b), "posta:b@comune.example" } },
+		  "chat [0]; posta a@comune.example [0]; posta b@comune.example [1]" },
+	};
+	struct tg_config *cfg = load(conf_text);
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct tg_alert_events ev;
+		struct tg_plans p;
+		char got[1024];
+
+		make_events(cfg, cases[c].ev, cases[c].n, &ev);
+		assert_int_equal(tg_route_plan(cfg, &ev, &p), 0);
+		describe_plans(cfg, &p, got, sizeof(got));
+		tg_plans_free(&p);
+		assert_int_equal(p.n, 0);
+		tg_plans_free(&p);   /* twice is harmless */
+		tg_alert_events_free(&ev);
+		if (strcmp(got, cases[c].plans) != 0) {
+			print_error("case %zu (%s):\n  got      \"%s\"\n  expected \"%s\"\n", c,
+				    cases[c].name, got, cases[c].plans);
+			fail();
+		}
+	}
+	tg_config_free(cfg);
+}
+
+static void hex32(const unsigned char *md, char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void test_plan_ids(void **state)
+{
+	struct tg_config *cfg = load(conf_text);
+	static const struct ev_spec fwd[] = {
+		{ RAG1, "r", TG_STATUS_CRITICAL, ID(b), "posta:Rag@comune.example posta:capo@comune.example" },
+		{ RAG2, "r", TG_STATUS_WARNING, ID(a), "posta:capo@comune.example posta:rag@comune.example" },
+	};
+	/* the same events in the other order, the addresses in the other order */
+	static const struct ev_spec rev[] = {
+		{ RAG2, "r", TG_STATUS_WARNING, ID(a), "posta:rag@comune.example posta:capo@comune.example" },
+		{ RAG1, "r", TG_STATUS_CRITICAL, ID(b), "posta:capo@comune.example posta:Rag@comune.example" },
+	};
+	static const struct ev_spec other[] = {
+		{ RAG1, "r", TG_STATUS_CRITICAL, ID(b), "posta2:Rag@comune.example posta2:capo@comune.example" },
+		{ RAG2, "r", TG_STATUS_WARNING, ID(c), "posta2:capo@comune.example posta2:rag@comune.example" },
+	};
+	struct tg_alert_events e1, e2, e3;
+	struct tg_plans p1, p2, p3;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len;
+	char want[33], buf[256];
+	int n;
+
+	(void)state;
+	make_events(cfg, fwd, 2, &e1);
+	make_events(cfg, rev, 2, &e2);
+	make_events(cfg, other, 2, &e3);
+	assert_int_equal(tg_route_plan(cfg, &e1, &p1), 0);
+	assert_int_equal(tg_route_plan(cfg, &e2, &p2), 0);
+	assert_int_equal(tg_route_plan(cfg, &e3, &p3), 0);
+	assert_int_equal(p1.n, 1);
+	assert_int_equal(p2.n, 1);
+	assert_int_equal(p3.n, 1);
+	assert_string_equal(p1.v[0].id, p2.v[0].id);
+	assert_string_not_equal(p1.v[0].id, p3.v[0].id);
+	/* the events in message order (RAG-01 critical first) whatever the input order */
+	assert_int_equal(p1.v[0].n_events, 2);
+	assert_int_equal(e1.v[p1.v[0].events[0]].indicator, RAG1);
+	assert_int_equal(e2.v[p2.v[0].events[0]].indicator, RAG1);
+	assert_int_equal(p1.v[0].n_to, 2);
+	assert_string_equal(p1.v[0].to[0], "capo@comune.example");
+	assert_string_equal(p1.v[0].to[1], "Rag@comune.example");
+
+	/* the documented formula: channel, sorted ids, sorted lower-cased addresses */
+	n = snprintf(buf, sizeof(buf), "posta%c%s%c%s%c%ccapo@comune.example%crag@comune.example%c",
+		     0, ID(a), 0, ID(b), 0, 0, 0, 0);
+	assert_int_equal(EVP_Digest(buf, (size_t)n, md, &len, EVP_sha256(), NULL), 1);
+	hex32(md, want);
+	assert_string_equal(p1.v[0].id, want);
+
+	tg_plans_free(&p1);
+	tg_plans_free(&p2);
+	tg_plans_free(&p3);
+	tg_alert_events_free(&e1);
+	tg_alert_events_free(&e2);
+	tg_alert_events_free(&e3);
+	tg_config_free(cfg);
+}
+
+/* Events that do not fit the configuration are skipped, not followed. */
+static void test_plan_out_of_range(void **state)
+{
+	struct tg_config *cfg = load(conf_text);
+	static const struct ev_spec spec[] = {
+		{ RAG1, "r", TG_STATUS_CRITICAL, ID(a), "posta:a@comune.example chat" },
+		{ RAG2, "r", TG_STATUS_CRITICAL, ID(b), "posta:b@comune.example chat" },
+	};
+	struct tg_alert_events ev;
+	struct tg_plans p;
+	char got[512];
+
+	(void)state;
+	make_events(cfg, spec, 2, &ev);
+	ev.v[0].indicator = 99;             /* no such indicator */
+	ev.v[1].to[1].channel = 42;         /* no such channel */
+	free(ev.v[1].to[0].address);
+	ev.v[1].to[0].address = NULL;       /* an email recipient without address */
+	assert_int_equal(tg_route_plan(cfg, &ev, &p), 0);
+	describe_plans(cfg, &p, got, sizeof(got));
+	assert_string_equal(got, "");
+	tg_plans_free(&p);
+	tg_alert_events_free(&ev);
+	tg_config_free(cfg);
+}
+
+/* From the state machine to the messages: a cycle's events grouped. */
+static void test_plan_from_alerts(void **state)
 {
 	struct tg_config *cfg = load(conf_text);
 	struct tg_eval_result res[N_IND];
-	struct tg_digest g;
-	size_t idx[1] = { RAG1 };
-	char buf[64];
+	struct tg_alerts *st = tg_alerts_new(), *next = NULL;
+	struct tg_alert_events ev;
+	struct tg_plans p;
+	char got[512];
 
 	(void)state;
-	memset(res, 0, sizeof(res));
-	res[RAG1].status = TG_STATUS_CRITICAL;
-	g = (struct tg_digest){ .channel = 1, .indicators = idx, .n = 1 };
-	/* "[traguardo] 1 indicatore fuori obiettivo — Ragioneria": the dash is
-	 * 3 bytes at offset 41..43; every size must give valid UTF-8 */
-	for (size_t size = 1; size <= sizeof(buf); size++) {
-		const unsigned char *p;
-
-		memset(buf, 'x', sizeof(buf));
-		tg_digest_subject(cfg, res, &g, buf, size);
-		assert_true(strlen(buf) < size);
-		for (p = (const unsigned char *)buf; *p; ) {
-			size_t n = *p < 0x80 ? 1 : *p >= 0xE0 ? 3 : 2;
-
-			for (size_t k = 1; k < n; k++)
-				if ((p[k] & 0xC0) != 0x80) {
-					print_error("size %zu: \"%s\" is cut inside a character\n", size, buf);
-					fail();
-				}
-			p += n;
-		}
-	}
+	assert_non_null(st);
+	results(res, TG_STATUS_CRITICAL, TG_STATUS_WARNING, TG_STATUS_ERROR, TG_STATUS_LATE);
+	assert_int_equal(tg_alerts_step(st, cfg, res, 20000 * (tg_time)TG_DAY_SECONDS, &next, &ev), 0);
+	assert_int_equal(tg_route_plan(cfg, &ev, &p), 0);
+	describe_plans(cfg, &p, got, sizeof(got));
+	/* events: 0 RAG-01 route 1, 1 RAG-01 route 2, 2 RAG-02 route 1,
+	 * 3 URP-01 admins, 4 SCU-01 route 4 */
+	assert_int_equal(ev.n, 5);
+	assert_string_equal(ev.v[3].route, "admins");
+	assert_string_equal(got,
+			    "chat [4]; "
+			    "posta capo@comune.example [0 2]; "
+			    "posta ced2@comune.example,ced@comune.example [3]; "   /* strcmp: "2" < "@" */
+			    "posta rag@comune.example [0 1 2]; "
+			    "posta scuola@comune.example [4]");
+	tg_plans_free(&p);
+	tg_alert_events_free(&ev);
+	tg_alerts_free(next);
+	tg_alerts_free(st);
 	tg_config_free(cfg);
 }
 
@@ -349,12 +436,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matches),
+		cmocka_unit_test(test_covers),
 		cmocka_unit_test(test_silence_dates_inclusive),
-		cmocka_unit_test(test_plan),
-		cmocka_unit_test(test_errors_go_to_admins),
-		cmocka_unit_test(test_errors_without_email_channel),
-		cmocka_unit_test(test_subjects),
-		cmocka_unit_test(test_subject_cut_at_character),
+		cmocka_unit_test(test_plan_cases),
+		cmocka_unit_test(test_plan_ids),
+		cmocka_unit_test(test_plan_out_of_range),
+		cmocka_unit_test(test_plan_from_alerts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,18 +44,38 @@ static void test_lines(void **state)
 		memset(r, 0, sizeof(r));
 		for (size_t k = 0; k < cases[i].n; k++)
 			r[k].status = cases[i].st[k];
-		st = (struct tg_sdnotify_status){ r, cases[i].n, cases[i].failing, cases[i].has_cycle,
-						  cases[i].at, cases[i].reload_error };
+		st = (struct tg_sdnotify_status){ .results = r, .n_indicators = cases[i].n,
+						  .failing_sources = cases[i].failing,
+						  .has_cycle = cases[i].has_cycle,
+						  .last_cycle = cases[i].at,
+						  .reload_error = cases[i].reload_error };
 		tg_sdnotify_status_line(&st, buf, sizeof(buf));
 		if (strcmp(buf, cases[i].want) != 0)
 			fail_msg("case %zu: got '%s', want '%s'", i, buf, cases[i].want);
 	}
 }
 
+static void test_outbox(void **state)
+{
+	struct tg_eval_result r[2] = { { .status = TG_STATUS_OK }, { .status = TG_STATUS_CRITICAL } };
+	struct tg_sdnotify_status st = { .results = r, .n_indicators = 2, .has_cycle = true,
+					 .last_cycle = 14 * 3600 + 5 * 60, .has_outbox = true };
+	char buf[256];
+
+	(void)state;
+	tg_sdnotify_status_line(&st, buf, sizeof(buf));
+	assert_string_equal(buf, "2 indicators: 1 ok, 0 warning, 1 critical, 0 late; outbox 0; last cycle 14:05");
+	st.outbox = 3;
+	st.outbox_failed = 1;
+	tg_sdnotify_status_line(&st, buf, sizeof(buf));
+	assert_string_equal(buf, "2 indicators: 1 ok, 0 warning, 1 critical, 0 late; outbox 3, 1 failed; last cycle 14:05");
+}
+
 static void test_truncation(void **state)
 {
 	struct tg_eval_result r[1] = { { .status = TG_STATUS_OK } };
-	struct tg_sdnotify_status st = { r, 1, 0, true, 0, "x" };
+	struct tg_sdnotify_status st = { .results = r, .n_indicators = 1, .has_cycle = true,
+					 .reload_error = "x" };
 	char buf[16];
 
 	(void)state;
@@ -75,6 +95,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_outbox),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

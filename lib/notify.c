@@ -1,0 +1,833 @@
+/*
+ * notify.c — alert state, messages, outbox and delivery tied together (see
+ * notify.h).  It owns the order of the durable steps: spool every message,
+ * then save state.json; delete a message only after its server said yes.
+ */
+#include "notify.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "fsutil.h"
+#include "http.h"
+#include "log.h"
+#include "message.h"
+#include "mime.h"
+#include "notify_email.h"
+#include "notify_webhook.h"
+#include "outbox.h"
+#include "preview.h"
+#include "route.h"
+#include "secret.h"
+
+struct delivery {
+	struct tg_notifier *n;
+	struct delivery *prev, *next;
+	struct tg_outbox_msg msg;
+	struct tg_email_transfer *email;
+	struct tg_http_transfer *http;
+	/* test-notify: not from the outbox */
+	tg_notifier_test_fn test_done;
+	void *test_ctx;
+};
+
+struct tg_notifier {
+	const struct tg_config *cfg;
+	sd_event *ev;
+	bool dry_run;
+	struct tg_alerts *alerts;
+	struct tg_outbox *ob;
+	struct tg_http *http;
+	char *state_path;
+	struct delivery *flying;
+	size_t n_flying;
+	void (*idle)(void *ctx);
+	void *idle_ctx;
+	struct tg_notify_stats stats;
+};
+
+static bool en(const struct tg_config *cfg)
+{
+	return strcmp(cfg->daemon.language, "en") == 0;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+/* ---- set-up ---- */
+
+static int load_state(struct tg_notifier *n, struct tg_error *err)
+{
+	struct tg_error lerr = { 0 };
+	int rc = tg_alerts_load(n->state_path, &n->alerts, &lerr);
+
+	if (rc == -EBADMSG && !n->dry_run) {
+		char aside[4200];
+
+		snprintf(aside, sizeof(aside), "%s.corrupt-%lld", n->state_path, (long long)time(NULL));
+		if (rename(n->state_path, aside) == 0)
+			tg_log(LOG_ERR, "%s; moved aside to %s, alerts start again from nothing "
+			       "(problems still there are notified again)", lerr.msg, aside);
+		else
+			tg_log(LOG_ERR, "%s; could not move it aside (%s)", lerr.msg, strerror(errno));
+		return 0;
+	}
+	if (rc == -EBADMSG) {
+		tg_log(LOG_WARNING, "%s; the dry run starts from no alerts", lerr.msg);
+		return 0;
+	}
+	if (rc < 0) {
+		tg_error_setc(err, rc, "%s", lerr.msg);
+		return rc;
+	}
+	return 0;
+}
+
+struct tg_notifier *tg_notifier_new(const struct tg_config *cfg, sd_event *ev, bool dry_run,
+				    struct tg_error *err)
+{
+	struct tg_notifier *n = calloc(1, sizeof(*n));
+
+	if (n == NULL) {
+		tg_error_setc(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	n->cfg = cfg;
+	n->dry_run = dry_run;
+	n->ev = ev != NULL ? sd_event_ref(ev) : NULL;
+	if ((n->state_path = path_join(cfg->daemon.state_dir, "state.json")) == NULL) {
+		tg_error_setc(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (load_state(n, err) < 0)
+		goto fail;
+	if (n->alerts == NULL && (n->alerts = tg_alerts_new()) == NULL) {
+		tg_error_setc(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (!dry_run && tg_outbox_open(cfg->daemon.state_dir, &n->ob, err) < 0)
+		goto fail;
+	return n;
+fail:
+	tg_notifier_free(n);
+	return NULL;
+}
+
+static void delivery_free(struct delivery *d)
+{
+	struct tg_notifier *n = d->n;
+
+	if (d->prev != NULL)
+		d->prev->next = d->next;
+	else if (n->flying == d)
+		n->flying = d->next;
+	if (d->next != NULL)
+		d->next->prev = d->prev;
+	if (d->test_done == NULL)
+		n->n_flying--;
+	tg_outbox_msg_clear(&d->msg);
+	free(d);
+}
+
+static void cancel_all(struct tg_notifier *n)
+{
+	while (n->flying != NULL) {
+		struct delivery *d = n->flying;
+
+		tg_email_cancel(d->email);
+		tg_http_cancel(d->http);
+		delivery_free(d);
+	}
+}
+
+void tg_notifier_free(struct tg_notifier *n)
+{
+	if (n == NULL)
+		return;
+	cancel_all(n);
+	tg_http_free(n->http);
+	tg_outbox_free(n->ob);
+	tg_alerts_free(n->alerts);
+	free(n->state_path);
+	sd_event_unref(n->ev);
+	free(n);
+}
+
+int tg_notifier_reconfigure(struct tg_notifier *n, const struct tg_config *cfg,
+			    struct tg_error *err)
+{
+	if (strcmp(cfg->daemon.state_dir, n->cfg->daemon.state_dir) != 0)
+		return tg_error_set(err, "state_dir changed from %s to %s: that needs a restart",
+				    n->cfg->daemon.state_dir, cfg->daemon.state_dir);
+	/* a delivery borrows its channel from the configuration */
+	cancel_all(n);
+	n->cfg = cfg;
+	return 0;
+}
+
+/* ---- a cycle ---- */
+
+static const char *recipients_text(const struct tg_plan *p, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->n_to && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", p->to[i]);
+	return buf;
+}
+
+static int utc_offset(int64_t wall)
+{
+	time_t t = (time_t)wall;
+	struct tm tm;
+
+	return localtime_r(&t, &tm) != NULL ? (int)tm.tm_gmtoff : 0;
+}
+
+/* The payload of one message: the MIME text or the webhook JSON. */
+static int build_payload(struct tg_notifier *n, const struct tg_message_input *in,
+			 const struct tg_message *m, int64_t wall, char **out, size_t *len,
+			 struct tg_error *err)
+{
+	const struct tg_channel *ch = &n->cfg->channels[in->plan->channel];
+
+	if (ch->type == TG_CHANNEL_WEBHOOK)
+		return tg_webhook_body(in, out, len, err);
+
+	struct tg_mime_email e = {
+		.from = ch->from,
+		.to = (const char *const *)in->plan->to,
+		.n_to = in->plan->n_to,
+		.subject = m->subject,
+		.text = m->text,
+		.html = m->html,
+		.id = in->plan->id,
+		.lang = n->cfg->daemon.language,
+		.date = wall,
+		.utc_offset = utc_offset(wall),
+	};
+	return tg_mime_build(&e, out, len, err);
+}
+
+static int preview(struct tg_notifier *n, size_t idx, const struct tg_plan *p,
+		   const struct tg_message *m, const char *payload, size_t len, tg_time now,
+		   struct tg_error *err)
+{
+	const struct tg_channel *ch = &n->cfg->channels[p->channel];
+	bool e = en(n->cfg);
+	char dir[4200], to[2048], *view = NULL;
+	size_t vlen = 0;
+	FILE *f;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/preview", n->cfg->daemon.state_dir);
+	if ((f = open_memstream(&view, &vlen)) == NULL)
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	fprintf(f, e ? "Channel: %s (%s)\n" : "Canale: %s (%s)\n", ch->name,
+		ch->type == TG_CHANNEL_EMAIL ? "email" : "webhook");
+	if (ch->type == TG_CHANNEL_EMAIL)
+		fprintf(f, e ? "To: %s\n" : "A: %s\n", recipients_text(p, to, sizeof(to)));
+	else
+		fprintf(f, "URL: %s\n", ch->url);
+	fprintf(f, e ? "Subject: %s\n" : "Oggetto: %s\n", m->subject);
+	fprintf(f, "Id: %s\n\n%s", p->id, m->text);
+	if (m->text[0] != '\0' && m->text[strlen(m->text) - 1] != '\n')
+		fputc('\n', f);
+	(void)now;
+	if (fclose(f) != 0) {
+		free(view);
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	}
+	rc = tg_preview_write(dir, idx + 1, ch->name, p->n_to > 0 ? p->to[0] : NULL, view, vlen,
+			      payload, len, ch->type == TG_CHANNEL_EMAIL ? "eml" : "json", err);
+	free(view);
+	return rc;
+}
+
+static int spool(struct tg_notifier *n, const struct tg_alert_events *ev, const struct tg_plan *p,
+		 const struct tg_message *m, char *payload, size_t len, int64_t wall,
+		 struct tg_error *err)
+{
+	const struct tg_channel *ch = &n->cfg->channels[p->channel];
+	struct tg_outbox_msg msg = { 0 };
+	char **ids = calloc(p->n_events + 1, sizeof(*ids));
+	int rc;
+
+	if (ids == NULL)
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < p->n_events; i++)
+		ids[i] = (char *)ev->v[p->events[i]].id;
+	memcpy(msg.id, p->id, sizeof(msg.id));
+	msg.kind = ch->type == TG_CHANNEL_EMAIL ? TG_OUTBOX_EMAIL : TG_OUTBOX_WEBHOOK;
+	msg.channel = ch->name;
+	msg.to = p->to;
+	msg.n_to = p->n_to;
+	msg.subject = m->subject;
+	msg.events = ids;
+	msg.n_events = p->n_events;
+	msg.body = payload;
+	msg.body_len = len;
+	msg.created = wall;
+	rc = tg_outbox_put(n->ob, &msg, err);
+	free(ids);
+	if (rc > 0)
+		tg_logf(LOG_INFO, "CHANNEL", ch->name, "%s: message %s spooled (%zu event%s): %s",
+			ch->name, p->id, p->n_events, p->n_events == 1 ? "" : "s", m->subject);
+	return rc;
+}
+
+int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
+		      const struct tg_store *store, tg_time now, int64_t wall, struct tg_error *err)
+{
+	struct tg_alerts *next = NULL;
+	struct tg_alert_events ev = { 0 };
+	struct tg_plans plans = { 0 };
+	size_t done = 0;
+	int rc;
+
+	if ((rc = tg_alerts_step(n->alerts, n->cfg, res, now, &next, &ev)) < 0)
+		return tg_error_setc(err, rc, "alerts: out of memory");
+	n->stats.events = ev.n;
+	n->stats.spooled = 0;
+	if ((rc = tg_route_plan(n->cfg, &ev, &plans)) < 0) {
+		tg_error_setc(err, rc, "routes: out of memory");
+		goto out;
+	}
+	if (n->dry_run) {
+		char dir[4200];
+
+		snprintf(dir, sizeof(dir), "%s/preview", n->cfg->daemon.state_dir);
+		if ((rc = tg_preview_clear(dir, err)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < plans.n; i++) {
+		struct tg_message_input in = {
+			.cfg = n->cfg, .events = &ev, .plan = &plans.v[i], .results = res,
+			.store = store, .now = now, .templates_dir = n->cfg->daemon.templates,
+		};
+		struct tg_message m = { 0 };
+		char *payload = NULL;
+		size_t len = 0;
+
+		rc = tg_message_render(&in, &m, err);
+		if (rc >= 0)
+			rc = build_payload(n, &in, &m, wall, &payload, &len, err);
+		if (rc >= 0)
+			rc = n->dry_run ? preview(n, i, &plans.v[i], &m, payload, len, now, err)
+					: spool(n, &ev, &plans.v[i], &m, payload, len, wall, err);
+		free(payload);
+		tg_message_free(&m);
+		if (rc < 0) {
+			tg_error_prefix(err, "channel '%s'", n->cfg->channels[plans.v[i].channel].name);
+			goto out;
+		}
+		done++;
+	}
+	n->stats.spooled = done;
+	rc = (int)done;
+	if (n->dry_run)
+		goto out;
+	/* every message is on disk: the new state may say they were sent */
+	{
+		struct tg_error serr = { 0 };
+
+		if (tg_alerts_save(next, n->state_path, &serr) < 0)
+			tg_log(LOG_ERR, "%s; the alert state is kept in memory and saved next cycle",
+			       serr.msg);
+	}
+	tg_alerts_free(n->alerts);
+	n->alerts = next;
+	next = NULL;
+out:
+	tg_alerts_free(next);
+	tg_plans_free(&plans);
+	tg_alert_events_free(&ev);
+	return rc;
+}
+
+/* ---- delivery ---- */
+
+static void ended(struct tg_notifier *n, struct delivery *d)
+{
+	bool counted = d->test_done == NULL;
+
+	delivery_free(d);
+	if (counted && n->n_flying == 0 && n->idle != NULL)
+		n->idle(n->idle_ctx);
+}
+
+static void retry(struct tg_notifier *n, struct delivery *d, const char *error, int64_t retry_after)
+{
+	struct tg_error err = { 0 };
+	int64_t wall = (int64_t)time(NULL);
+	int rc = tg_outbox_retry(n->ob, &d->msg, error, wall, retry_after,
+				 n->cfg->daemon.outbox_max_age, &err);
+
+	if (rc < 0) {
+		tg_logf(LOG_ERR, "CHANNEL", d->msg.channel, "%s: message %s: %s; and its retry could not be recorded: %s",
+			d->msg.channel, d->msg.id, error, err.msg);
+	} else if (rc == 1) {
+		n->stats.failed++;
+		tg_logf(LOG_ERR, "EVENT_ID", d->msg.id,
+			"%s: message %s not delivered after %d attempts, moved to outbox/failed: %s",
+			d->msg.channel, d->msg.id, d->msg.attempts, error);
+	} else {
+		n->stats.deferred++;
+		tg_logf(LOG_WARNING, "EVENT_ID", d->msg.id,
+			"%s: message %s not delivered (attempt %d), retried later: %s", d->msg.channel,
+			d->msg.id, d->msg.attempts, error);
+	}
+}
+
+static void fail(struct tg_notifier *n, struct delivery *d, const char *error)
+{
+	struct tg_error err = { 0 };
+
+	n->stats.failed++;
+	if (tg_outbox_fail(n->ob, &d->msg, error, &err) < 0)
+		tg_logf(LOG_ERR, "EVENT_ID", d->msg.id, "%s: message %s: %s; moving it to failed/: %s",
+			d->msg.channel, d->msg.id, error, err.msg);
+	else
+		tg_logf(LOG_ERR, "EVENT_ID", d->msg.id,
+			"%s: message %s refused for good, moved to outbox/failed: %s", d->msg.channel,
+			d->msg.id, error);
+}
+
+static void delivered(struct tg_notifier *n, struct delivery *d, const char *reply)
+{
+	struct tg_error err = { 0 };
+
+	n->stats.delivered++;
+	if (tg_outbox_done(n->ob, d->msg.id, &err) < 0)
+		tg_log(LOG_ERR, "%s: message %s delivered, but not removed from the outbox (it may "
+		       "be sent again): %s", d->msg.channel, d->msg.id, err.msg);
+	tg_logf(LOG_INFO, "EVENT_ID", d->msg.id, "%s: message %s delivered%s%s", d->msg.channel,
+		d->msg.id, reply != NULL ? ": " : "", reply != NULL ? reply : "");
+}
+
+static void email_done(void *ctx, const struct tg_email_result *r)
+{
+	struct delivery *d = ctx;
+	struct tg_notifier *n = d->n;
+	size_t keep = 0, refused = 0;
+	char refused_text[1024] = "";
+
+	d->email = NULL;
+	if (d->test_done != NULL) {
+		d->test_done(d->test_ctx, r->result, r->result < 0 ? r->error
+				  : r->final_reply ? r->final_reply : "accepted");
+		ended(n, d);
+		return;
+	}
+	if (r->result == -EPERM) {
+		fail(n, d, r->error);
+		ended(n, d);
+		return;
+	}
+	if (r->result == -EACCES) {
+		/* the channel's settings: the message waits for the administrator */
+		tg_logf(LOG_ERR, "CHANNEL", d->msg.channel, "%s: %s; fix the channel's settings "
+			"(the message is kept and retried)", d->msg.channel, r->error);
+	}
+	if (r->result < 0) {
+		retry(n, d, r->error, -1);
+		ended(n, d);
+		return;
+	}
+	/* delivered to some: keep the recipients to try again, report the refused */
+	for (size_t i = 0; i < d->msg.n_to && i < r->n_rcpt; i++) {
+		if (r->rcpt[i] == TG_RCPT_TEMPFAIL) {
+			char *t = d->msg.to[keep];
+
+			d->msg.to[keep] = d->msg.to[i];
+			d->msg.to[i] = t;
+			keep++;
+		} else if (r->rcpt[i] == TG_RCPT_REFUSED) {
+			size_t o = strlen(refused_text);
+
+			refused++;
+			tg_logf(LOG_ERR, "EVENT_ID", d->msg.id, "%s: message %s: recipient %s refused: %s",
+				d->msg.channel, d->msg.id, d->msg.to[i],
+				r->rcpt_reply && r->rcpt_reply[i] ? r->rcpt_reply[i] : "(no reply)");
+			snprintf(refused_text + o, sizeof(refused_text) - o, "%s%s: %s", o ? "; " : "",
+				 d->msg.to[i], r->rcpt_reply && r->rcpt_reply[i] ? r->rcpt_reply[i] : "");
+		}
+	}
+	if (keep > 0) {
+		for (size_t i = keep; i < d->msg.n_to; i++) {
+			free(d->msg.to[i]);
+			d->msg.to[i] = NULL;
+		}
+		d->msg.n_to = keep;
+		retry(n, d, refused ? refused_text : "recipient deferred by the server (4xx)", -1);
+	} else {
+		delivered(n, d, r->final_reply);
+	}
+	ended(n, d);
+}
+
+static void webhook_done(void *ctx, const struct tg_http_response *r)
+{
+	struct delivery *d = ctx;
+	struct tg_notifier *n = d->n;
+	char what[TG_ERROR_MAX + 64];
+
+	d->http = NULL;
+	if (r->result < 0)
+		snprintf(what, sizeof(what), "%s", r->error);
+	else
+		snprintf(what, sizeof(what), "HTTP %ld%s%.*s", r->status, r->len ? ": " : "",
+			 (int)(r->len > 200 ? 200 : r->len), r->body);
+	/* the reply body is the server's words: no control bytes into the log */
+	for (char *p = what; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	if (d->test_done != NULL) {
+		bool ok = tg_webhook_verdict(r->status, r->result) == TG_WEBHOOK_DELIVERED;
+
+		d->test_done(d->test_ctx, ok ? 0 : -EIO, what);
+		ended(n, d);
+		return;
+	}
+	switch (tg_webhook_verdict(r->status, r->result)) {
+	case TG_WEBHOOK_DELIVERED:
+		delivered(n, d, what);
+		break;
+	case TG_WEBHOOK_RETRY:
+		retry(n, d, what, r->retry_after);
+		break;
+	case TG_WEBHOOK_PERMANENT:
+		fail(n, d, what);
+		break;
+	}
+	ended(n, d);
+}
+
+static int ensure_http(struct tg_notifier *n, struct tg_error *err)
+{
+	struct tg_http_limits lim = { .max_parallel = n->cfg->daemon.http_max_parallel,
+				      .max_per_host = n->cfg->daemon.http_max_per_host };
+
+	if (n->http != NULL)
+		return 0;
+	if (n->ev == NULL)
+		return tg_error_set(err, "no event loop for deliveries");
+	n->http = tg_http_new(n->ev, &lim, err);
+	return n->http != NULL ? 0 : -EIO;
+}
+
+/* Starts d (its msg filled) on its channel.  On failure d is freed and the
+ * message handled (retry or fail) unless it is a test. */
+static int start(struct tg_notifier *n, struct delivery *d, const struct tg_channel *ch,
+		 struct tg_error *err)
+{
+	char owner[128];
+	char *secret = NULL;
+	int rc = 0;
+
+	snprintf(owner, sizeof(owner), "channel '%s'", ch->name);
+	if (ch->type == TG_CHANNEL_EMAIL) {
+		char from[512];
+		struct tg_email_request req = {
+			.url = ch->url, .starttls = ch->starttls, .ca_file = ch->ca_file,
+			.username = ch->username,
+			.to = (const char *const *)d->msg.to, .n_to = d->msg.n_to,
+			.message = d->msg.body, .len = d->msg.body_len,
+			.timeout_ms = ch->timeout * 1000,
+		};
+
+		if (ch->password_file != NULL &&
+		    (secret = tg_secret_read(n->cfg, owner, "password_file", ch->password_file, err)) == NULL)
+			return -EACCES;
+		req.password = secret;
+		req.from = tg_email_addr_spec(ch->from, from, sizeof(from));
+		d->email = tg_email_send(n->http, &req, email_done, d, err);
+		if (d->email == NULL)
+			rc = -EIO;
+	} else {
+		char sig[128], sig_header[160], event_header[80];
+		const char *headers[3] = { "Content-Type: application/json; charset=utf-8",
+					   event_header, sig_header };
+		size_t n_headers = 2;
+		struct tg_http_request req = {
+			.url = ch->url, .method = "POST", .body = d->msg.body,
+			.body_len = d->msg.body_len, .headers = headers, .ca_file = ch->ca_file,
+			.timeout_ms = ch->timeout * 1000, .max_size = 64 * 1024,
+		};
+
+		snprintf(event_header, sizeof(event_header), "X-Traguardo-Event: %s", d->msg.id);
+		if (ch->secret_file != NULL) {
+			if ((secret = tg_secret_read(n->cfg, owner, "secret_file", ch->secret_file, err)) == NULL)
+				return -EACCES;
+			if (tg_webhook_signature(secret, strlen(secret), (int64_t)time(NULL), d->msg.body,
+						 d->msg.body_len, sig, sizeof(sig)) == NULL) {
+				tg_secret_free(secret);
+				return tg_error_set(err, "%s: cannot compute the HMAC signature", owner);
+			}
+			snprintf(sig_header, sizeof(sig_header), "X-Traguardo-Signature: %s", sig);
+			n_headers = 3;
+		}
+		req.n_headers = n_headers;
+		d->http = tg_http_start(n->http, &req, webhook_done, d, err);
+		if (d->http == NULL)
+			rc = -EIO;
+	}
+	tg_secret_free(secret);
+	return rc;
+}
+
+size_t tg_notifier_deliver(struct tg_notifier *n, int64_t wall, bool force)
+{
+	char (*ids)[TG_OUTBOX_ID_SIZE] = NULL;
+	struct tg_error err = { 0 };
+	ssize_t count;
+	size_t started = 0;
+
+	if (n->dry_run || n->ob == NULL)
+		return 0;
+	if ((count = tg_outbox_list(n->ob, &ids, &err)) < 0) {
+		tg_log(LOG_ERR, "outbox: %s", err.msg);
+		return 0;
+	}
+	if (count > 0 && ensure_http(n, &err) < 0) {
+		tg_log(LOG_ERR, "outbox: %s", err.msg);
+		free(ids);
+		return 0;
+	}
+	for (ssize_t i = 0; i < count; i++) {
+		struct delivery *d, *f;
+		ssize_t ch;
+		int rc;
+
+		for (f = n->flying; f != NULL; f = f->next)
+			if (f->test_done == NULL && strcmp(f->msg.id, ids[i]) == 0)
+				break;
+		if (f != NULL)
+			continue;
+		if ((d = calloc(1, sizeof(*d))) == NULL)
+			break;
+		d->n = n;
+		rc = tg_outbox_load(n->ob, ids[i], &d->msg, &err);
+		if (rc < 0) {
+			if (rc != -ENOENT)
+				tg_log(LOG_ERR, "outbox: %s", err.msg);
+			free(d);
+			continue;
+		}
+		if (!force && d->msg.next_attempt > wall) {
+			tg_outbox_msg_clear(&d->msg);
+			free(d);
+			continue;
+		}
+		d->next = n->flying;
+		if (n->flying != NULL)
+			n->flying->prev = d;
+		n->flying = d;
+		n->n_flying++;
+		ch = tg_config_channel_index(n->cfg, d->msg.channel);
+		if (ch < 0) {
+			fail(n, d, "the channel is no longer in the configuration");
+			delivery_free(d);
+			continue;
+		}
+		if ((d->msg.kind == TG_OUTBOX_EMAIL) != (n->cfg->channels[ch].type == TG_CHANNEL_EMAIL)) {
+			fail(n, d, "the channel changed type (email/webhook) since the message was spooled");
+			delivery_free(d);
+			continue;
+		}
+		rc = start(n, d, &n->cfg->channels[ch], &err);
+		if (rc < 0) {
+			/* a secret file missing or refused, out of memory: the
+			 * administrator can fix it; keep the message */
+			retry(n, d, err.msg, -1);
+			delivery_free(d);
+			continue;
+		}
+		started++;
+	}
+	free(ids);
+	return started;
+}
+
+size_t tg_notifier_in_flight(const struct tg_notifier *n)
+{
+	return n->n_flying;
+}
+
+void tg_notifier_on_idle(struct tg_notifier *n, void (*fn)(void *ctx), void *ctx)
+{
+	n->idle = fn;
+	n->idle_ctx = ctx;
+}
+
+int64_t tg_notifier_next_attempt(struct tg_notifier *n)
+{
+	char (*ids)[TG_OUTBOX_ID_SIZE] = NULL;
+	struct tg_error err = { 0 };
+	ssize_t count;
+	int64_t best = -1;
+
+	if (n->ob == NULL || (count = tg_outbox_list(n->ob, &ids, &err)) < 0)
+		return -1;
+	for (ssize_t i = 0; i < count; i++) {
+		struct tg_outbox_msg m = { 0 };
+
+		if (tg_outbox_load(n->ob, ids[i], &m, &err) == 0) {
+			if (best < 0 || m.next_attempt < best)
+				best = m.next_attempt;
+			tg_outbox_msg_clear(&m);
+		}
+	}
+	free(ids);
+	return best;
+}
+
+size_t tg_notifier_pending(struct tg_notifier *n)
+{
+	return n->ob != NULL ? tg_outbox_pending(n->ob) : 0;
+}
+
+size_t tg_notifier_failed(struct tg_notifier *n)
+{
+	return n->ob != NULL ? tg_outbox_failed(n->ob) : 0;
+}
+
+const struct tg_notify_stats *tg_notifier_stats(const struct tg_notifier *n)
+{
+	return &n->stats;
+}
+
+const struct tg_alerts *tg_notifier_alerts(const struct tg_notifier *n)
+{
+	return n->alerts;
+}
+
+/* ---- test-notify ---- */
+
+/* A short test message in the channel's own format. */
+static char *test_webhook_body(const struct tg_config *cfg, const struct tg_channel *ch,
+			       const char *id, bool e, size_t *len)
+{
+	const char *words = e ? "traguardo test message: the channel works"
+			      : "traguardo, messaggio di prova: il canale funziona";
+	json_t *o = NULL;
+	char *body;
+
+	switch (ch->format) {
+	case TG_WEBHOOK_GENERIC:
+		o = json_pack("{s:s, s:s, s:s, s:{}, s:{s:s}, s:{}, s:s, s:i, s:[], s:{s:b, s:s, s:s?}}",
+			      "version", "4", "status", "resolved", "receiver", ch->name,
+			      "groupLabels", "commonLabels", "alertname", "traguardo-test",
+			      "commonAnnotations", "externalURL", "", "truncatedAlerts", 0, "alerts",
+			      "traguardo", "test", 1, "message_id", id, "organization",
+			      cfg->daemon.organization);
+		break;
+	case TG_WEBHOOK_TEAMS:
+		o = json_pack("{s:s, s:[{s:s, s:n, s:{s:s, s:s, s:s, s:[{s:s, s:s, s:b}]}}]}",
+			      "type", "message", "attachments", "contentType",
+			      "application/vnd.microsoft.card.adaptive", "contentUrl", "content",
+			      "$schema", "http://adaptivecards.io/schemas/adaptive-card.json", "type",
+			      "AdaptiveCard", "version", "1.4", "body", "type", "TextBlock", "text",
+			      words, "wrap", 1);
+		break;
+	case TG_WEBHOOK_MATTERMOST:
+		o = json_pack("{s:s, s:s}", "text", words, "username", "traguardo");
+		break;
+	case TG_WEBHOOK_SLACK:
+	case TG_WEBHOOK_GOOGLECHAT:
+		o = json_pack("{s:s}", "text", words);
+		break;
+	}
+	if (o == NULL)
+		return NULL;
+	body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	*len = body != NULL ? strlen(body) : 0;
+	return body;
+}
+
+int tg_notifier_test(struct tg_notifier *n, size_t channel, const char *to, int64_t wall,
+		     tg_notifier_test_fn done, void *ctx, struct tg_error *err)
+{
+	const struct tg_config *cfg = n->cfg;
+	const struct tg_channel *ch;
+	bool e = en(cfg);
+	struct delivery *d;
+	char id[TG_OUTBOX_ID_SIZE], text[1024];
+	int rc;
+
+	if (channel >= cfg->n_channels)
+		return tg_error_set(err, "no such channel");
+	ch = &cfg->channels[channel];
+	if ((rc = ensure_http(n, err)) < 0)
+		return rc;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	d->n = n;
+	d->test_done = done;
+	d->test_ctx = ctx;
+	snprintf(id, sizeof(id), "%016llx%016llx", (unsigned long long)wall,
+		 (unsigned long long)getpid());
+	memcpy(d->msg.id, id, sizeof(d->msg.id));
+	snprintf(text, sizeof(text),
+		 e ? "This is a test message from traguardo%s%s, channel '%s'.\n"
+		     "If you read it, the channel works.\n"
+		   : "Questo è un messaggio di prova di traguardo%s%s, canale '%s'.\n"
+		     "Se lo leggete, il canale funziona.\n",
+		 cfg->daemon.organization ? " — " : "",
+		 cfg->daemon.organization ? cfg->daemon.organization : "", ch->name);
+	if (ch->type == TG_CHANNEL_EMAIL) {
+		const char *list[1] = { to };
+		const char *const *rcpts = to != NULL ? list : (const char *const *)cfg->daemon.admins.v;
+		size_t n_rcpts = to != NULL ? 1 : cfg->daemon.admins.n;
+		struct tg_mime_email m = {
+			.from = ch->from, .to = rcpts, .n_to = n_rcpts,
+			.subject = e ? "[traguardo] test message" : "[traguardo] messaggio di prova",
+			.text = text, .id = id, .lang = cfg->daemon.language, .date = wall,
+			.utc_offset = utc_offset(wall),
+		};
+
+		if (n_rcpts == 0) {
+			free(d);
+			return tg_error_set(err, "channel '%s': no recipient: give --to ADDRESS or set daemon.admins",
+					    ch->name);
+		}
+		if ((rc = tg_mime_build(&m, &d->msg.body, &d->msg.body_len, err)) < 0 ||
+		    (d->msg.to = calloc(n_rcpts, sizeof(char *))) == NULL) {
+			tg_outbox_msg_clear(&d->msg);
+			free(d);
+			return rc < 0 ? rc : tg_error_setc(err, -ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < n_rcpts; i++)
+			if ((d->msg.to[d->msg.n_to++] = strdup(rcpts[i])) == NULL)
+				rc = -ENOMEM;
+	} else {
+		d->msg.body = test_webhook_body(cfg, ch, id, e, &d->msg.body_len);
+		rc = d->msg.body != NULL ? 0 : -ENOMEM;
+	}
+	if (rc < 0) {
+		tg_outbox_msg_clear(&d->msg);
+		free(d);
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	}
+	d->next = n->flying;
+	if (n->flying != NULL)
+		n->flying->prev = d;
+	n->flying = d;
+	if ((rc = start(n, d, ch, err)) < 0) {
+		delivery_free(d);
+		return rc;
+	}
+	return 0;
+}
