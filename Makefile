@@ -145,6 +145,8 @@ install: all
 	install -m 0644 man/traguardo.conf.5 $(DESTDIR)$(MANDIR)/man5/traguardo.conf.5
 	rm -f $(DESTDIR)$(MANDIR)/man1/traguardo.1
 	test -d $(DESTDIR)$(SYSCONFDIR)/traguardo || install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/traguardo
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/traguardo/templates
+	install -m 0644 conf/templates/README conf/templates/*.example $(DESTDIR)$(SYSCONFDIR)/traguardo/templates/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf ]; then \
 		echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/traguardo/traguardo.conf"; \
 	else \
@@ -159,6 +161,8 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/traguardo.8 $(DESTDIR)$(MANDIR)/man1/traguardo.1 \
 		$(DESTDIR)$(MANDIR)/man5/traguardo.conf.5 \
 		$(DESTDIR)$(SYSUSERSDIR)/traguardo.conf $(DESTDIR)$(TMPFILESDIR)/traguardo.conf
+	rm -f $(DESTDIR)$(SYSCONFDIR)/traguardo/templates/README \
+		$(DESTDIR)$(SYSCONFDIR)/traguardo/templates/*.example
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/traguardo (your configuration) and /var/lib/traguardo (the state); remove them by hand if unwanted"
 
 clean:

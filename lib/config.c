@@ -600,7 +600,8 @@ static const struct enum_def status_enum = { status_names, NULL, parse_status };
 static const char *const language_names[] = { "it", "en", NULL };
 static const struct enum_def language_enum = { language_names, NULL, NULL };
 
-enum { TK_DAEMON, TK_SOURCES, TK_INDICATORS, TK_CHANNELS, TK_ROUTES, TK_SILENCES, TK_N };
+enum { TK_DAEMON, TK_SOURCES, TK_INDICATORS, TK_CHANNELS, TK_ROUTES, TK_SILENCES, TK_ARCHIVE,
+       TK_HA, TK_N };
 static const struct key top_keys[TK_N] = {
 	[TK_DAEMON] = { .name = "daemon", .type = T_GROUP, NOWHERE },
 	[TK_SOURCES] = { .name = "sources", .type = T_GROUP_LIST, NOWHERE },
@@ -608,7 +609,27 @@ static const struct key top_keys[TK_N] = {
 	[TK_CHANNELS] = { .name = "channels", .type = T_GROUP_LIST, NOWHERE },
 	[TK_ROUTES] = { .name = "routes", .type = T_GROUP_LIST, NOWHERE },
 	[TK_SILENCES] = { .name = "silences", .type = T_GROUP_LIST, NOWHERE },
+	[TK_ARCHIVE] = { .name = "archive", .type = T_GROUP, NOWHERE },
+	[TK_HA] = { .name = "ha", .type = T_GROUP, NOWHERE },
 };
+
+#define AT_ struct tg_config
+enum { AK_CONNINFO, AK_PASSWORD_FILE, AK_N };
+static const struct key archive_keys[AK_N] = {
+	[AK_CONNINFO] = { .name = "conninfo", .type = T_STRING, .flags = K_REQUIRED,
+			  .str = S_CONNINFO, AT(AT_, archive.conninfo) },
+	[AK_PASSWORD_FILE] = { .name = "password_file", .type = T_STRING, .str = S_SECRET,
+			       AT(AT_, archive.password_file) },
+};
+enum { AH_CONNINFO, AH_PASSWORD_FILE, AH_LOCK, AH_N };
+static const struct key ha_keys[AH_N] = {
+	[AH_CONNINFO] = { .name = "conninfo", .type = T_STRING, .flags = K_REQUIRED,
+			  .str = S_CONNINFO, AT(AT_, ha.conninfo) },
+	[AH_PASSWORD_FILE] = { .name = "password_file", .type = T_STRING, .str = S_SECRET,
+			       AT(AT_, ha.password_file) },
+	[AH_LOCK] = { .name = "lock", .type = T_INT, .min = 1, .max = INT32_MAX, AT(AT_, ha.lock) },
+};
+#undef AT_
 
 #define DT struct tg_config
 enum {
@@ -788,7 +809,7 @@ static const struct key channel_keys[HK_N] = {
 #define RT struct tg_route
 enum {
 	RK_NAME, RK_DEPARTMENTS, RK_PROCESSES, RK_INDICATORS, RK_MIN_STATUS, RK_CHANNELS,
-	RK_TO, RK_REPEAT_EVERY, RK_ESCALATE_AFTER, RK_ESCALATE_TO, RK_N
+	RK_TO, RK_REPEAT_EVERY, RK_ESCALATE_AFTER, RK_ESCALATE_TO, RK_REPORT, RK_N
 };
 static const struct key route_keys[RK_N] = {
 	[RK_NAME] = { .name = "name", .type = T_STRING, .str = S_ID, AT(RT, name) },
@@ -809,6 +830,21 @@ static const struct key route_keys[RK_N] = {
 				.min = 60, .never = 0, AT(RT, escalate_after) },
 	[RK_ESCALATE_TO] = { .name = "escalate_to", .type = T_EMAIL_LIST, .str = S_ADDR,
 			     AT(RT, escalate_to) },
+	[RK_REPORT] = { .name = "report", .type = T_GROUP, NOWHERE },
+};
+
+static const char *const report_every_names[] = { "month", NULL };
+static const struct enum_def report_every_enum = { report_every_names, NULL, NULL };
+static const char *const report_format_names[] = { "html", "text", NULL };
+static const struct enum_def report_format_enum = { report_format_names, NULL, NULL };
+enum { PK_EVERY, PK_TO, PK_FORMAT, PK_N };
+static const struct key report_keys[PK_N] = {
+	[PK_EVERY] = { .name = "every", .type = T_ENUM, .flags = K_REQUIRED | K_ENUMSTR,
+		       .en = &report_every_enum, AT(RT, report.every) },
+	[PK_TO] = { .name = "to", .type = T_EMAIL_LIST, .flags = K_REQUIRED | K_NONEMPTY,
+		    .str = S_ADDR, AT(RT, report.to) },
+	[PK_FORMAT] = { .name = "format", .type = T_ENUM, .flags = K_ENUMSTR,
+			.en = &report_format_enum, AT(RT, report.format) },
 };
 #undef RT
 
@@ -839,6 +875,9 @@ static const struct schema year_target_schema = SCHEMA(year_target_keys);
 static const struct schema channel_schema = SCHEMA(channel_keys);
 static const struct schema route_schema = SCHEMA(route_keys);
 static const struct schema silence_schema = SCHEMA(silence_keys);
+static const struct schema archive_schema = SCHEMA(archive_keys);
+static const struct schema ha_schema = SCHEMA(ha_keys);
+static const struct schema report_schema = SCHEMA(report_keys);
 
 /* ------------------------------------------------------------------ */
 /* Loading state and reporting.                                         */
@@ -2200,6 +2239,34 @@ static void check_http_source(struct loader *L, const config_setting_t *g, struc
 	}
 }
 
+/* A conninfo is parsed by libpq itself so that its message names what it did
+ * not accept; a password in it would be logged and shown by every tool that
+ * prints the configuration: it goes in password_file. */
+static void check_conninfo(struct loader *L, const config_setting_t *at, const char *conninfo)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts;
+
+	if (conninfo == NULL)
+		return;
+	if ((opts = PQconninfoParse(conninfo, &msg)) == NULL) {
+		char m[TG_ERROR_MAX / 2];
+		size_t n;
+
+		snprintf(m, sizeof(m), "%s", msg != NULL ? msg : "out of memory");
+		for (n = strlen(m); n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '); n--)
+			m[n - 1] = '\0';
+		report_s(L, at, "'conninfo' is not valid: %s", m);
+	} else {
+		for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+				report_s(L, at, "'conninfo' must not carry a password: put it in "
+					 "the file named by 'password_file'");
+		PQconninfoFree(opts);
+	}
+	PQfreemem(msg);
+}
+
 /* The keys of a postgresql source, once its type is known.  The conninfo is
  * parsed by libpq itself so that its message names what it did not accept;
  * a password in it would be logged and shown by every tool that prints the
@@ -2222,30 +2289,10 @@ static void check_pg_source(struct loader *L, const config_setting_t *g, struct 
 			 "(one row per indicator, period and value)");
 	if (found[SK_QUERY] == NULL)
 		report_s(L, g, "%s has no 'query' (required for postgresql sources)", label);
-	if (found[SK_CONNINFO] == NULL) {
+	if (found[SK_CONNINFO] == NULL)
 		report_s(L, g, "%s has no 'conninfo' (required for postgresql sources)", label);
-	} else if (src->conninfo != NULL) {
-		char *msg = NULL;
-		PQconninfoOption *opts = PQconninfoParse(src->conninfo, &msg);
-
-		if (opts == NULL) {
-			char m[TG_ERROR_MAX / 2];
-			size_t n;
-
-			snprintf(m, sizeof(m), "%s", msg != NULL ? msg : "out of memory");
-			for (n = strlen(m); n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '); n--)
-				m[n - 1] = '\0';
-			report_s(L, found[SK_CONNINFO], "'conninfo' is not valid: %s", m);
-		} else {
-			for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
-				if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
-					report_s(L, found[SK_CONNINFO], "'conninfo' must not carry "
-						 "a password: put it in the file named by "
-						 "'password_file'");
-			PQconninfoFree(opts);
-		}
-		PQfreemem(msg);
-	}
+	else
+		check_conninfo(L, found[SK_CONNINFO], src->conninfo);
 }
 
 static void load_source(struct loader *L, const config_setting_t *g, size_t i)
@@ -2609,6 +2656,20 @@ static void load_route(struct loader *L, const config_setting_t *g, size_t i,
 	    rt->escalate_after > 0)
 		report_s(L, found[RK_ESCALATE_TO], "'escalate_to' must not be empty");
 
+	if (found[RK_REPORT] != NULL && config_setting_type(found[RK_REPORT]) == CONFIG_TYPE_GROUP) {
+		const config_setting_t *pfound[MAX_KEYS];
+		char lb[160];
+
+		snprintf(lb, sizeof(lb), "report of %s", label);
+		rt->report.set = true;
+		walk_group(L, found[RK_REPORT], &report_schema, rt, lb, pfound);
+		if (!has_email && all_known && rt->channels.n > 0)
+			report_s(L, found[RK_REPORT], "'report' is sent by e-mail: the route needs an "
+				 "email channel");
+	}
+	if (rt->name != NULL && strcmp(rt->name, "admins") == 0)
+		report_s(L, found[RK_NAME], "route name 'admins' is reserved (the administrators' "
+			 "alerts about failing sources)");
 	if (rt->name != NULL) {
 		ssize_t old = htab_insert(names, rt->name, i);
 
@@ -2724,6 +2785,22 @@ static void load_all(struct loader *L, const config_setting_t *root)
 	cfg->n_silences = n;
 	for (size_t i = 0; i < n && !L->oom; i++)
 		load_silence(L, config_setting_get_elem(list, (unsigned int)i), i);
+
+	if (top[TK_ARCHIVE] != NULL && config_setting_type(top[TK_ARCHIVE]) == CONFIG_TYPE_GROUP) {
+		const config_setting_t *afound[MAX_KEYS];
+
+		cfg->archive.set = true;
+		walk_group(L, top[TK_ARCHIVE], &archive_schema, cfg, "archive", afound);
+		check_conninfo(L, afound[AK_CONNINFO], cfg->archive.conninfo);
+	}
+	if (top[TK_HA] != NULL && config_setting_type(top[TK_HA]) == CONFIG_TYPE_GROUP) {
+		const config_setting_t *hfound[MAX_KEYS];
+
+		cfg->ha.set = true;
+		cfg->ha.lock = 4242;
+		walk_group(L, top[TK_HA], &ha_schema, cfg, "ha", hfound);
+		check_conninfo(L, hfound[AH_CONNINFO], cfg->ha.conninfo);
+	}
 	return;
 oom:
 	htab_free(&route_names);
@@ -3203,6 +3280,10 @@ void tg_config_free(struct tg_config *cfg)
 	free(cfg->dir);
 	free(cfg->daemon.state_dir);
 	free(cfg->daemon.templates);
+	free(cfg->archive.conninfo);
+	free(cfg->archive.password_file);
+	free(cfg->ha.conninfo);
+	free(cfg->ha.password_file);
 	free(cfg->daemon.language);
 	free(cfg->daemon.organization);
 	strings_free(&cfg->daemon.admins);
@@ -3264,6 +3345,9 @@ void tg_config_free(struct tg_config *cfg)
 		strings_free(&r->channels);
 		strings_free(&r->to);
 		strings_free(&r->escalate_to);
+		strings_free(&r->report.to);
+		free(r->report.every);
+		free(r->report.format);
 	}
 	free(cfg->routes);
 	for (size_t i = 0; i < cfg->n_silences; i++) {

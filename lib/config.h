@@ -169,6 +169,15 @@ struct tg_route {
 	int64_t repeat_every;         /* seconds, 0 = never (default, or "never"); >= 1m */
 	int64_t escalate_after;       /* seconds, 0 = never (default, or "never"); >= 1m */
 	struct tg_strings escalate_to; /* addresses; required if escalate_after */
+	struct {
+		bool set;
+		char *every;          /* "month": the management review of the last
+					 month, on the first working day */
+		struct tg_strings to; /* addresses, required, not empty */
+		char *format;         /* "html" (default: text and HTML parts) or
+					 "text" (plain text only) */
+	} report;                     /* the route's indicators only; needs an email
+					 channel (the first one sends it) */
 	struct tg_location loc;
 };
 
@@ -200,6 +209,17 @@ struct tg_config {
 	struct tg_channel *channels;     size_t n_channels;
 	struct tg_route *routes;         size_t n_routes;
 	struct tg_silence *silences;     size_t n_silences;
+	struct {                         /* archive = { ... }: evidence in PostgreSQL */
+		bool set;
+		char *conninfo;          /* required; checked, no password in it */
+		char *password_file;     /* as written; see tg_config_secret_path */
+	} archive;
+	struct {                         /* ha = { ... }: active/standby */
+		bool set;
+		char *conninfo;
+		char *password_file;
+		int lock;                /* advisory lock key, default 4242 */
+	} ha;
 	struct tg_config_index *index;   /* private: hash of ids and names */
 };
 

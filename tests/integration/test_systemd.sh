@@ -97,7 +97,8 @@ else
 	for spec in 755:usr/bin/traguardo 644:lib/systemd/system/traguardo.service \
 		644:usr/lib/sysusers.d/traguardo.conf 644:usr/lib/tmpfiles.d/traguardo.conf \
 		644:usr/share/man/man8/traguardo.8 644:usr/share/man/man5/traguardo.conf.5 \
-		750:etc/traguardo 640:etc/traguardo/traguardo.conf; do
+		750:etc/traguardo 640:etc/traguardo/traguardo.conf 644:etc/traguardo/templates/README \
+		644:etc/traguardo/templates/subject.it.txt.example 644:etc/traguardo/templates/intro.en.txt.example; do
 		mode=${spec%%:*}; f=$R/${spec#*:}
 		if [ ! -e "$f" ]; then bad="$bad
 missing $f"
