@@ -5,6 +5,7 @@
  * clock (the only place that does), and wires the library into the sd-event
  * loop.  Everything that can be tested without a process lives in lib/.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -182,6 +183,58 @@ static bool want_colour(void)
 	       strcmp(term, "dumb") != 0;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The dry run's messages, one line each: "  001  posta  a@b  Subject". */
+static void list_previews(FILE *out, const char *state_dir)
+{
+	char dir[4200], path[4400], line[1024];
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/preview", state_dir);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char **v;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".txt") != 0 ||
+		    (v = realloc(names, (n + 1) * sizeof(*v))) == NULL)
+			continue;
+		names = v;
+		if ((names[n] = strdup(de->d_name)) != NULL)
+			n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		char fields[3][512] = { "", "", "" };
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if ((f = fopen(path, "r")) != NULL) {
+			/* "Canale: x (email)", "A: y" or "URL: y", "Oggetto: z" */
+			for (int k = 0; k < 3 && fgets(line, sizeof(line), f) != NULL; k++) {
+				char *v = strchr(line, ':');
+
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(fields[k], sizeof(fields[k]), "%.500s", v != NULL && v[1] ? v + 2 : line);
+			}
+			fclose(f);
+			fprintf(out, "  %.3s  %s → %s\n       %s\n", names[i], fields[0], fields[1],
+				fields[2]);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
 static void once_idle(void *ctx)
 {
 	sd_event_exit(ctx, 0);
@@ -225,9 +278,14 @@ static int notify_once(const struct tg_config *cfg, struct once *o, bool dry, bo
 					: "prova (dry run): nessun messaggio da inviare (%s/preview/ è vuota)\n",
 				cfg->daemon.state_dir);
 		else if (spooled > 0)
-			fprintf(out, en ? "dry run: nothing sent; the %d message%s that would be sent: %s/preview/\n"
-					: "prova (dry run): nessun invio; %d messaggi%s che sarebbero inviati: %s/preview/\n",
+		{
+			fprintf(out, en ? "dry run: nothing sent; the %d message%s that would be sent "
+					  "(full text in %s/preview/):\n"
+					: "prova (dry run): nessun invio; %d messaggi%s che sarebbero inviati "
+					  "(testo completo in %s/preview/):\n",
 				spooled, en ? (spooled == 1 ? "" : "s") : "", cfg->daemon.state_dir);
+			list_previews(out, cfg->daemon.state_dir);
+		}
 		tg_notifier_free(n);
 		sd_event_unref(ev);
 		return rc;
@@ -244,6 +302,8 @@ static int notify_once(const struct tg_config *cfg, struct once *o, bool dry, bo
 				: "notifiche: %zu consegnate, %zu da ritentare, %zu fallite; in coda %zu, in failed/ %zu\n",
 			st->delivered, st->deferred, st->failed, tg_notifier_pending(n),
 			tg_notifier_failed(n));
+	if (rc == EXIT_OK && st->state_unsaved)
+		rc = EXIT_FAIL;   /* logged; the next run would send these again */
 	if (rc == EXIT_OK && (st->failed > 0 || tg_notifier_pending(n) > 0))
 		rc = EXIT_UNDELIVERED;
 	ns->outbox = tg_notifier_pending(n);
@@ -340,10 +400,13 @@ static int cmd_once(const char *path, int argc, char **argv)
 		tg_log(LOG_ERR, "standard output: %s", strerror(errno));
 		rc = EXIT_FAIL;
 	}
-	if (rc == EXIT_OK && o.failed > 0)
-		rc = EXIT_SOURCES;
+	/* the most serious first: unusable, then undelivered, then a source */
+	if (notify_rc == EXIT_FAIL)
+		rc = EXIT_FAIL;
 	if (rc == EXIT_OK && notify_rc != EXIT_OK)
 		rc = notify_rc;
+	if (rc == EXIT_OK && o.failed > 0)
+		rc = EXIT_SOURCES;
 out:
 	tg_engine_free(o.engine);
 	sd_event_unref(o.event);
@@ -409,7 +472,14 @@ static int cmd_test_notify(const char *path, int argc, char **argv)
 	if ((cfg = load_config(path)) == NULL)
 		return EXIT_FAIL;
 	t.channel = channel;
-	if ((ch = tg_config_channel_index(cfg, t.channel)) < 0) {
+	if ((ch = tg_config_channel_index(cfg, t.channel)) >= 0 && to != NULL &&
+	    cfg->channels[ch].type != TG_CHANNEL_EMAIL) {
+		fprintf(stderr, "traguardo: test-notify: --to is for e-mail channels; '%s' is a "
+			"webhook\n", t.channel);
+		tg_config_free(cfg);
+		return EXIT_USAGE;
+	}
+	if (ch < 0) {
 		char q[128];
 
 		fprintf(stderr, "traguardo: test-notify: no channel named '%s' in %s\n",

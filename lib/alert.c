@@ -763,6 +763,10 @@ static int step_one(struct stepper *s, const struct tg_alerts *cur, size_t i,
 	}
 	if (em.after_silence || tg_status_severity(st) > tg_status_severity(old->status))
 		em.kind = TG_ALERT_FIRING;
+	else if (r != NULL && old->fingerprint != NULL && strcmp(old->fingerprint, s->fp) != 0)
+		/* the target changed and it is still a problem: say so now, not
+		 * at some later reminder (there may be none) */
+		em.kind = TG_ALERT_FIRING;
 	else if (r != NULL && r->escalate_after > 0 && !old->escalated &&
 		 elapsed(s->now, old->since, r->escalate_after))
 		em.kind = TG_ALERT_ESCALATED;

@@ -25,8 +25,10 @@
  *    when it had been notified before), an alert no longer a problem
  *    resolves.
  *  - not active and problem            -> FIRING   (since = now).
- *  - active, problem, status worse than the status of the last message
- *                                      -> FIRING   (previous = that status).
+ *  - active, problem, status worse than the status of the last message,
+ *    or the indicator's thresholds changed since that message
+ *                                      -> FIRING   (previous = that status;
+ *                                                   target_changed set).
  *  - active, problem, escalate_after set, not yet escalated and
  *    now - since >= escalate_after     -> ESCALATED.
  *  - active, problem, repeat_every set and now - last message >= repeat_every

@@ -1985,11 +1985,6 @@ static bool walk_group(struct loader *L, const config_setting_t *g, const struct
 			char sb[QBUF + 32];
 			struct suggest sg;
 
-			if (label == NULL && strcmp(name, "archive") == 0) {
-				report_s(L, m, "'archive' (the PostgreSQL archive) is not supported "
-					 "by this version");
-				continue;
-			}
 			suggest_init(&sg, name);
 			for (k = 0; k < sc->n; k++)
 				suggest_try(&sg, sc->keys[k].name);
@@ -2515,6 +2510,24 @@ static void load_indicator(struct loader *L, const config_setting_t *g, size_t i
 	}
 }
 
+/* smtp://127.0.0.1, smtp://[::1], smtp://localhost (any port or path). */
+static bool loopback_url(const char *url)
+{
+	static const char *const hosts[] = { "127.0.0.1", "[::1]", "localhost" };
+	const char *h = strstr(url, "://");
+
+	if (h == NULL)
+		return false;
+	h += 3;
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t n = strlen(hosts[i]);
+
+		if (strncasecmp(h, hosts[i], n) == 0 && (h[n] == '\0' || h[n] == ':' || h[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
 static void load_channel(struct loader *L, const config_setting_t *g, size_t i)
 {
 	static const size_t email_only[] = { HK_STARTTLS, HK_FROM, HK_USERNAME, HK_PASSWORD_FILE };
@@ -2556,6 +2569,12 @@ static void load_channel(struct loader *L, const config_setting_t *g, size_t i)
 				 "remove 'starttls'");
 		if (found[HK_PASSWORD_FILE] != NULL && found[HK_USERNAME] == NULL)
 			report_s(L, found[HK_PASSWORD_FILE], "'password_file' needs 'username'");
+		/* AUTH PLAIN/LOGIN in clear text: only to a relay on this machine */
+		if (ch->url != NULL && !smtps && !ch->starttls && found[HK_PASSWORD_FILE] != NULL &&
+		    !loopback_url(ch->url))
+			report_s(L, found[HK_PASSWORD_FILE], "a password over smtp:// without "
+				 "STARTTLS would cross the network in clear text: use starttls = "
+				 "true or smtps:// (clear text only to 127.0.0.1, ::1 or localhost)");
 	} else if (type_valid) {
 		if (ch->url != NULL && !starts_caseless(ch->url, "http://") &&
 		    !starts_caseless(ch->url, "https://"))

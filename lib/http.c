@@ -81,6 +81,7 @@ struct tg_http_transfer {
 	uint64_t started_usec;        /* CLOCK_MONOTONIC */
 	bool https;
 	bool too_large, oom;
+	bool truncate_body, hide_path;
 	bool finishing;               /* its callback is running */
 	char *effective_url;
 	char errbuf[CURL_ERROR_SIZE];
@@ -327,6 +328,22 @@ const char *tg_http_redact_url(const char *url, char *buf, size_t size)
 	return buf;
 }
 
+char *tg_http_hide_path(char *url, size_t size)
+{
+	char *p = strstr(url, "://");
+	size_t k;
+
+	if (p == NULL)
+		return url;
+	p += 3;
+	k = strcspn(p, "/?#");
+	if (p[k] != '\0' && (size_t)(p - url) + k + sizeof("/…") <= size)
+		memcpy(p + k, "/…", sizeof("/…"));
+	else if (p[k] != '\0')
+		p[k] = '\0';
+	return url;
+}
+
 static char *redact_dup(const char *url)
 {
 	struct out o = { NULL, 0, 0 };
@@ -372,8 +389,14 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	size_t len = size * nmemb;   /* size is always 1 */
 
 	if (len > t->max_size - t->len) {
-		t->too_large = true;
-		return 0;   /* aborts the transfer: nothing past max_size is kept */
+		if (t->truncate_body) {
+			len = t->max_size - t->len;   /* keep what fits, drop the rest */
+			if (len == 0)
+				return size * nmemb;
+		} else {
+			t->too_large = true;
+			return 0;   /* aborts the transfer: nothing past max_size is kept */
+		}
 	}
 	if (t->len + len + 1 > t->cap) {
 		size_t need = t->len + len + 1, cap = t->cap ? t->cap : 16384;
@@ -394,7 +417,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	memcpy(t->buf + t->len, data, len);
 	t->len += len;
 	t->buf[t->len] = '\0';
-	return len;
+	return size * nmemb;
 }
 
 /* Kept only when short and free of control bytes: the value goes back to
@@ -720,6 +743,8 @@ static void transfer_complete(struct tg_http_transfer *t, CURLcode code)
 	r.elapsed_ms = (int64_t)((now_usec() - t->started_usec) / 1000u);
 	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != NULL)
 		t->effective_url = redact_dup(eff);
+	if (t->hide_path && t->effective_url != NULL)
+		tg_http_hide_path(t->effective_url, strlen(t->effective_url) + 1);
 	r.effective_url = t->effective_url != NULL ? t->effective_url : t->rurl;
 	r.body = "";
 	if (code == CURLE_OK && !t->too_large && !t->oom) {
@@ -1053,6 +1078,10 @@ struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_r
 	t->ctx = ctx;
 	t->retry_after = -1;
 	t->rurl = redact_dup(req->url);
+	t->hide_path = req->hide_path;
+	t->truncate_body = req->truncate_body;
+	if (t->rurl != NULL && t->hide_path)
+		tg_http_hide_path(t->rurl, strlen(t->rurl) + 1);
 	if (t->rurl == NULL) {
 		tg_error_set(err, "http: out of memory");
 		free(t);
@@ -1087,13 +1116,14 @@ struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_r
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
 	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
-	SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
+	SETOPT(CURLOPT_FOLLOWLOCATION, req->no_redirect ? 0L : 1L);
 	SETOPT(CURLOPT_MAXREDIRS, MAX_REDIRECTS);
 	SETOPT(CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
 	SETOPT(CURLOPT_LOW_SPEED_LIMIT, t->low_speed_limit);
 	SETOPT(CURLOPT_LOW_SPEED_TIME, t->low_speed_time);
-	SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(t->max_size > (size_t)INT64_MAX ?
-						       INT64_MAX : (int64_t)t->max_size));
+	if (!t->truncate_body)
+		SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(t->max_size > (size_t)INT64_MAX ?
+							       INT64_MAX : (int64_t)t->max_size));
 	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (req->ca_file != NULL) {

@@ -50,6 +50,13 @@ struct tg_http_request {
 	size_t max_size;                 /* response body bound; 0 = 50 MiB */
 	long low_speed_limit;            /* bytes/s below which ... 0 = 1 */
 	long low_speed_time;             /* ... for this many seconds aborts; 0 = 30 */
+	bool no_redirect;                /* a 3xx is the answer (a POST that must not
+					    turn into a GET elsewhere) */
+	bool truncate_body;              /* past max_size the rest of the body is
+					    dropped, not an error (only the status
+					    matters) */
+	bool hide_path;                  /* messages show scheme://host/… only: in a
+					    webhook URL the path is the secret */
 };
 
 struct tg_http_response {
@@ -105,6 +112,10 @@ typedef void (*tg_http_raw_done_fn)(void *ctx, void *easy, int curl_code);
 struct tg_http_transfer *tg_http_start_raw(struct tg_http *h, void *easy,
 					   tg_http_raw_done_fn done, void *ctx,
 					   struct tg_error *err);
+
+/* Cuts url after its authority, in place: "https://h:8443/services/T/B/X"
+ * -> "https://h:8443/…" (nothing changes without "://").  Returns url. */
+char *tg_http_hide_path(char *url, size_t size);
 
 /* "https://user:secret@host/x?token=abc" -> "https://user:***@host/x?token=***"
  * (userinfo password and the values of query parameters named like

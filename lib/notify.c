@@ -169,8 +169,8 @@ int tg_notifier_reconfigure(struct tg_notifier *n, const struct tg_config *cfg,
 	if (strcmp(cfg->daemon.state_dir, n->cfg->daemon.state_dir) != 0)
 		return tg_error_set(err, "state_dir changed from %s to %s: that needs a restart",
 				    n->cfg->daemon.state_dir, cfg->daemon.state_dir);
-	/* a delivery borrows its channel from the configuration */
-	cancel_all(n);
+	/* deliveries in flight keep going: they copied what they send, and
+	 * their callbacks look the channel up in the new configuration */
 	n->cfg = cfg;
 	return 0;
 }
@@ -238,8 +238,12 @@ static int preview(struct tg_notifier *n, size_t idx, const struct tg_plan *p,
 		ch->type == TG_CHANNEL_EMAIL ? "email" : "webhook");
 	if (ch->type == TG_CHANNEL_EMAIL)
 		fprintf(f, e ? "To: %s\n" : "A: %s\n", recipients_text(p, to, sizeof(to)));
-	else
-		fprintf(f, "URL: %s\n", ch->url);
+	else {
+		char url[2048];
+
+		tg_http_redact_url(ch->url, url, sizeof(url));
+		fprintf(f, "URL: %s\n", tg_http_hide_path(url, sizeof(url)));
+	}
 	fprintf(f, e ? "Subject: %s\n" : "Oggetto: %s\n", m->subject);
 	fprintf(f, "Id: %s\n\n%s", p->id, m->text);
 	if (m->text[0] != '\0' && m->text[strlen(m->text) - 1] != '\n')
@@ -321,6 +325,14 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 		size_t len = 0;
 
 		rc = tg_message_render(&in, &m, err);
+		if (rc < 0 && rc != -ENOMEM && in.templates_dir != NULL) {
+			/* a broken template must not silence the alerts */
+			tg_log(LOG_ERR, "templates: %s; this message uses the built-in wording",
+			       err->msg);
+			tg_message_free(&m);
+			in.templates_dir = NULL;
+			rc = tg_message_render(&in, &m, err);
+		}
 		if (rc >= 0)
 			rc = build_payload(n, &in, &m, wall, &payload, &len, err);
 		if (rc >= 0)
@@ -342,9 +354,12 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 	{
 		struct tg_error serr = { 0 };
 
-		if (tg_alerts_save(next, n->state_path, &serr) < 0)
+		n->stats.state_unsaved = false;
+		if (tg_alerts_save(next, n->state_path, &serr) < 0) {
+			n->stats.state_unsaved = true;
 			tg_log(LOG_ERR, "%s; the alert state is kept in memory and saved next cycle",
 			       serr.msg);
+		}
 	}
 	tg_alerts_free(n->alerts);
 	n->alerts = next;
@@ -416,12 +431,83 @@ static void delivered(struct tg_notifier *n, struct delivery *d, const char *rep
 		d->msg.id, reply != NULL ? ": " : "", reply != NULL ? reply : "");
 }
 
+static bool some_tempfail(const struct delivery *d, const struct tg_email_result *r)
+{
+	for (size_t i = 0; i < d->msg.n_to && i < r->n_rcpt; i++)
+		if (r->rcpt[i] == TG_RCPT_TEMPFAIL)
+			return true;
+	return false;
+}
+
+/* Keeps in d->msg.to only the recipients whose result is want; returns how
+ * many (none kept when the server said nothing per recipient). */
+static size_t narrow(struct delivery *d, const struct tg_email_result *r, enum tg_rcpt_result want)
+{
+	size_t keep = 0;
+
+	if (r->n_rcpt < d->msg.n_to)
+		return 0;
+	for (size_t i = 0; i < d->msg.n_to; i++) {
+		if (r->rcpt[i] == want) {
+			char *t = d->msg.to[keep];
+
+			d->msg.to[keep] = d->msg.to[i];
+			d->msg.to[i] = t;
+			keep++;
+		}
+	}
+	if (keep == 0)
+		return 0;
+	for (size_t i = keep; i < d->msg.n_to; i++) {
+		free(d->msg.to[i]);
+		d->msg.to[i] = NULL;
+	}
+	d->msg.n_to = keep;
+	return keep;
+}
+
+/* Recipients refused for good (5xx) while the message went to others or
+ * waits for them: logged, and a copy naming them goes to outbox/failed/ so
+ * that `traguardo status` counts it and nothing is silently dropped. */
+static void report_refused(struct tg_notifier *n, struct delivery *d,
+			   const struct tg_email_result *r)
+{
+	struct tg_outbox_msg copy;
+	struct tg_error err = { 0 };
+	char text[1024] = "", **to;
+	size_t k = 0;
+
+	if (r->n_rcpt < d->msg.n_to || (to = calloc(d->msg.n_to, sizeof(*to))) == NULL)
+		return;
+	for (size_t i = 0; i < d->msg.n_to; i++) {
+		const char *reply = r->rcpt_reply && r->rcpt_reply[i] ? r->rcpt_reply[i] : "(no reply)";
+		size_t o = strlen(text);
+
+		if (r->rcpt[i] != TG_RCPT_REFUSED)
+			continue;
+		to[k++] = d->msg.to[i];
+		tg_logf(LOG_ERR, "EVENT_ID", d->msg.id, "%s: message %s: recipient %s refused: %s",
+			d->msg.channel, d->msg.id, d->msg.to[i], reply);
+		snprintf(text + o, sizeof(text) - o, "%s%s: %s", o ? "; " : "", d->msg.to[i], reply);
+	}
+	if (k > 0) {
+		copy = d->msg;
+		copy.to = to;
+		copy.n_to = k;
+		copy.last_error = NULL;
+		n->stats.failed++;
+		if (tg_outbox_fail_copy(n->ob, &copy, text, &err) < 0)
+			tg_log(LOG_ERR, "%s: message %s: %s", d->msg.channel, d->msg.id, err.msg);
+		free(copy.last_error);
+	}
+	free(to);
+}
+
 static void email_done(void *ctx, const struct tg_email_result *r)
 {
 	struct delivery *d = ctx;
 	struct tg_notifier *n = d->n;
-	size_t keep = 0, refused = 0;
-	char refused_text[1024] = "";
+	size_t keep;
 
 	d->email = NULL;
 	if (d->test_done != NULL) {
@@ -430,7 +516,7 @@ static void email_done(void *ctx, const struct tg_email_result *r)
 		ended(n, d);
 		return;
 	}
-	if (r->result == -EPERM) {
+	if (r->result == -EPERM && !some_tempfail(d, r)) {
 		fail(n, d, r->error);
 		ended(n, d);
 		return;
@@ -439,41 +525,19 @@ static void email_done(void *ctx, const struct tg_email_result *r)
 		/* the channel's settings: the message waits for the administrator */
 		tg_logf(LOG_ERR, "CHANNEL", d->msg.channel, "%s: %s; fix the channel's settings "
 			"(the message is kept and retried)", d->msg.channel, r->error);
-	}
-	if (r->result < 0) {
 		retry(n, d, r->error, -1);
 		ended(n, d);
 		return;
 	}
-	/* delivered to some: keep the recipients to try again, report the refused */
-	for (size_t i = 0; i < d->msg.n_to && i < r->n_rcpt; i++) {
-		if (r->rcpt[i] == TG_RCPT_TEMPFAIL) {
-			char *t = d->msg.to[keep];
-
-			d->msg.to[keep] = d->msg.to[i];
-			d->msg.to[i] = t;
-			keep++;
-		} else if (r->rcpt[i] == TG_RCPT_REFUSED) {
-			size_t o = strlen(refused_text);
-
-			refused++;
-			tg_logf(LOG_ERR, "EVENT_ID", d->msg.id, "%s: message %s: recipient %s refused: %s",
-				d->msg.channel, d->msg.id, d->msg.to[i],
-				r->rcpt_reply && r->rcpt_reply[i] ? r->rcpt_reply[i] : "(no reply)");
-			snprintf(refused_text + o, sizeof(refused_text) - o, "%s%s: %s", o ? "; " : "",
-				 d->msg.to[i], r->rcpt_reply && r->rcpt_reply[i] ? r->rcpt_reply[i] : "");
-		}
-	}
-	if (keep > 0) {
-		for (size_t i = keep; i < d->msg.n_to; i++) {
-			free(d->msg.to[i]);
-			d->msg.to[i] = NULL;
-		}
-		d->msg.n_to = keep;
-		retry(n, d, refused ? refused_text : "recipient deferred by the server (4xx)", -1);
-	} else {
+	/* per recipient: keep those to try again, set the refused aside */
+	report_refused(n, d, r);
+	keep = narrow(d, r, TG_RCPT_TEMPFAIL);
+	if (keep > 0)
+		retry(n, d, r->result < 0 ? r->error : "recipient deferred by the server (4xx)", -1);
+	else if (r->result < 0)
+		retry(n, d, r->error, -1);
+	else
 		delivered(n, d, r->final_reply);
-	}
 	ended(n, d);
 }
 
@@ -564,6 +628,10 @@ static int start(struct tg_notifier *n, struct delivery *d, const struct tg_chan
 			.url = ch->url, .method = "POST", .body = d->msg.body,
 			.body_len = d->msg.body_len, .headers = headers, .ca_file = ch->ca_file,
 			.timeout_ms = ch->timeout * 1000, .max_size = 64 * 1024,
+			/* a redirect would turn the POST into a GET elsewhere and look
+			 * delivered; a long 2xx answer is still a 2xx; the path of a
+			 * webhook URL is its secret (Slack, Mattermost, Teams) */
+			.no_redirect = true, .truncate_body = true, .hide_path = true,
 		};
 
 		snprintf(event_header, sizeof(event_header), "X-Traguardo-Event: %s", d->msg.id);
@@ -636,13 +704,16 @@ size_t tg_notifier_deliver(struct tg_notifier *n, int64_t wall, bool force)
 		n->flying = d;
 		n->n_flying++;
 		ch = tg_config_channel_index(n->cfg, d->msg.channel);
+		/* kept until outbox_max_age: the channel may come back */
 		if (ch < 0) {
-			fail(n, d, "the channel is no longer in the configuration");
+			retry(n, d, "no channel of this name in the configuration (renamed or "
+			      "removed?)", -1);
 			delivery_free(d);
 			continue;
 		}
 		if ((d->msg.kind == TG_OUTBOX_EMAIL) != (n->cfg->channels[ch].type == TG_CHANNEL_EMAIL)) {
-			fail(n, d, "the channel changed type (email/webhook) since the message was spooled");
+			retry(n, d, "the channel changed type (email/webhook) since the message was "
+			      "spooled", -1);
 			delivery_free(d);
 			continue;
 		}
@@ -682,7 +753,13 @@ int64_t tg_notifier_next_attempt(struct tg_notifier *n)
 		return -1;
 	for (ssize_t i = 0; i < count; i++) {
 		struct tg_outbox_msg m = { 0 };
+		const struct delivery *f;
 
+		for (f = n->flying; f != NULL; f = f->next)
+			if (f->test_done == NULL && strcmp(f->msg.id, ids[i]) == 0)
+				break;
+		if (f != NULL)
+			continue;   /* in flight: its end re-arms the timer */
 		if (tg_outbox_load(n->ob, ids[i], &m, &err) == 0) {
 			if (best < 0 || m.next_attempt < best)
 				best = m.next_attempt;

@@ -45,7 +45,8 @@ struct tg_notify_stats {
 	size_t spooled;      /* messages put in the outbox (or previews written) */
 	size_t delivered;    /* since the notifier was created */
 	size_t deferred;     /* attempts that will be retried */
-	size_t failed;       /* messages moved to failed/ */
+	size_t failed;       /* messages moved to failed/ (or refused recipients) */
+	bool state_unsaved;  /* the last cycle could not save state.json */
 };
 
 /* cfg is borrowed (see tg_notifier_reconfigure).  Not a dry run: loads

@@ -381,13 +381,18 @@ static int reply_failure(const struct tg_email_transfer *t, enum stage st, char 
 		snprintf(what, size, "authentication %s: %s", temp ? "deferred" : "failed", q);
 	else
 		snprintf(what, size, "%s %s: %s", names[st], temp ? "deferred" : "refused", q);
-	return temp ? -EAGAIN : -EPERM;
+	if (temp)
+		return -EAGAIN;
+	/* refused before any recipient: the server does not take mail from us
+	 * as configured (no service, authentication required, sender not
+	 * ours): the channel's settings, not this message, are wrong */
+	return st <= ST_MAIL ? -EACCES : -EPERM;
 }
 
 static int all_refused(const struct tg_email_transfer *t, char *what, size_t size)
 {
 	size_t i, n;
-	bool any_temp = false;
+	bool any_temp = false, all_policy = t->n_to > 0;
 
 	n = (size_t)snprintf(what, size, "every recipient refused: ");
 	for (i = 0; i < t->n_to; i++) {
@@ -396,12 +401,16 @@ static int all_refused(const struct tg_email_transfer *t, char *what, size_t siz
 
 		if (r->code >= 400 && r->code < 500)
 			any_temp = true;
+		/* "554 5.7.1 Relay access denied" to everyone: the server's policy
+		 * about us (authentication, relaying), not the addresses */
+		if (!(r->code >= 500 && r->len >= 9 && memcmp(r->text + 4, "5.7.", 4) == 0))
+			all_policy = false;
 		if (n < size)
 			n += (size_t)snprintf(what + n, size - n, "%s%s: %s", i ? "; " : "",
 					      quote_addr(t->to[i], qa, sizeof(qa)),
 					      reply_text(r, qr, sizeof(qr)));
 	}
-	return any_temp ? -EAGAIN : -EPERM;
+	return any_temp ? -EAGAIN : all_policy ? -EACCES : -EPERM;
 }
 
 static bool rcpts_all_failed(const struct tg_email_transfer *t)

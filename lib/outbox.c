@@ -59,9 +59,16 @@
 
 struct tg_outbox {
 	char *path;          /* STATE_DIR/outbox, for messages */
-	int tmp_fd, new_fd, failed_fd;
+	int tmp_fd, new_fd, failed_fd, sent_fd;
 	unsigned seq;        /* makes this process's temporary names unique */
+	unsigned dones;      /* sent/ is pruned every SENT_PRUNE_EVERY deliveries */
 };
+
+/* sent/ID: an empty marker per delivered message, kept SENT_KEEP seconds, so
+ * that a cycle replayed after its state could not be saved (a crash, a full
+ * disk) does not spool again what was already delivered. */
+#define SENT_KEEP        (8 * 86400)
+#define SENT_PRUNE_EVERY 64
 
 static const char *const FIELDS[] = {
 	"version", "id", "kind", "channel", "to", "subject", "events", "created",
@@ -753,12 +760,37 @@ static void clean_tmp(struct tg_outbox *ob)
 	closedir(d);
 }
 
+/* Drops the markers of messages delivered more than SENT_KEEP ago. */
+static void prune_sent(struct tg_outbox *ob)
+{
+	int fd = openat(ob->sent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	time_t now = time(NULL);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (id_valid(de->d_name) &&
+		    fstatat(ob->sent_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_mtime > SENT_KEEP)
+			(void)unlinkat(ob->sent_fd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int tg_outbox_open(const char *state_dir, struct tg_outbox **out, struct tg_error *err)
 {
-	static const char *const SUB[] = { "tmp", "new", "failed" };
+	static const char *const SUB[] = { "tmp", "new", "failed", "sent" };
 	struct tg_outbox *ob;
 	size_t len;
-	int *fds[3], r = 0;
+	int *fds[4], r = 0;
 
 	*out = NULL;
 	len = strlen(state_dir);
@@ -770,11 +802,12 @@ int tg_outbox_open(const char *state_dir, struct tg_outbox **out, struct tg_erro
 	}
 	memcpy(ob->path, state_dir, len);
 	memcpy(ob->path + len, "/outbox", 8);
-	ob->tmp_fd = ob->new_fd = ob->failed_fd = -1;
+	ob->tmp_fd = ob->new_fd = ob->failed_fd = ob->sent_fd = -1;
 	fds[0] = &ob->tmp_fd;
 	fds[1] = &ob->new_fd;
 	fds[2] = &ob->failed_fd;
-	for (int i = 0; i < 3 && r == 0; i++) {
+	fds[3] = &ob->sent_fd;
+	for (int i = 0; i < 4 && r == 0; i++) {
 		char *dir = malloc(len + 16);
 
 		if (dir == NULL) {
@@ -792,6 +825,7 @@ int tg_outbox_open(const char *state_dir, struct tg_outbox **out, struct tg_erro
 		return r;
 	}
 	clean_tmp(ob);
+	prune_sent(ob);
 	*out = ob;
 	return 0;
 }
@@ -806,6 +840,8 @@ void tg_outbox_free(struct tg_outbox *ob)
 		close(ob->new_fd);
 	if (ob->failed_fd >= 0)
 		close(ob->failed_fd);
+	if (ob->sent_fd >= 0)
+		close(ob->sent_fd);
 	free(ob->path);
 	free(ob);
 }
@@ -833,7 +869,10 @@ int tg_outbox_put(struct tg_outbox *ob, const struct tg_outbox_msg *m, struct tg
 	if ((r = check_msg(&c, err)) < 0)
 		return r;
 	snprintf(name, sizeof(name), "%s.json", m->id);
-	/* a replayed cycle: already refused for good, or waiting */
+	/* a replayed cycle: already delivered, refused for good, or waiting */
+	if ((r = exists(ob->sent_fd, m->id)) != 0)
+		return r > 0 ? 0 : tg_error_setc(err, r, "%s/sent/%s: %s", ob->path, m->id,
+						 strerror(-r));
 	if ((r = exists(ob->failed_fd, name)) != 0)
 		return r > 0 ? 0 : tg_error_setc(err, r, "%s/failed/%s: %s", ob->path, name,
 						 strerror(-r));
@@ -1046,6 +1085,12 @@ int tg_outbox_done(struct tg_outbox *ob, const char *id, struct tg_error *err)
 		return tg_error_set(err, "outbox: invalid message id '%s'",
 				    quoted(id, strnlen(id, 64), qb, sizeof(qb)));
 	snprintf(name, sizeof(name), "%s.json", id);
+	/* the marker first: a crash between the two leaves both, and the
+	 * message is sent again (same id) rather than spooled again later */
+	if ((r = openat(ob->sent_fd, id, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, FILE_MODE)) >= 0)
+		close(r);
+	if (++ob->dones % SENT_PRUNE_EVERY == 0)
+		prune_sent(ob);
 	if (unlinkat(ob->new_fd, name, 0) < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -1057,8 +1102,8 @@ int tg_outbox_done(struct tg_outbox *ob, const char *id, struct tg_error *err)
 }
 
 /* Writes m to failed/ID.json (ID.json.N when taken: a permanent failure is
- * never overwritten), then removes new/ID.json. */
-static int move_to_failed(struct tg_outbox *ob, const struct tg_outbox_msg *m,
+ * never overwritten), then removes new/ID.json unless keep_new. */
+static int move_to_failed(struct tg_outbox *ob, const struct tg_outbox_msg *m, bool keep_new,
 			  struct tg_error *err)
 {
 	char name[NAME_SIZE], base[NAME_SIZE], *data;
@@ -1080,8 +1125,8 @@ static int move_to_failed(struct tg_outbox *ob, const struct tg_outbox_msg *m,
 	if (r == 0)
 		return tg_error_setc(err, -EEXIST, "%s/failed/%s: %d copies already", ob->path, base,
 				     SUFFIX_MAX + 1);
-	if (r < 0)
-		return r;
+	if (r < 0 || keep_new)
+		return r < 0 ? r : 0;
 	if (unlinkat(ob->new_fd, base, 0) < 0 && errno != ENOENT)
 		return tg_error_setc(err, -errno, "%s/new/%s: kept in failed/, but: %s", ob->path,
 				     base, strerror(errno));
@@ -1133,7 +1178,7 @@ int tg_outbox_retry(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *e
 	if (__builtin_sub_overflow(now, m->created, &age))
 		age = now > 0 ? INT64_MAX : INT64_MIN;
 	if (age >= max_age) {
-		r = move_to_failed(ob, m, err);
+		r = move_to_failed(ob, m, false, err);
 		return r < 0 ? r : 1;
 	}
 	delay = backoff(m->attempts);
@@ -1167,7 +1212,21 @@ int tg_outbox_fail(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *er
 				    shown_id(m->id, qb, sizeof(qb)));
 	if ((r = set_last_error(m, error, err)) < 0)
 		return r;
-	return move_to_failed(ob, m, err);
+	return move_to_failed(ob, m, false, err);
+}
+
+int tg_outbox_fail_copy(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *error,
+			struct tg_error *err)
+{
+	char qb[QBUF];
+	int r;
+
+	if (!id_valid(m->id))
+		return tg_error_set(err, "outbox: invalid message id '%s'",
+				    shown_id(m->id, qb, sizeof(qb)));
+	if ((r = set_last_error(m, error, err)) < 0)
+		return r;
+	return move_to_failed(ob, m, true, err);
 }
 
 /* Entries of the directory that name a message.  A scan per call: the

@@ -2,14 +2,15 @@
  * outbox.h — the durable spool of messages: nothing is lost, nothing is
  * repeated without reason.
  *
- * STATE_DIR/outbox/{tmp,new,failed}/, like a maildir.  A message is written
- * to tmp/ under a unique name, fsync'ed, renamed to new/ID.json and the
- * directory fsync'ed, BEFORE any attempt to send it; it is deleted only after
- * the server accepted it.  Each file is one JSON object (the message and its
- * delivery bookkeeping); rewriting the bookkeeping after a failed attempt is
- * another atomic tmp/ + rename.  ID = the plan's id (32 hex digits): putting a
- * message whose id is already in new/ or failed/ is a no-op, so a cycle
- * replayed after a crash spools nothing twice.
+ * STATE_DIR/outbox/{tmp,new,failed,sent}/, like a maildir.  A message is
+ * written to tmp/ under a unique name, fsync'ed, renamed to new/ID.json and
+ * the directory fsync'ed, BEFORE any attempt to send it; it is deleted only
+ * after the server accepted it, leaving an empty marker sent/ID for 8 days.
+ * Each file is one JSON object (the message and its delivery bookkeeping);
+ * rewriting the bookkeeping after a failed attempt is another atomic tmp/ +
+ * rename.  ID = the plan's id (32 hex digits): putting a message whose id is
+ * in new/, failed/ or sent/ is a no-op, so a cycle replayed after a crash or
+ * after its alert state could not be saved spools nothing twice.
  *
  * Retries: next attempt after 1, 2, 4 ... minutes (doubling, capped at 1 h),
  * or at a server's Retry-After when later; after max_age since creation the
@@ -72,7 +73,7 @@ void tg_outbox_free(struct tg_outbox *ob);
  * given; created must be set, >= 1).  "Already in failed/" means
  * failed/ID.json exists (a .corrupt copy does not count: that message was
  * never sent).  Returns 1 when written, 0 when the id was
- * already in new/ or failed/, negative with err (disk full, permissions: the
+ * already in new/, failed/ or sent/, negative with err (disk full, permissions: the
  * caller must then keep its alert state so the events come again). */
 int tg_outbox_put(struct tg_outbox *ob, const struct tg_outbox_msg *m, struct tg_error *err);
 
@@ -91,7 +92,8 @@ ssize_t tg_outbox_list(struct tg_outbox *ob, char (**ids)[TG_OUTBOX_ID_SIZE],
 int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m,
 		   struct tg_error *err);
 
-/* The server accepted it: deletes new/ID.json (already gone: 0). */
+/* The server accepted it: marks sent/ID, deletes new/ID.json (already
+ * gone: 0). */
 int tg_outbox_done(struct tg_outbox *ob, const char *id, struct tg_error *err);
 
 /* A temporary failure at `now`: attempts++, last_error = error, the next
@@ -112,6 +114,12 @@ int tg_outbox_retry(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *e
  * removes new/ID.json. */
 int tg_outbox_fail(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *error,
 		   struct tg_error *err);
+
+/* Some recipients refused for good while others are still due: writes m
+ * (with last_error = error; m->to naming the refused ones) to
+ * failed/ID.json (or ID.json.N) and leaves new/ID.json as it is. */
+int tg_outbox_fail_copy(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *error,
+			struct tg_error *err);
 
 /* Counts of files in new/ (named ID.json) and in failed/ (ID.json,
  * ID.json.N, ID.json.corrupt...).  Each call scans the directory, which

@@ -248,7 +248,7 @@ stop_pid "$TPID"
 smtp refuse --fail-rcpt b@comune.test; SP3=$port; RPID=$spid
 rm -rf "$T/state"
 sed -e "s/127.0.0.1:$SP\"/127.0.0.1:$SP3\"/" -e 's/to = \["qualita@comune.test", "@owner"\]/to = ["a@comune.test", "b@comune.test"]/' "$T/n.conf" >"$T/r.conf"
-run "550 for one recipient" 0 "$TRAGUARDO" -c "$T/r.conf" once --now 2026-11-10T09:00
+run "550 for one recipient (exit 4: a recipient refused)" 4 "$TRAGUARDO" -c "$T/r.conf" once --now 2026-11-10T09:00
 contains "the refused recipient is reported" "$T/err" "b@comune.test"
 contains "with the server's reply" "$T/err" "550"
 check "the other recipient got it, in one transaction" <<'PY'
@@ -256,6 +256,8 @@ ms = mails("refuse")
 assert len(ms) == 1 and ms[0][1]["rcpt_tos"] == ["a@comune.test"], [x[1] for x in ms]
 assert to(ms[0][0]) == ["a@comune.test", "b@comune.test"], to(ms[0][0])
 assert outbox("new") == [], outbox("new")
+f = [json.load(open(os.path.join(T, "state", "outbox", "failed", n))) for n in outbox("failed")]
+assert len(f) == 1 and f[0]["to"] == ["b@comune.test"] and "550" in f[0]["last_error"], f
 PY
 stop_pid "$RPID"
 
@@ -295,6 +297,11 @@ contains "test-notify says why" "$T/err" "authentication"
 run "test-notify of an unknown channel" 2 "$TRAGUARDO" -c "$T/a.conf" test-notify nessuno
 stop_pid "$APID"
 
+# a password in clear text over the network is refused
+sed -e "s|url = \"smtp://127.0.0.1:$SP\"; starttls = false;|url = \"smtp://mail.comune.test:25\"; starttls = false; username = \"u\"; password_file = \"smtp.pw\";|" "$T/n.conf" >"$T/clear.conf"
+run "a password over smtp:// without STARTTLS is refused" 1 "$TRAGUARDO" -c "$T/clear.conf" check
+contains "and says why" "$T/err" "clear text"
+
 # ---------------------------------------------------------------- webhooks
 smtp mail2; SP5=$port
 rm -rf "$T/state" "$T/hooks"/*
@@ -313,9 +320,12 @@ channels = (
   { name = "googlechat"; type = "webhook"; format = "googlechat"; url = "http://127.0.0.1:$HP/hooks/googlechat"; },
   { name = "flaky"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/flaky?_failfirst=1"; },
   { name = "busy"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/busy?_retryafter=600"; },
-  { name = "gone"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/gone?_status=404"; }
+  { name = "gone"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/gone?_status=404"; },
+  { name = "moved"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/moved?_redirect=http://127.0.0.1:$HP/hooks/login"; },
+  { name = "chatty"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/chatty?_size=300000"; }
 );
-routes = ( { channels = ["generic", "teams", "slack", "mattermost", "googlechat", "flaky", "busy", "gone"]; } );
+routes = ( { channels = ["generic", "teams", "slack", "mattermost", "googlechat", "flaky", "busy", "gone",
+                         "moved", "chatty"]; } );
 EOF
 data '47,5' '96,2' '93'
 run "webhooks: one cycle" 4 "$TRAGUARDO" -c "$T/w.conf" once --now 2026-11-10T09:00
@@ -343,17 +353,21 @@ assert mm["username"] == "traguardo" and "RAG-01" in mm["text"]
 gc = one("googlechat")
 assert "RAG-01" in gc["text"]
 PY
-check "500 retried, 429 deferred with Retry-After, 404 failed for good" <<'PY'
+check "500 retried, 429 deferred with Retry-After, 404 and a redirect failed for good, a long 2xx delivered" <<'PY'
 assert len(requests("/hooks/flaky")) == 1 and hooks("/hooks/flaky") == []
 new = outbox("new"); failed = outbox("failed")
 assert len(new) == 2, new
-assert len(failed) == 1, failed
-f = json.load(open(os.path.join(T, "state", "outbox", "failed", failed[0])))
-assert f["channel"] == "gone" and "404" in f["last_error"], f
+assert len(failed) == 2, failed
+fs = {f["channel"]: f for f in (json.load(open(os.path.join(T, "state", "outbox", "failed", n))) for n in failed)}
+assert set(fs) == {"gone", "moved"}, fs.keys()
+assert "404" in fs["gone"]["last_error"] and "302" in fs["moved"]["last_error"], fs
+assert requests("/hooks/login") == [], "the redirect was followed"
+assert len(requests("/hooks/chatty")) == 1
 busy = [json.load(open(os.path.join(T, "state", "outbox", "new", n))) for n in new]
 busy = [b for b in busy if b["channel"] == "busy"][0]
 assert busy["next_attempt"] - busy["created"] >= 590, busy
 PY
+lacks "webhook paths (their secret) are not logged" "$T/err" "/hooks/"
 run "webhooks: the next run" 4 "$TRAGUARDO" -c "$T/w.conf" once --now 2026-11-10T09:10
 check "the flaky one delivered on its second attempt" <<'PY'
 assert len(requests("/hooks/flaky")) == 2 and len(hooks("/hooks/flaky")) == 1   # the 500, then the 200

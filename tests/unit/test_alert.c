@@ -439,7 +439,8 @@ static void test_previous_value_and_target(void **state)
 	assert_int_equal(tg_alerts_step(w.st, other, w.res, at("2026-11-09T09:00"), &next, &ev), 0);
 	e = find_event(other, &ev, "RAG-01", "ragioneria");
 	assert_non_null(e);
-	assert_int_equal(e->kind, TG_ALERT_REMINDER);
+	/* said at once, not left to the next reminder */
+	assert_int_equal(e->kind, TG_ALERT_FIRING);
 	assert_true(e->target_changed);
 	tg_alert_events_free(&ev);
 	tg_alerts_free(next);

@@ -496,7 +496,10 @@ static const struct bad_case bad_cases[] = {
 	{ IND("year_target = { valeu = 3; };"), "unknown setting 'valeu' in year_target of indicator 'A' (did you mean 'value'?)", 1 },
 	{ CHN ROUTE("name = \"r1\"; channels = [\"hook\"]; chanels = [\"x\"];"), "unknown setting 'chanels' in route 'r1' (did you mean 'channels'?)", 2 },
 	{ SIL("from = \"2026-01-01\"; until = \"2026-01-02\"; reason = \"r\"; reasons = \"x\";"), "unknown setting 'reasons' in silence 1 (did you mean 'reason'?)", 1 },
-	{ "archive = { conninfo = \"x\"; };", "'archive' (the PostgreSQL archive) is not supported", 1 },
+	{ "archive = { conninfo = \"x\"; };", "'conninfo' is not valid", 1 },
+	{ "archive = { password_file = \"pw\"; };", "'conninfo'", 1 },
+	{ "ha = { conninfo = \"dbname=x password=y\"; };", "must not carry a password", 1 },
+	{ "ha = { conninfo = \"dbname=x\"; lock = 0; };", "'lock' must be between", 1 },
 	/* types */
 	{ SRC1("every = 15;"), "'every' must be a duration like \"15m\", not 15", 1 },
 	{ IND0("target = \"30\";"), "'target' must be a number, not \"30\"", 1 },

@@ -321,6 +321,13 @@ static void test_put_twice(void **state)
 	/* a corrupt copy was never sent: that one is spooled */
 	spit(at("outbox/failed/%s.json.corrupt", id_of(10)), "x", 1);
 	put_ok(ob, id_of(10), 1763600000);
+
+	/* delivered: a replay of its cycle (state not saved) spools nothing */
+	assert_int_equal(tg_outbox_done(ob, id_of(10), &err), 0);
+	assert_true(present(at("outbox/sent/%s", id_of(10))));
+	sample(&m, id_of(10), 1763600000);
+	assert_int_equal(tg_outbox_put(ob, &m, &err), 0);
+	assert_false(present(at("outbox/new/%s.json", id_of(10))));
 	tg_outbox_free(ob);
 }
 
@@ -607,6 +614,14 @@ static void test_fail_never_overwrites(void **state)
 	free(data);
 	assert_int_equal(tg_outbox_failed(ob), 3);
 	assert_int_equal(entries(at("outbox/tmp")), 0);
+
+	/* a copy for the refused recipients leaves the message in new/ */
+	put_ok(ob, id_of(6), 1763600000);
+	load_ok(ob, id_of(6), &m);
+	assert_int_equal(tg_outbox_fail_copy(ob, &m, "550 no such user", &err), 0);
+	assert_true(present(at("outbox/new/%s.json", id_of(6))));
+	assert_true(present(at("outbox/failed/%s.json", id_of(6))));
+	tg_outbox_msg_clear(&m);
 	tg_outbox_free(ob);
 }
 
