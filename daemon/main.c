@@ -26,6 +26,7 @@
 #include "period.h"
 #include "notify.h"
 #include "report.h"
+#include "sentlog.h"
 #include "route.h"
 #include "run.h"
 
@@ -691,9 +692,28 @@ static int cmd_report(const char *path, int argc, char **argv)
 	if (tg_store_read_journal(st, cfg->daemon.state_dir, &err) < 0) {
 		fprintf(stderr, "traguardo: report: %s\n", err.msg);
 		rc = EXIT_FAIL;
-	} else if (tg_report_write(stdout, cfg, st, year, month, format, &err) < 0) {
-		fprintf(stderr, "traguardo: report: %s\n", err.msg);
-		rc = EXIT_FAIL;
+	} else {
+		struct tg_sentlog_counts sent;
+		struct tg_report_options o = {
+			.cfg = cfg, .st = st, .year = year, .month = month, .format = format,
+		};
+		tg_day from, until;
+
+		tg_report_month_days(year, month, &from, &until);
+		if (tg_sentlog_read(cfg->daemon.state_dir, from, until, &sent, &err) < 0) {
+			/* the report without the alerts rather than no report */
+			fprintf(stderr, "traguardo: report: %s (alerts sent not shown)\n", err.msg);
+		} else {
+			if (sent.bad > 0)
+				fprintf(stderr, "traguardo: report: %zu bad line%s skipped; the first: %s\n",
+					sent.bad, sent.bad == 1 ? "" : "s", sent.bad_reason.msg);
+			o.sent = &sent;
+		}
+		if (tg_report_write_opts(stdout, &o, &err) < 0) {
+			fprintf(stderr, "traguardo: report: %s\n", err.msg);
+			rc = EXIT_FAIL;
+		}
+		tg_sentlog_counts_free(&sent);
 	}
 	tg_store_free(st);
 	tg_config_free(cfg);

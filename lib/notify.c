@@ -25,6 +25,7 @@
 #include "preview.h"
 #include "route.h"
 #include "secret.h"
+#include "sentlog.h"
 
 struct delivery {
 	struct tg_notifier *n;
@@ -259,8 +260,35 @@ static int preview(struct tg_notifier *n, size_t idx, const struct tg_plan *p,
 	return rc;
 }
 
+/* One sent.log line per event of a message newly spooled.  The message is
+ * safe in the outbox whatever happens here: a failure is logged, not fatal. */
+static void record_sent(struct tg_notifier *n, const struct tg_alert_events *ev,
+			const struct tg_plan *p, tg_time now, int64_t wall)
+{
+	const struct tg_channel *ch = &n->cfg->channels[p->channel];
+	struct tg_sentlog_entry *se = calloc(p->n_events ? p->n_events : 1, sizeof(*se));
+	struct tg_error serr = { 0 };
+
+	if (se == NULL) {
+		tg_logf(LOG_WARNING, "CHANNEL", ch->name, "sent.log: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < p->n_events; i++) {
+		const struct tg_alert_event *e = &ev->v[p->events[i]];
+
+		se[i] = (struct tg_sentlog_entry){
+			.wall = wall, .cycle = now, .indicator = n->cfg->indicators[e->indicator].id,
+			.kind = e->kind, .status = e->status, .channel = ch->name,
+			.to = p->to, .n_to = p->n_to, .message = p->id, .event = e->id, .route = e->route,
+		};
+	}
+	if (tg_sentlog_append(n->cfg->daemon.state_dir, se, p->n_events, &serr) < 0)
+		tg_logf(LOG_WARNING, "CHANNEL", ch->name, "%s", serr.msg);
+	free(se);
+}
+
 static int spool(struct tg_notifier *n, const struct tg_alert_events *ev, const struct tg_plan *p,
-		 const struct tg_message *m, char *payload, size_t len, int64_t wall,
+		 const struct tg_message *m, char *payload, size_t len, tg_time now, int64_t wall,
 		 struct tg_error *err)
 {
 	const struct tg_channel *ch = &n->cfg->channels[p->channel];
@@ -285,9 +313,11 @@ static int spool(struct tg_notifier *n, const struct tg_alert_events *ev, const 
 	msg.created = wall;
 	rc = tg_outbox_put(n->ob, &msg, err);
 	free(ids);
-	if (rc > 0)
+	if (rc > 0) {
 		tg_logf(LOG_INFO, "CHANNEL", ch->name, "%s: message %s spooled (%zu event%s): %s",
 			ch->name, p->id, p->n_events, p->n_events == 1 ? "" : "s", m->subject);
+		record_sent(n, ev, p, now, wall);
+	}
 	return rc;
 }
 
@@ -337,7 +367,7 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 			rc = build_payload(n, &in, &m, wall, &payload, &len, err);
 		if (rc >= 0)
 			rc = n->dry_run ? preview(n, i, &plans.v[i], &m, payload, len, now, err)
-					: spool(n, &ev, &plans.v[i], &m, payload, len, wall, err);
+					: spool(n, &ev, &plans.v[i], &m, payload, len, now, wall, err);
 		free(payload);
 		tg_message_free(&m);
 		if (rc < 0) {

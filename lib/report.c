@@ -10,8 +10,13 @@
  * people open in Excel and in a browser, so every text that came from the
  * configuration or the data is treated as hostile: CSV cells are defused
  * against formula injection, HTML text is escaped, invalid UTF-8 is replaced.
+ *
+ * The alerts sent come counted from sent.log (sentlog.c); the calendar of
+ * Italian working days for the scheduled report lives here too, because
+ * only the report needs it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +25,7 @@
 #include "number.h"
 #include "output.h"
 #include "report.h"
+#include "route.h"
 #include "utf8.h"
 
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";   /* U+FFFD */
@@ -98,6 +104,74 @@ static tg_day month_last_day(int year, int month)
 tg_time tg_report_month_end(int year, int month)
 {
 	return ((tg_time)month_last_day(year, month) + 1) * TG_DAY_SECONDS;
+}
+
+void tg_report_month_days(int year, int month, tg_day *first, tg_day *last)
+{
+	*first = tg_day_from_ymd(year, month, 1);
+	*last = month_last_day(year, month);
+}
+
+/* ------------------------------------------------------------ working days */
+
+/* Easter Sunday of the Gregorian calendar (the anonymous algorithm of
+ * Meeus, Jones and Butcher). */
+static tg_day easter_sunday(int y)
+{
+	int a = y % 19, b = y / 100, c = y % 100, d = b / 4, e = b % 4;
+	int f = (b + 8) / 25, g = (b - f + 1) / 3, h = (19 * a + b - d - g + 15) % 30;
+	int i = c / 4, k = c % 4, l = (32 + 2 * e + 2 * i - h - k) % 7;
+	int m = (a + 11 * h + 22 * l) / 451, x = h + l - 7 * m + 114;
+
+	return tg_day_from_ymd(y, x / 31, x % 31 + 1);
+}
+
+static bool holiday(tg_day day)
+{
+	static const struct { int m, d; } fixed[] = {
+		{ 1, 1 }, { 1, 6 }, { 4, 25 }, { 5, 1 }, { 6, 2 }, { 8, 15 }, { 11, 1 },
+		{ 12, 8 }, { 12, 25 }, { 12, 26 },
+	};
+	int y, m, d;
+
+	tg_day_to_ymd(day, &y, &m, &d);
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (fixed[i].m == m && fixed[i].d == d)
+			return true;
+	/* Easter Monday falls between 23 March and 26 April */
+	return (m == 3 || m == 4) && day == easter_sunday(y) + 1;
+}
+
+tg_day tg_report_first_working_day(int year, int month)
+{
+	tg_day day;
+
+	if (!tg_ymd_valid(year, month, 1))
+		return INT32_MIN;
+	/* at most 1 Jan (holiday) + a weekend, or a weekend + a holiday: a few days */
+	for (day = tg_day_from_ymd(year, month, 1); tg_day_weekday(day) > 5 || holiday(day); day++)
+		;
+	return day;
+}
+
+bool tg_report_due(tg_day today, const char *last_sent_month, int *year, int *month)
+{
+	int y, m, d, ry, rm, ly, lm;
+	tg_day first;
+
+	tg_day_to_ymd(today, &y, &m, &d);
+	tg_report_default_month(today, &ry, &rm);
+	if (year != NULL)
+		*year = ry;
+	if (month != NULL)
+		*month = rm;
+	first = tg_report_first_working_day(y, m);
+	if (first == INT32_MIN || today < first)
+		return false;
+	if (last_sent_month != NULL && tg_report_month_parse(last_sent_month, &ly, &lm, NULL) == 0 &&
+	    ly * 12 + lm >= ry * 12 + rm)
+		return false;
+	return true;
 }
 
 void tg_report_window(enum tg_period_kind kind, int year, int month,
@@ -266,10 +340,11 @@ struct row {
 struct ctx {
 	FILE *f;
 	const struct tg_config *cfg;
+	const struct tg_sentlog_counts *sent;   /* NULL: no record */
 	const char *lang;
 	bool en;
 	int year, month;
-	struct row *rows;
+	struct row *rows;       /* the indicators reported (a route's only) */
 	size_t *order;          /* rows grouped by department, first seen first */
 	size_t n;
 };
@@ -333,12 +408,12 @@ static void build_row(struct row *row, const struct tg_indicator *ind, const str
 }
 
 static int build(struct ctx *c, const struct tg_config *cfg, const struct tg_store *st,
-		 struct tg_error *err)
+		 const struct tg_route *route, struct tg_error *err)
 {
 	size_t n = cfg->n_indicators, k = 0;
 	bool *done;
 
-	c->n = n;
+	c->n = 0;
 	c->rows = calloc(n ? n : 1, sizeof(*c->rows));
 	c->order = calloc(n ? n : 1, sizeof(*c->order));
 	done = calloc(n ? n : 1, sizeof(*done));
@@ -347,13 +422,14 @@ static int build(struct ctx *c, const struct tg_config *cfg, const struct tg_sto
 		return tg_error_setc(err, -ENOMEM, "report: out of memory");
 	}
 	for (size_t i = 0; i < n; i++)
-		build_row(&c->rows[i], &cfg->indicators[i], st, c->year, c->month, c->lang);
-	for (size_t i = 0; i < n; i++) {
+		if (route == NULL || tg_route_covers(route, &cfg->indicators[i]))
+			build_row(&c->rows[c->n++], &cfg->indicators[i], st, c->year, c->month, c->lang);
+	for (size_t i = 0; i < c->n; i++) {
 		if (done[i])
 			continue;
-		for (size_t j = i; j < n; j++)
-			if (!done[j] && strcmp(cfg->indicators[j].department,
-					       cfg->indicators[i].department) == 0) {
+		for (size_t j = i; j < c->n; j++)
+			if (!done[j] && strcmp(c->rows[j].ind->department,
+					       c->rows[i].ind->department) == 0) {
 				done[j] = true;
 				c->order[k++] = j;
 			}
@@ -424,10 +500,85 @@ static const char *day_text(tg_day day, bool en, char *buf, size_t size)
 	return buf;
 }
 
-static const char *alerts_text(bool en)
+static const char *no_record(bool en)
 {
-	return en ? "not tracked in this version (traguardo does not send notifications yet)"
-		  : "non registrati in questa versione (traguardo non invia ancora notifiche)";
+	return en ? "no record" : "nessun registro";
+}
+
+/* Alerts sent about ind in the month, and the day of the last one. */
+static unsigned row_alerts(const struct ctx *c, const struct tg_indicator *ind, tg_day *last)
+{
+	const struct tg_sentlog_count *k = tg_sentlog_counts_find(c->sent, ind->id);
+
+	if (k == NULL || k->alerts == 0)
+		return 0;
+	*last = k->last;
+	return k->alerts;
+}
+
+/* "2 (ultimo 14/10/2026)", "0", or the no-record words. */
+static const char *alerts_cell(const struct ctx *c, const struct tg_indicator *ind,
+			       char *buf, size_t size)
+{
+	tg_day last = 0;
+	unsigned n;
+	char dt[32];
+
+	if (c->sent == NULL)
+		return no_record(c->en);
+	if ((n = row_alerts(c, ind, &last)) == 0)
+		return "0";
+	snprintf(buf, size, c->en ? "%u (last %s)" : "%u (ultimo %s)", n,
+		 day_text(last, c->en, dt, sizeof(dt)));
+	return buf;
+}
+
+/* The summary of the alerts of the indicators reported:
+ * "7 per 3 indicatori (ultimo 14/10/2026); rientri comunicati: 2". */
+static const char *alerts_total(const struct ctx *c, char *buf, size_t size)
+{
+	unsigned long long total = 0, resolved = 0;
+	size_t with = 0, o;
+	tg_day latest = 0;
+	char dt[32];
+
+	if (c->sent == NULL)
+		return no_record(c->en);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct tg_sentlog_count *k = tg_sentlog_counts_find(c->sent, c->rows[i].ind->id);
+
+		if (k == NULL)
+			continue;
+		resolved += k->resolved;
+		if (k->alerts == 0)
+			continue;
+		if (with == 0 || k->last > latest)
+			latest = k->last;
+		total += k->alerts;
+		with++;
+	}
+	if (total == 0)
+		o = (size_t)snprintf(buf, size, "0");
+	else if (c->en)
+		o = (size_t)snprintf(buf, size, "%llu for %zu indicator%s (last %s)", total, with,
+				     with == 1 ? "" : "s", day_text(latest, true, dt, sizeof(dt)));
+	else
+		o = (size_t)snprintf(buf, size, "%llu per %zu indicator%s (ultimo %s)", total, with,
+				     with == 1 ? "e" : "i", day_text(latest, false, dt, sizeof(dt)));
+	if (resolved > 0 && o < size)
+		o += (size_t)snprintf(buf + o, size - o, c->en ? "; back on target: %llu"
+							      : "; rientri comunicati: %llu", resolved);
+	if (c->sent->bad > 0 && o < size) {
+		bool one = c->sent->bad == 1;
+
+		if (c->en)
+			snprintf(buf + o, size - o, "; %zu unreadable line%s in the record", c->sent->bad,
+				 one ? "" : "s");
+		else
+			snprintf(buf + o, size - o, "; %zu rig%s illeggibil%s nel registro", c->sent->bad,
+				 one ? "a" : "he", one ? "e" : "i");
+	}
+	return buf;
 }
 
 static void summary(FILE *f, const struct ctx *c)
@@ -442,7 +593,10 @@ static void summary(FILE *f, const struct ctx *c)
 	for (size_t i = 0; i < c->n; i++)
 		if ((unsigned)c->rows[i].r.status < TG_STATUS_COUNT)
 			count[c->rows[i].r.status]++;
-	fprintf(f, c->en ? "%zu indicators" : "%zu indicatori", c->n);
+	if (c->en)
+		fprintf(f, "%zu indicator%s", c->n, c->n == 1 ? "" : "s");
+	else
+		fprintf(f, "%zu indicator%s", c->n, c->n == 1 ? "e" : "i");
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
 		if (count[order[k]] == 0)
 			continue;
@@ -515,10 +669,13 @@ static void write_text(const struct ctx *c)
 				row->has[i] ? num(row->val[i], ind->decimals, c->lang, v, sizeof(v)) : "—");
 		}
 		fprintf(f, "\n  %14s%s\n", "", clean(r->reason, b1, sizeof(b1)));
+		fprintf(f, "  %14s%s: %s\n", "", c->en ? "Alerts sent" : "Avvisi inviati",
+			alerts_cell(c, ind, b2, sizeof(b2)));
 	}
 	fputc('\n', f);
 	summary(f, c);
-	fprintf(f, "\n%s: %s\n", c->en ? "Alerts sent" : "Avvisi inviati", alerts_text(c->en));
+	fprintf(f, "\n%s: %s\n", c->en ? "Alerts sent" : "Avvisi inviati",
+		alerts_total(c, b1, sizeof(b1)));
 }
 
 /* ------------------------------------------------------------ csv */
@@ -563,8 +720,9 @@ static void write_csv(const struct ctx *c)
 	}
 	for (int i = 1; i <= TG_REPORT_PERIODS; i++)
 		fprintf(f, c->en ? "period %d%c" : "periodo %d%c", i, sep);
-	fputs(c->en ? "year to date,aggregate,year forecast,forecast misses,reason,alerts sent"
-		    : "progressivo anno;aggregazione;previsione anno;previsione mancata;motivo;avvisi inviati",
+	fputs(c->en ? "year to date,aggregate,year forecast,forecast misses,reason,alerts sent,last alert"
+		    : "progressivo anno;aggregazione;previsione anno;previsione mancata;motivo;avvisi inviati;"
+		      "ultimo avviso",
 	      f);
 	csv_end(f);
 	for (size_t k = 0; k < c->n; k++) {
@@ -614,8 +772,19 @@ static void write_csv(const struct ctx *c)
 		fputc(sep, f);
 		tg_report_csv_field(f, r->reason, sep, false);
 		fputc(sep, f);
-		tg_report_csv_field(f, c->en ? "not tracked in this version" : "non registrati in questa versione",
-				    sep, false);
+		if (c->sent == NULL) {
+			tg_report_csv_field(f, no_record(c->en), sep, false);
+			fputc(sep, f);
+		} else {
+			tg_day last = 0;
+			unsigned n = row_alerts(c, ind, &last);
+
+			snprintf(b, sizeof(b), "%u", n);
+			tg_report_csv_field(f, b, sep, true);
+			fputc(sep, f);
+			if (n > 0)
+				tg_report_csv_field(f, day_text(last, c->en, b, sizeof(b)), sep, false);
+		}
 		csv_end(f);
 	}
 }
@@ -689,7 +858,24 @@ static void html_row(const struct ctx *c, const struct row *row)
 	} else {
 		fputs("</td><td class=\"n\">—", f);
 	}
-	fprintf(f, "</td></tr>\n<tr><td></td><td class=\"why\" colspan=\"%d\">", 4 + TG_REPORT_PERIODS + 2);
+	fputs("</td><td class=\"n\">", f);
+	if (c->sent == NULL) {
+		fputs("<small>", f);
+		tg_report_html_text(f, no_record(c->en));
+		fputs("</small>", f);
+	} else {
+		tg_day last = 0;
+		unsigned n = row_alerts(c, ind, &last);
+
+		fprintf(f, "%u", n);
+		if (n > 0) {
+			fputs("<small>", f);
+			tg_report_html_text(f, c->en ? "last " : "ultimo ");
+			tg_report_html_text(f, day_text(last, c->en, b, sizeof(b)));
+			fputs("</small>", f);
+		}
+	}
+	fprintf(f, "</td></tr>\n<tr><td></td><td class=\"why\" colspan=\"%d\">", 4 + TG_REPORT_PERIODS + 3);
 	tg_report_html_text(f, r->reason);
 	fputs("</td></tr></tbody>\n", f);
 }
@@ -733,12 +919,14 @@ static void write_html(const struct ctx *c)
 			fputs("<h2>", f);
 			tg_report_html_text(f, dept);
 			fprintf(f, "</h2>\n<table>\n<thead><tr><th>%s</th><th>ID</th><th>%s</th><th>%s</th>"
-				   "<th>%s</th><th colspan=\"%d\">%s</th><th>%s</th><th>%s</th></tr></thead>\n",
+				   "<th>%s</th><th colspan=\"%d\">%s</th><th>%s</th><th>%s</th><th>%s</th>"
+				   "</tr></thead>\n",
 				c->en ? "Status" : "Stato", c->en ? "Indicator" : "Indicatore",
 				c->en ? "Unit" : "Unità", c->en ? "Target" : "Obiettivo", TG_REPORT_PERIODS,
 				c->en ? "Last 12 periods" : "Ultimi 12 periodi",
 				c->en ? "Year to date" : "Progressivo anno",
-				c->en ? "Year forecast" : "Previsione anno");
+				c->en ? "Year forecast" : "Previsione anno",
+				c->en ? "Alerts sent" : "Avvisi inviati");
 		}
 		html_row(c, row);
 	}
@@ -764,29 +952,35 @@ static void write_html(const struct ctx *c)
 	fputs("</p>\n<h2>", f);
 	tg_report_html_text(f, c->en ? "Alerts sent" : "Avvisi inviati");
 	fputs("</h2>\n<p>", f);
-	tg_report_html_text(f, c->en ? "Not tracked in this version: traguardo does not send notifications yet."
-				     : "Non registrati in questa versione: traguardo non invia ancora notifiche.");
+	{
+		char buf[256];
+
+		tg_report_html_text(f, alerts_total(c, buf, sizeof(buf)));
+	}
 	fputs("</p>\n<p class=\"sub\">", f);
 	tg_report_html_text(f, c->en ? "Legend: green on target, yellow warning, red critical, violet late, grey no data."
 				     : "Legenda: verde in obiettivo, giallo attenzione, rosso critico, viola in ritardo, grigio senza dati.");
 	fputs("</p>\n</body>\n</html>\n", f);
 }
 
-int tg_report_write(FILE *f, const struct tg_config *cfg, const struct tg_store *st,
-		    int year, int month, enum tg_report_format format, struct tg_error *err)
+int tg_report_write_opts(FILE *f, const struct tg_report_options *o, struct tg_error *err)
 {
-	struct ctx c = { .f = f, .cfg = cfg, .year = year, .month = month };
+	struct ctx c = { .f = f };
 	int rc;
 
-	if (f == NULL || cfg == NULL || !tg_ymd_valid(year, month, 1))
+	if (f == NULL || o == NULL || o->cfg == NULL || !tg_ymd_valid(o->year, o->month, 1))
 		return tg_error_set(err, "report: bad arguments");
-	c.lang = cfg->daemon.language != NULL ? cfg->daemon.language : "it";
+	c.cfg = o->cfg;
+	c.sent = o->sent;
+	c.year = o->year;
+	c.month = o->month;
+	c.lang = o->cfg->daemon.language != NULL ? o->cfg->daemon.language : "it";
 	c.en = is_en(c.lang);
-	rc = build(&c, cfg, st, err);
+	rc = build(&c, o->cfg, o->st, o->route, err);
 	if (rc == 0) {
-		if (format == TG_REPORT_CSV)
+		if (o->format == TG_REPORT_CSV)
 			write_csv(&c);
-		else if (format == TG_REPORT_HTML)
+		else if (o->format == TG_REPORT_HTML)
 			write_html(&c);
 		else
 			write_text(&c);
@@ -796,4 +990,14 @@ int tg_report_write(FILE *f, const struct tg_config *cfg, const struct tg_store 
 	free(c.rows);
 	free(c.order);
 	return rc;
+}
+
+int tg_report_write(FILE *f, const struct tg_config *cfg, const struct tg_store *st,
+		    int year, int month, enum tg_report_format format, struct tg_error *err)
+{
+	struct tg_report_options o = {
+		.cfg = cfg, .st = st, .year = year, .month = month, .format = format,
+	};
+
+	return tg_report_write_opts(f, &o, err);
 }

@@ -12,8 +12,15 @@
  * it stood then, with the values known today.  No source failure is known
  * for a past moment: no indicator is `error` in a report.
  *
- * Alerts sent are not tracked in this version (there is no sending module):
- * every format says so rather than showing numbers.
+ * Alerts sent come from STATE_DIR/sent.log, read by the caller
+ * (tg_sentlog_read over the report month: tg_report_month_days) and passed
+ * in the options: per indicator the number of alerts in the month and the
+ * day of the last one ("2 (ultimo 14/10/2026)"), and a total in the summary.
+ * Without counts (NULL) every format says "nessun registro" / "no record".
+ *
+ * A route's scheduled report (route.report) covers only the indicators the
+ * route covers (tg_route_covers) and is due on the first working day of the
+ * month (tg_report_first_working_day, tg_report_due).
  */
 #ifndef TG_REPORT_H
 #define TG_REPORT_H
@@ -24,6 +31,7 @@
 #include "config.h"
 #include "error.h"
 #include "period.h"
+#include "sentlog.h"
 #include "store.h"
 
 enum tg_report_format { TG_REPORT_TEXT = 0, TG_REPORT_CSV, TG_REPORT_HTML };
@@ -59,10 +67,49 @@ void tg_report_csv_field(FILE *f, const char *s, char sep, bool numeric);
  * control characters as spaces, invalid UTF-8 as U+FFFD. */
 void tg_report_html_text(FILE *f, const char *s);
 
+/* The first and the last day of year-month: the days to read sent.log over. */
+void tg_report_month_days(int year, int month, tg_day *first, tg_day *last);
+
+struct tg_report_options {
+	const struct tg_config *cfg;          /* required */
+	const struct tg_store *st;            /* NULL: no data at all */
+	int year, month;
+	enum tg_report_format format;
+	/* Alerts of the month (tg_sentlog_read from the month's first to its
+	 * last day); NULL: "nessun registro" / "no record" everywhere.
+	 * Indicators absent from it had 0 alerts. */
+	const struct tg_sentlog_counts *sent;
+	/* Only the indicators this route covers (tg_route_covers); NULL: all. */
+	const struct tg_route *route;
+};
+
 /* Writes the report.  The CSV starts with a UTF-8 BOM, uses ';' and decimal
- * ',' when daemon.language is Italian, ',' and '.' for English, and CRLF.
- * Returns 0, -ENOMEM, or -EIO when writing to f failed (err says so). */
+ * ',' when daemon.language is Italian, ',' and '.' for English, and CRLF;
+ * its last two columns are the alerts sent in the month (a number, or the
+ * "no record" words) and the day of the last one.
+ * Returns 0, -EINVAL (bad options), -ENOMEM, or -EIO when writing to f
+ * failed (err says so). */
+int tg_report_write_opts(FILE *f, const struct tg_report_options *o, struct tg_error *err);
+
+/* tg_report_write_opts for every indicator, without counts (sent = NULL). */
 int tg_report_write(FILE *f, const struct tg_config *cfg, const struct tg_store *st,
 		    int year, int month, enum tg_report_format format, struct tg_error *err);
+
+/* ------------------------------------------------------------ scheduling */
+
+/* The first day of year-month that is Monday to Friday and not an Italian
+ * national holiday (1 and 6 January, Easter Monday, 25 April, 1 May,
+ * 2 June, 15 August, 1 November, 8 and 25-26 December); local patron
+ * saints are not known.  year 1583..9999 (Gregorian Easter), month 1..12;
+ * otherwise INT32_MIN. */
+tg_day tg_report_first_working_day(int year, int month);
+
+/* Whether the monthly report is due on the day today: today is on or after
+ * the first working day of its month, and the report of the month before
+ * (which *year and *month receive, due or not) is newer than last_sent_month,
+ * "YYYY-MM", the month of the last report sent.  NULL, or text that is not
+ * a month (tg_report_month_parse), means none was ever sent.  A
+ * last_sent_month later than that month (the clock went back) is not due. */
+bool tg_report_due(tg_day today, const char *last_sent_month, int *year, int *month);
 
 #endif

@@ -17,7 +17,18 @@ contains "text: title" "$T/out" "riesame della direzione, ottobre 2026"
 contains "text: RAG-01 and its status" "$T/out" "attenzione    RAG-01"
 contains "text: RAG-01 forecast" "$T/out" "32,2 giorni (mancato)"
 contains "text: twelve periods across the year" "$T/out" "11/2025 29,3"
-contains "text: alerts are not tracked" "$T/out" "Avvisi inviati: non registrati"
+# the alerts of `once` went on 20/11/2026 (sent.log): none in October
+contains "text: no alert in October (row)" "$T/out" "                Avvisi inviati: 0"
+if grep -qxF "Avvisi inviati: 0" "$T/out"; then ok "text: no alert in October (summary)"
+else notok "text: no alert in October (summary)" "$(tail -n 3 "$T/out")"; fi
+lacks "text: no 'no record' wording" "$T/out" "nessun registro"
+lacks "text: no 'not tracked' wording" "$T/out" "non registrati"
+run "report text, November" 0 "$TRAGUARDO" -c "$C" report --month 2026-11
+contains "text: RAG-01 alerted on the 20th" "$T/out" "                Avvisi inviati: 1 (ultimo 20/11/2026)"
+contains "text: LLPP-02 in three messages" "$T/out" "                Avvisi inviati: 3 (ultimo 20/11/2026)"
+if grep -qxF "Avvisi inviati: 11 per 7 indicatori (ultimo 20/11/2026)" "$T/out"; then ok "text: November total"
+else notok "text: November total" "$(tail -n 3 "$T/out")"; fi
+contains "sent.log: one line per (event, message)" "$(dirname "$C")/../build/demo-state/sent.log" "	RAG-01	firing	warning	posta	"
 run "report default format is text" 0 "$TRAGUARDO" -c "$C" report --month 2026-10 --format text
 contains "text: explicit format" "$T/out" "RAG-01"
 
@@ -38,6 +49,8 @@ bad = [c for r in rows for c in r if c[:1] in ('=', '+', '@', '\t', '\r')
 assert not bad, bad
 r = {x[1]: x for x in rows[1:]}
 assert r['RAG-01'][7] == 'attenzione', r['RAG-01']
+assert rows[0][-2:] == ['avvisi inviati', 'ultimo avviso'], rows[0][-2:]
+assert r['RAG-01'][-2:] == ['0', ''], r['RAG-01'][-2:]
 PY
 ); then ok "csv: well formed, 21 rows, no formula cell"; else notok "csv: well formed" "$out"; fi
 
@@ -63,13 +76,18 @@ lacks "html: no http URL" "$T/report.html" "http://"
 lacks "html: no https URL" "$T/report.html" "https://"
 contains "html: A4 print stylesheet" "$T/report.html" "@page{size:A4"
 contains "html: RAG-01" "$T/report.html" "RAG-01"
-contains "html: alerts not tracked" "$T/report.html" "Non registrati in questa versione"
+contains "html: alerts column" "$T/report.html" "<th>Avvisi inviati</th>"
+contains "html: alerts, October" "$T/report.html" "<td class=\"n\">0</td></tr>"
+lacks "html: no 'no record' wording" "$T/report.html" "nessun registro"
+lacks "html: no 'not tracked' wording" "$T/report.html" "egistrati in questa versione"
 
 # ---------------------------------------------------------------- English
 sed 's/language = "it"/language = "en"/' "$C" >"$T/conf/demo-en.conf"
 run "report csv en" 0 "$TRAGUARDO" -c "$T/conf/demo-en.conf" report --month 2026-10 --format csv
 contains "csv en: ',' separator" "$T/out" "department,id,indicator,"
 contains "csv en: decimal point" "$T/out" ",29.3,31.9,"
+run "report csv en, November" 0 "$TRAGUARDO" -c "$T/conf/demo-en.conf" report --month 2026-11 --format csv
+contains "csv en: alerts and the last day" "$T/out" ",3,2026-11-20"
 
 # ---------------------------------------------------------------- usage
 run "bad --month" 2 "$TRAGUARDO" -c "$C" report --month 2026-13
