@@ -291,6 +291,10 @@ static int notify_once(const struct tg_config *cfg, struct once *o, bool dry, bo
 		sd_event_unref(ev);
 		return rc;
 	}
+	if (tg_notifier_reports(n, tg_engine_store(o->engine), o->now, wall, &err) < 0) {
+		tg_log(LOG_ERR, "reports: %s", err.msg);
+		rc = EXIT_FAIL;
+	}
 	tg_notifier_on_idle(n, once_idle, ev);
 	if (tg_notifier_deliver(n, wall, true) > 0 && tg_notifier_in_flight(n) > 0 &&
 	    sd_event_loop(ev) < 0) {

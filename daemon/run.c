@@ -188,6 +188,9 @@ static void evaluate(struct daemon *d)
 				      tg_engine_store(d->engine), d->last_cycle, wall, &err) < 0)
 			tg_log(LOG_ERR, "notifications: %s; the alerts stay as they were and come "
 			       "again next cycle", err.msg);
+		if (tg_notifier_reports(d->notifier, tg_engine_store(d->engine), d->last_cycle, wall,
+					&err) < 0)
+			tg_log(LOG_ERR, "reports: %s", err.msg);
 		tg_notifier_deliver(d->notifier, wall, false);
 		arm_outbox(d);
 	}

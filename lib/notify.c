@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "fsutil.h"
 #include "http.h"
@@ -23,6 +24,7 @@
 #include "notify_webhook.h"
 #include "outbox.h"
 #include "preview.h"
+#include "report.h"
 #include "route.h"
 #include "secret.h"
 #include "sentlog.h"
@@ -399,6 +401,171 @@ out:
 	tg_plans_free(&plans);
 	tg_alert_events_free(&ev);
 	return rc;
+}
+
+/* ---- scheduled reports ---- */
+
+/* The key of route i in reports.json: its name, else "route N". */
+static const char *report_key(const struct tg_config *cfg, size_t i, char *buf, size_t size)
+{
+	if (cfg->routes[i].name != NULL)
+		return cfg->routes[i].name;
+	snprintf(buf, size, "route %zu", i + 1);
+	return buf;
+}
+
+/* The report of year-month for route i as text and (format html) HTML. */
+static int render_report(struct tg_notifier *n, size_t i, const struct tg_store *st, int year,
+			 int month, char **text, char **html, struct tg_error *err)
+{
+	struct tg_sentlog_counts sent;
+	struct tg_error serr = { 0 };
+	struct tg_report_options o = { .cfg = n->cfg, .st = st, .year = year, .month = month,
+				       .route = &n->cfg->routes[i] };
+	bool with_sent, want_html = n->cfg->routes[i].report.format == NULL ||
+				   strcmp(n->cfg->routes[i].report.format, "html") == 0;
+	char *buf[2] = { NULL, NULL };
+	size_t len;
+	int rc = 0;
+	tg_day from, until;
+
+	tg_report_month_days(year, month, &from, &until);
+	with_sent = tg_sentlog_read(n->cfg->daemon.state_dir, from, until, &sent, &serr) == 0;
+	o.sent = with_sent ? &sent : NULL;
+	for (int k = 0; k < (want_html ? 2 : 1) && rc == 0; k++) {
+		FILE *f = open_memstream(&buf[k], &len);
+
+		if (f == NULL) {
+			rc = tg_error_setc(err, -ENOMEM, "out of memory");
+			break;
+		}
+		o.format = k == 0 ? TG_REPORT_TEXT : TG_REPORT_HTML;
+		rc = tg_report_write_opts(f, &o, err);
+		if (fclose(f) != 0 && rc == 0)
+			rc = tg_error_setc(err, -ENOMEM, "out of memory");
+	}
+	if (with_sent)
+		tg_sentlog_counts_free(&sent);
+	if (rc < 0) {
+		free(buf[0]);
+		free(buf[1]);
+		return rc;
+	}
+	*text = buf[0];
+	*html = buf[1];
+	return 0;
+}
+
+/* 32 hex digits of SHA-256 over "report\0KEY\0YYYY-MM": the same report is
+ * the same message, so the outbox never sends it twice. */
+static void report_id(const char *key, const char *month, char out[TG_OUTBOX_ID_SIZE])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char data[512];
+	int n = snprintf(data, sizeof(data), "report%c%s%c%s", 0, key, 0, month);
+
+	if (n < 0 || (size_t)n >= sizeof(data) ||
+	    EVP_Digest(data, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+		memset(md, 0, sizeof(md));
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int tg_notifier_reports(struct tg_notifier *n, const struct tg_store *st, tg_time now,
+			int64_t wall, struct tg_error *err)
+{
+	char *path = path_join(n->cfg->daemon.state_dir, "reports.json");
+	json_error_t jerr;
+	json_t *done;
+	bool changed = false, en_ = en(n->cfg);
+	int spooled = 0, rc = 0;
+
+	if (path == NULL)
+		return tg_error_setc(err, -ENOMEM, "out of memory");
+	done = json_load_file(path, 0, &jerr);
+	if (done == NULL && access(path, F_OK) == 0)
+		tg_log(LOG_WARNING, "%s: %s; reports are judged as never sent (the outbox still "
+		       "sends each at most once)", path, jerr.text);
+	if (!json_is_object(done)) {
+		json_decref(done);
+		done = json_object();
+	}
+	for (size_t i = 0; i < n->cfg->n_routes && done != NULL && rc == 0; i++) {
+		const struct tg_route *r = &n->cfg->routes[i];
+		char kb[32], month[16], id[TG_OUTBOX_ID_SIZE], subject[200], label[64];
+		const char *key = report_key(n->cfg, i, kb, sizeof(kb)), *last;
+		const struct tg_channel *ch = NULL;
+		char *text = NULL, *html = NULL, *mime = NULL;
+		size_t mlen = 0;
+		int year, mon;
+
+		if (!r->report.set)
+			continue;
+		last = json_string_value(json_object_get(done, key));
+		if (!tg_report_due(tg_time_day(now), last, &year, &mon))
+			continue;
+		for (size_t c = 0; c < r->channels.n && ch == NULL; c++) {
+			ssize_t k = tg_config_channel_index(n->cfg, r->channels.v[c]);
+
+			if (k >= 0 && n->cfg->channels[k].type == TG_CHANNEL_EMAIL)
+				ch = &n->cfg->channels[k];
+		}
+		if (ch == NULL)
+			continue;   /* check refuses it: a route without e-mail channel */
+		snprintf(month, sizeof(month), "%04d-%02d", year, mon);
+		report_id(key, month, id);
+		tg_period_label(TG_PERIOD_MONTH, tg_day_from_ymd(year, mon, 1), n->cfg->daemon.language,
+				label, sizeof(label));
+		snprintf(subject, sizeof(subject), en_ ? "[traguardo] %s%sManagement review — %s"
+						       : "[traguardo] %s%sRiesame della direzione — %s",
+			 n->cfg->daemon.organization ? n->cfg->daemon.organization : "",
+			 n->cfg->daemon.organization ? ": " : "", label);
+		rc = render_report(n, i, st, year, mon, &text, &html, err);
+		if (rc == 0) {
+			struct tg_mime_email e = {
+				.from = ch->from, .to = (const char *const *)r->report.to.v,
+				.n_to = r->report.to.n, .subject = subject, .text = text, .html = html,
+				.id = id, .lang = n->cfg->daemon.language, .date = wall,
+				.utc_offset = utc_offset(wall),
+			};
+
+			rc = tg_mime_build(&e, &mime, &mlen, err);
+		}
+		if (rc == 0) {
+			char *ev[1] = { id };
+			struct tg_outbox_msg msg = {
+				.kind = TG_OUTBOX_EMAIL, .channel = ch->name, .to = r->report.to.v,
+				.n_to = r->report.to.n, .subject = subject, .events = ev, .n_events = 1,
+				.body = mime, .body_len = mlen, .created = wall,
+			};
+
+			memcpy(msg.id, id, sizeof(msg.id));
+			rc = n->dry_run ? 0 : tg_outbox_put(n->ob, &msg, err);
+			if (rc >= 0) {
+				tg_logf(LOG_INFO, "CHANNEL", ch->name, "%s: report of %s for %s spooled "
+					"(message %s)", ch->name, month, key, id);
+				rc = 0;
+				spooled++;
+				changed = json_object_set_new(done, key, json_string(month)) == 0 || changed;
+			}
+		}
+		free(text);
+		free(html);
+		free(mime);
+	}
+	if (changed && !n->dry_run) {
+		char *data = json_dumps(done, JSON_INDENT(1) | JSON_SORT_KEYS);
+		struct tg_error werr = { 0 };
+
+		if (data == NULL || tg_fs_write_atomic(path, data, strlen(data), 0640, &werr) < 0)
+			tg_log(LOG_ERR, "%s: %s; the report may be spooled again (the outbox drops "
+			       "the duplicate)", path, data == NULL ? "out of memory" : werr.msg);
+		free(data);
+	}
+	json_decref(done);
+	free(path);
+	return rc < 0 ? rc : spooled;
 }
 
 /* ---- delivery ---- */

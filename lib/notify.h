@@ -65,6 +65,17 @@ void tg_notifier_free(struct tg_notifier *n);
 int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 		      const struct tg_store *store, tg_time now, int64_t wall, struct tg_error *err);
 
+/* Scheduled reports (routes' report = { every = "month"; to = [...]; }):
+ * on the first working day of a month (and any later day until it went),
+ * the management review of the previous month, for the indicators the
+ * route covers, is spooled as an e-mail (text, and HTML unless format =
+ * "text") through the route's first e-mail channel.  The last month sent
+ * per route is kept in STATE_DIR/reports.json; the message id is derived
+ * from route and month, so a report is never sent twice.  Returns how many
+ * were spooled, or a negative code with err.  Nothing in a dry run. */
+int tg_notifier_reports(struct tg_notifier *n, const struct tg_store *st, tg_time now,
+			int64_t wall, struct tg_error *err);
+
 /* Starts the delivery of every message in the outbox whose next attempt is
  * due at wall (every message when force, as `traguardo once` does) and not
  * already in flight.  Returns how many started. */

@@ -460,3 +460,28 @@ check "daemon: the next start delivers it, once" <<'PY'
 ms = mails("mail3")
 assert len(ms) == 1 and outbox("new") == [], (len(ms), outbox("new"))
 PY
+
+# ---------------------------------------------------------------- a scheduled report
+smtp mail4; SP7=$port
+rm -rf "$T/state"
+cat >"$T/rep.conf" <<EOF
+daemon = { state_dir = "state"; organization = "Comune di Prova"; };
+sources = ( { name = "dati"; type = "csv"; path = "dati.csv"; } );
+indicators = ( { id = "RAG-01"; name = "Tempo medio di pagamento"; department = "Ragioneria";
+    unit = "giorni"; better = "lower"; target = 30.0; } );
+channels = ( { name = "posta"; type = "email"; url = "smtp://127.0.0.1:$SP7"; starttls = false;
+    from = "traguardo@comune.test"; } );
+routes = ( { name = "direzione"; channels = ["posta"]; to = ["qualita@comune.test"]; min_status = "critical";
+    report = { every = "month"; to = ["direttore@comune.test", "qualita@comune.test"]; }; } );
+EOF
+run "first run, 30 November: the last month's report is due (never sent)" 0 "$TRAGUARDO" -c "$T/rep.conf" once --now 2026-11-30T09:00
+run "1 December 2026, a Tuesday: the report of November" 0 "$TRAGUARDO" -c "$T/rep.conf" once --now 2026-12-01T09:00
+run "and later that day: not again" 0 "$TRAGUARDO" -c "$T/rep.conf" once --now 2026-12-01T15:00
+check "one report e-mail per month, text and HTML, to the report's recipients" <<'PY'
+ms = [x for x in mails("mail4") if "Riesame" in x[0]["Subject"]]
+assert [m["Subject"] for m, _, _ in ms] == ["[traguardo] Comune di Prova: Riesame della direzione — ottobre 2026",
+    "[traguardo] Comune di Prova: Riesame della direzione — novembre 2026"], [m["Subject"] for m, _, _ in ms]
+m, meta, _ = ms[1]
+assert sorted(meta["rcpt_tos"]) == ["direttore@comune.test", "qualita@comune.test"], meta
+assert "RAG-01" in text(m) and "RAG-01" in html(m) and "<script" not in html(m).lower()
+PY
