@@ -129,6 +129,18 @@ fuzz: deps-check fuzz-build
 valgrind: all
 	@sh tests/valgrind.sh $(BUILD)/traguardo
 
+# make bench [BENCH_SCALE=small|medium|full]: the speed and memory figures of
+# bench/README.md against their references, written to bench/results.json.
+# Never part of `make check`: nothing in it is asserted.
+BENCH_SCALE ?= full
+.PHONY: bench
+bench: all
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/gen bench/gen.c $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/bench bench/bench.c \
+		$(LDFLAGS) $(BUILD)/libtraguardo.a $(PKG_LIBS) -lm
+	@BENCH_SCALE=$(BENCH_SCALE) /usr/bin/python3 bench/run.py --build $(BUILD)
+
 # install: the binary, the unit (with @BINDIR@ replaced), the sysusers.d and
 # tmpfiles.d snippets, the man pages, and the example configuration, which
 # never replaces an existing /etc/traguardo/traguardo.conf.  Then follow

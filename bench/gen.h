@@ -74,7 +74,7 @@ static inline int64_t bench_cents(uint64_t ind, int mi)
 	return (int64_t)(v * 100.0 + 0.5);
 }
 
-/* "IND012345" into buf (>= 16 bytes); returns the length. */
+/* "IND012345" into buf (>= 32 bytes); returns the length. */
 static inline int bench_id(uint64_t ind, char *buf, size_t size)
 {
 	return snprintf(buf, size, "IND%06llu", (unsigned long long)ind);

@@ -566,6 +566,10 @@ static void status_table(const json_t *root, const json_t *inds)
 		       json_integer_value(json_object_get(o, "alerts_active")) == 1 ? "" : "s",
 		       (long long)json_integer_value(json_object_get(o, "outbox")),
 		       (long long)json_integer_value(json_object_get(o, "failed")));
+	if (json_is_object(o) && json_is_string(json_object_get(o, "ha")))
+		printf("%s\n", json_string_value(json_object_get(o, "ha")));
+	if (json_is_object(o) && json_is_string(json_object_get(o, "archive")))
+		printf("%s\n", json_string_value(json_object_get(o, "archive")));
 }
 
 /* Reads STATE_DIR/status.json only: no journal, no lock, so it works while

@@ -22,8 +22,10 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "archive.h"
 #include "engine.h"
 #include "fsutil.h"
+#include "ha.h"
 #include "log.h"
 #include "notify.h"
 #include "output.h"
@@ -45,6 +47,8 @@ struct daemon {
 	struct tg_config *cfg;
 	struct tg_engine *engine;
 	struct tg_notifier *notifier;
+	struct tg_archive *archive;       /* archive = {...}, or NULL */
+	struct tg_ha *ha;                 /* ha = {...}, or NULL: always active */
 	sd_event *event;
 	sd_event_source *outbox_timer;    /* the next retry due in the outbox */
 	struct source_timer *timers;      /* cfg->n_sources */
@@ -141,6 +145,24 @@ static void send_status(struct daemon *d)
 		.outbox_failed = d->notifier != NULL ? tg_notifier_failed(d->notifier) : 0,
 	};
 	tg_sdnotify_status_line(&st, line, sizeof(line));
+	if (d->ha != NULL) {
+		size_t len = strlen(line);
+
+		snprintf(line + len, sizeof(line) - len, "; ");
+		len = strlen(line);
+		tg_ha_status_line(d->ha, line + len, sizeof(line) - len);
+	}
+	if (d->archive != NULL) {
+		size_t len = strlen(line);
+
+		snprintf(line + len, sizeof(line) - len, "; ");
+		len = strlen(line);
+		tg_archive_status_line(d->archive, line + len, sizeof(line) - len);
+	}
+	/* the lines quote server messages: STATUS= is one line */
+	for (char *p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 	sd_notifyf(0, "STATUS=%s", line);
 }
 
@@ -176,6 +198,7 @@ static bool sources_ran(const struct daemon *d)
 
 static void evaluate(struct daemon *d)
 {
+	char ha_line[256], ar_line[512];
 	struct tg_output_notify ns;
 	struct tg_error err;
 	int64_t wall = (int64_t)time(NULL);
@@ -183,7 +206,12 @@ static void evaluate(struct daemon *d)
 	d->last_cycle = local_now();
 	d->has_cycle = true;
 	tg_engine_evaluate(d->engine, d->last_cycle);
+	if (d->archive != NULL && tg_ha_active(d->ha) &&
+	    tg_archive_evaluations(d->archive, d->cfg, tg_engine_results(d->engine), d->last_cycle,
+				   wall, &err) < 0)
+		tg_log(LOG_WARNING, "archive: %s", err.msg);
 	if (!d->stopping && sources_ran(d)) {
+		tg_notifier_set_standby(d->notifier, !tg_ha_active(d->ha));
 		if (tg_notifier_cycle(d->notifier, tg_engine_results(d->engine),
 				      tg_engine_store(d->engine), d->last_cycle, wall, &err) < 0)
 			tg_log(LOG_ERR, "notifications: %s; the alerts stay as they were and come "
@@ -196,7 +224,10 @@ static void evaluate(struct daemon *d)
 	}
 	ns = (struct tg_output_notify){ tg_notifier_pending(d->notifier),
 					tg_notifier_failed(d->notifier),
-					tg_alerts_active(tg_notifier_alerts(d->notifier)) };
+					tg_alerts_active(tg_notifier_alerts(d->notifier)),
+					d->ha ? tg_ha_status_line(d->ha, ha_line, sizeof(ha_line)) : NULL,
+					d->archive ? tg_archive_status_line(d->archive, ar_line,
+									    sizeof(ar_line)) : NULL };
 	if (tg_output_status_file(d->cfg, d->engine, d->last_cycle, wall, &ns, &err) < 0)
 		tg_log(LOG_ERR, "%s", err.msg);
 	send_status(d);
@@ -249,6 +280,13 @@ static void source_done(void *ctx, size_t i)
 
 	if (st->failed)
 		tg_logf(LOG_ERR, "SOURCE", src->name, "source '%s' failed: %s", src->name, st->error);
+	if (d->archive != NULL && !st->failed && tg_ha_active(d->ha)) {
+		struct tg_error err;
+
+		if (tg_archive_measurements(d->archive, d->cfg, tg_engine_store(d->engine),
+					    (int64_t)time(NULL), &err) < 0)
+			tg_log(LOG_WARNING, "archive: %s", err.msg);
+	}
 	evaluate(d);
 	if (d->stopping)
 		maybe_exit(d);
@@ -441,6 +479,23 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return 0;
 }
 
+/* ha: this daemon took over (deliver what waits, at once) or lost the lock
+ * (stop starting deliveries; the ones in flight finish). */
+static void on_role(void *ctx, bool active)
+{
+	struct daemon *d = ctx;
+
+	tg_log(LOG_NOTICE, "ha: now %s", active ? "active: this daemon sends the notifications"
+						: "standby: another daemon sends the notifications");
+	tg_notifier_set_standby(d->notifier, !active);
+	if (active && !d->stopping)
+		tg_notifier_deliver(d->notifier, (int64_t)time(NULL), true);
+	if (!d->stopping)
+		evaluate(d);   /* status.json and STATUS= say the new role at once */
+	else
+		send_status(d);
+}
+
 int daemon_run(const char *path)
 {
 	struct daemon d = { .path = path };
@@ -485,6 +540,25 @@ int daemon_run(const char *path)
 		goto out;
 	}
 	tg_notifier_on_idle(d.notifier, on_notifier_idle, &d);
+	if (d.cfg->archive.set) {
+		if ((d.archive = tg_archive_new(d.cfg, d.event, &err)) == NULL) {
+			tg_log(LOG_ERR, "archive: %s", err.msg);
+			goto out;
+		}
+		tg_notifier_set_archive(d.notifier, d.archive);
+	}
+	if (d.cfg->ha.set) {
+		uint64_t poll = (uint64_t)d.cfg->daemon.evaluate_every * USEC_PER_SEC;
+
+		/* take over within one evaluate_every, and soon after a failure */
+		if (poll > 10 * USEC_PER_SEC)
+			poll = 10 * USEC_PER_SEC;
+		if ((d.ha = tg_ha_new(d.cfg, d.event, poll, on_role, &d, &err)) == NULL) {
+			tg_log(LOG_ERR, "ha: %s", err.msg);
+			goto out;
+		}
+		tg_notifier_set_standby(d.notifier, !tg_ha_active(d.ha));
+	}
 	if (sd_event_add_time_relative(d.event, &d.outbox_timer, CLOCK_MONOTONIC, 0,
 				       USEC_PER_SEC, on_outbox_timer, &d) < 0 ||
 	    sd_event_source_set_enabled(d.outbox_timer, SD_EVENT_OFF) < 0) {
@@ -517,6 +591,8 @@ int daemon_run(const char *path)
 	       tg_notifier_pending(d.notifier), tg_notifier_pending(d.notifier) == 1 ? "" : "s");
 out:
 	tg_notifier_free(d.notifier);
+	tg_ha_free(d.ha);
+	tg_archive_free(d.archive);
 	sd_event_source_disable_unref(d.outbox_timer);
 	sd_event_source_disable_unref(d.stop_timer);
 	sd_event_source_disable_unref(d.eval_timer);

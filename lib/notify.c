@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "archive.h"
 #include "fsutil.h"
 #include "http.h"
 #include "log.h"
@@ -53,7 +55,36 @@ struct tg_notifier {
 	void (*idle)(void *ctx);
 	void *idle_ctx;
 	struct tg_notify_stats stats;
+	struct tg_archive *archive;   /* borrowed; NULL without archive = {...} */
+	bool standby;                 /* ha: another daemon sends */
 };
+
+void tg_notifier_set_archive(struct tg_notifier *n, struct tg_archive *a)
+{
+	n->archive = a;
+}
+
+void tg_notifier_set_standby(struct tg_notifier *n, bool standby)
+{
+	n->standby = standby;
+}
+
+/* One state change of a message for the archive (logged, never fatal). */
+static void archive_note(struct tg_notifier *n, const struct tg_outbox_msg *m,
+			 enum tg_archive_note_status status, const char *reply)
+{
+	struct tg_error err = { 0 };
+	struct tg_archive_note note = {
+		.message_id = m->id, .channel = m->channel,
+		.recipients = (const char *const *)m->to, .n_recipients = m->n_to,
+		.events = (const char *const *)m->events, .n_events = m->n_events,
+		.subject = m->subject, .status = status, .attempts = m->attempts, .reply = reply,
+		.at = (int64_t)time(NULL),
+	};
+
+	if (n->archive != NULL && tg_archive_notification(n->archive, &note, &err) < 0)
+		tg_log(LOG_WARNING, "archive: %s", err.msg);
+}
 
 static bool en(const struct tg_config *cfg)
 {
@@ -120,6 +151,16 @@ struct tg_notifier *tg_notifier_new(const struct tg_config *cfg, sd_event *ev, b
 	}
 	if (!dry_run && tg_outbox_open(cfg->daemon.state_dir, &n->ob, err) < 0)
 		goto fail;
+	if (n->ob != NULL) {
+		/* a cycle cut by a crash: its staged messages go out only if its
+		 * state was saved (state.json no older than them) */
+		struct stat st;
+		struct tg_error rerr = { 0 };
+
+		if (tg_outbox_rollback(n->ob, stat(n->state_path, &st) == 0 ? &st.st_mtim : NULL,
+				       &rerr) < 0)
+			tg_log(LOG_ERR, "outbox: %s", rerr.msg);
+	}
 	return n;
 fail:
 	tg_notifier_free(n);
@@ -290,7 +331,7 @@ static void record_sent(struct tg_notifier *n, const struct tg_alert_events *ev,
 }
 
 static int spool(struct tg_notifier *n, const struct tg_alert_events *ev, const struct tg_plan *p,
-		 const struct tg_message *m, char *payload, size_t len, tg_time now, int64_t wall,
+		 const struct tg_message *m, char *payload, size_t len, int64_t wall,
 		 struct tg_error *err)
 {
 	const struct tg_channel *ch = &n->cfg->channels[p->channel];
@@ -315,12 +356,31 @@ static int spool(struct tg_notifier *n, const struct tg_alert_events *ev, const 
 	msg.created = wall;
 	rc = tg_outbox_put(n->ob, &msg, err);
 	free(ids);
-	if (rc > 0) {
-		tg_logf(LOG_INFO, "CHANNEL", ch->name, "%s: message %s spooled (%zu event%s): %s",
-			ch->name, p->id, p->n_events, p->n_events == 1 ? "" : "s", m->subject);
-		record_sent(n, ev, p, now, wall);
-	}
 	return rc;
+}
+
+/* A message of a committed cycle: logged, recorded in sent.log, archived. */
+static void announce(struct tg_notifier *n, const struct tg_alert_events *ev,
+		     const struct tg_plan *p, const char *subject, tg_time now, int64_t wall)
+{
+	const struct tg_channel *ch = &n->cfg->channels[p->channel];
+	struct tg_outbox_msg msg = { 0 };
+	char **ids = calloc(p->n_events + 1, sizeof(*ids));
+
+	tg_logf(LOG_INFO, "CHANNEL", ch->name, "%s: message %s spooled (%zu event%s): %s", ch->name,
+		p->id, p->n_events, p->n_events == 1 ? "" : "s", subject);
+	for (size_t i = 0; ids != NULL && i < p->n_events; i++)
+		ids[i] = (char *)ev->v[p->events[i]].id;
+	memcpy(msg.id, p->id, sizeof(msg.id));
+	msg.channel = ch->name;
+	msg.to = p->to;
+	msg.n_to = p->n_to;
+	msg.subject = (char *)subject;
+	msg.events = ids;
+	msg.n_events = ids != NULL ? p->n_events : 0;
+	archive_note(n, &msg, TG_ARCHIVE_SPOOLED, NULL);
+	record_sent(n, ev, p, now, wall);
+	free(ids);
 }
 
 int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
@@ -329,6 +389,7 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 	struct tg_alerts *next = NULL;
 	struct tg_alert_events ev = { 0 };
 	struct tg_plans plans = { 0 };
+	char **subjects = NULL;   /* of the messages newly spooled, NULL for the others */
 	size_t done = 0;
 	int rc;
 
@@ -346,8 +407,15 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 		snprintf(dir, sizeof(dir), "%s/preview", n->cfg->daemon.state_dir);
 		if ((rc = tg_preview_clear(dir, err)) < 0)
 			goto out;
+	} else {
+		/* the messages become visible only with the state that says so */
+		tg_outbox_stage(n->ob, true);
 	}
-	for (size_t i = 0; i < plans.n; i++) {
+	if ((subjects = calloc(plans.n + 1, sizeof(*subjects))) == NULL) {
+		rc = tg_error_setc(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < plans.n && !n->standby; i++) {
 		struct tg_message_input in = {
 			.cfg = n->cfg, .events = &ev, .plan = &plans.v[i], .results = res,
 			.store = store, .now = now, .templates_dir = n->cfg->daemon.templates,
@@ -369,7 +437,9 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 			rc = build_payload(n, &in, &m, wall, &payload, &len, err);
 		if (rc >= 0)
 			rc = n->dry_run ? preview(n, i, &plans.v[i], &m, payload, len, now, err)
-					: spool(n, &ev, &plans.v[i], &m, payload, len, now, wall, err);
+					: spool(n, &ev, &plans.v[i], &m, payload, len, wall, err);
+		if (rc > 0 && !n->dry_run)
+			subjects[i] = m.subject, m.subject = NULL;
 		free(payload);
 		tg_message_free(&m);
 		if (rc < 0) {
@@ -382,21 +452,37 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 	rc = (int)done;
 	if (n->dry_run)
 		goto out;
-	/* every message is on disk: the new state may say they were sent */
-	{
-		struct tg_error serr = { 0 };
-
-		n->stats.state_unsaved = false;
-		if (tg_alerts_save(next, n->state_path, &serr) < 0) {
-			n->stats.state_unsaved = true;
-			tg_log(LOG_ERR, "%s; the alert state is kept in memory and saved next cycle",
-			       serr.msg);
-		}
+	/* every message is on disk (staged): the new state may say they were
+	 * sent; then they become visible.  A crash in between is sorted out by
+	 * tg_notifier_new (staged files no newer than state.json go out) */
+	n->stats.state_unsaved = false;
+	if ((rc = tg_alerts_save(next, n->state_path, err)) < 0) {
+		n->stats.state_unsaved = true;
+		tg_error_prefix(err, "the alert state could not be saved (nothing sent, the "
+				"alerts come again next cycle)");
+		goto out;
 	}
+	if (tg_outbox_commit(n->ob, err) < 0)
+		tg_log(LOG_ERR, "outbox: %s; the messages go at the next start", err->msg);
+	tg_outbox_stage(n->ob, false);
+	for (size_t i = 0; i < plans.n; i++)
+		if (subjects[i] != NULL)
+			announce(n, &ev, &plans.v[i], subjects[i], now, wall);
+	rc = (int)done;
 	tg_alerts_free(n->alerts);
 	n->alerts = next;
 	next = NULL;
 out:
+	if (!n->dry_run && n->ob != NULL) {
+		struct tg_error rerr = { 0 };
+
+		if (rc < 0 && tg_outbox_rollback(n->ob, NULL, &rerr) < 0)
+			tg_log(LOG_ERR, "outbox: %s", rerr.msg);
+		tg_outbox_stage(n->ob, false);
+	}
+	for (size_t i = 0; subjects != NULL && i < plans.n; i++)
+		free(subjects[i]);
+	free(subjects);
 	tg_alerts_free(next);
 	tg_plans_free(&plans);
 	tg_alert_events_free(&ev);
@@ -483,6 +569,10 @@ int tg_notifier_reports(struct tg_notifier *n, const struct tg_store *st, tg_tim
 
 	if (path == NULL)
 		return tg_error_setc(err, -ENOMEM, "out of memory");
+	if (n->standby) {
+		free(path);
+		return 0;
+	}
 	done = json_load_file(path, 0, &jerr);
 	if (done == NULL && access(path, F_OK) == 0)
 		tg_log(LOG_WARNING, "%s: %s; reports are judged as never sent (the outbox still "
@@ -590,11 +680,13 @@ static void retry(struct tg_notifier *n, struct delivery *d, const char *error, 
 		tg_logf(LOG_ERR, "CHANNEL", d->msg.channel, "%s: message %s: %s; and its retry could not be recorded: %s",
 			d->msg.channel, d->msg.id, error, err.msg);
 	} else if (rc == 1) {
+		archive_note(n, &d->msg, TG_ARCHIVE_FAILED, error);
 		n->stats.failed++;
 		tg_logf(LOG_ERR, "EVENT_ID", d->msg.id,
 			"%s: message %s not delivered after %d attempts, moved to outbox/failed: %s",
 			d->msg.channel, d->msg.id, d->msg.attempts, error);
 	} else {
+		archive_note(n, &d->msg, TG_ARCHIVE_RETRY, error);
 		n->stats.deferred++;
 		tg_logf(LOG_WARNING, "EVENT_ID", d->msg.id,
 			"%s: message %s not delivered (attempt %d), retried later: %s", d->msg.channel,
@@ -607,6 +699,7 @@ static void fail(struct tg_notifier *n, struct delivery *d, const char *error)
 	struct tg_error err = { 0 };
 
 	n->stats.failed++;
+	archive_note(n, &d->msg, TG_ARCHIVE_FAILED, error);
 	if (tg_outbox_fail(n->ob, &d->msg, error, &err) < 0)
 		tg_logf(LOG_ERR, "EVENT_ID", d->msg.id, "%s: message %s: %s; moving it to failed/: %s",
 			d->msg.channel, d->msg.id, error, err.msg);
@@ -621,6 +714,7 @@ static void delivered(struct tg_notifier *n, struct delivery *d, const char *rep
 	struct tg_error err = { 0 };
 
 	n->stats.delivered++;
+	archive_note(n, &d->msg, TG_ARCHIVE_DELIVERED, reply);
 	if (tg_outbox_done(n->ob, d->msg.id, &err) < 0)
 		tg_log(LOG_ERR, "%s: message %s delivered, but not removed from the outbox (it may "
 		       "be sent again): %s", d->msg.channel, d->msg.id, err.msg);
@@ -859,7 +953,7 @@ size_t tg_notifier_deliver(struct tg_notifier *n, int64_t wall, bool force)
 	ssize_t count;
 	size_t started = 0;
 
-	if (n->dry_run || n->ob == NULL)
+	if (n->dry_run || n->ob == NULL || n->standby)
 		return 0;
 	if ((count = tg_outbox_list(n->ob, &ids, &err)) < 0) {
 		tg_log(LOG_ERR, "outbox: %s", err.msg);

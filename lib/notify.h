@@ -49,6 +49,16 @@ struct tg_notify_stats {
 	bool state_unsaved;  /* the last cycle could not save state.json */
 };
 
+struct tg_archive;
+
+/* The archive (archive = {...}) to tell of every message's state change
+ * (spooled, retry, delivered, failed); borrowed, NULL for none. */
+void tg_notifier_set_archive(struct tg_notifier *n, struct tg_archive *a);
+/* Active/standby (ha = {...}): a standby steps and saves the alert state
+ * (so that it does not repeat on taking over what the active one already
+ * said) but spools, sends and reports nothing. */
+void tg_notifier_set_standby(struct tg_notifier *n, bool standby);
+
 /* cfg is borrowed (see tg_notifier_reconfigure).  Not a dry run: loads
  * STATE_DIR/state.json (a damaged one is moved aside to
  * state.json.corrupt-UNIXTIME, logged, and the alerts start empty) and opens

@@ -59,9 +59,10 @@
 
 struct tg_outbox {
 	char *path;          /* STATE_DIR/outbox, for messages */
-	int tmp_fd, new_fd, failed_fd, sent_fd;
+	int tmp_fd, new_fd, failed_fd, sent_fd, staging_fd;
 	unsigned seq;        /* makes this process's temporary names unique */
 	unsigned dones;      /* sent/ is pruned every SENT_PRUNE_EVERY deliveries */
+	bool staging;        /* put writes to staging/ (tg_outbox_stage) */
 };
 
 /* sent/ID: an empty marker per delivered message, kept SENT_KEEP seconds, so
@@ -787,10 +788,10 @@ static void prune_sent(struct tg_outbox *ob)
 
 int tg_outbox_open(const char *state_dir, struct tg_outbox **out, struct tg_error *err)
 {
-	static const char *const SUB[] = { "tmp", "new", "failed", "sent" };
+	static const char *const SUB[] = { "tmp", "new", "failed", "sent", "staging" };
 	struct tg_outbox *ob;
 	size_t len;
-	int *fds[4], r = 0;
+	int *fds[5], r = 0;
 
 	*out = NULL;
 	len = strlen(state_dir);
@@ -802,12 +803,13 @@ int tg_outbox_open(const char *state_dir, struct tg_outbox **out, struct tg_erro
 	}
 	memcpy(ob->path, state_dir, len);
 	memcpy(ob->path + len, "/outbox", 8);
-	ob->tmp_fd = ob->new_fd = ob->failed_fd = ob->sent_fd = -1;
+	ob->tmp_fd = ob->new_fd = ob->failed_fd = ob->sent_fd = ob->staging_fd = -1;
 	fds[0] = &ob->tmp_fd;
 	fds[1] = &ob->new_fd;
 	fds[2] = &ob->failed_fd;
 	fds[3] = &ob->sent_fd;
-	for (int i = 0; i < 4 && r == 0; i++) {
+	fds[4] = &ob->staging_fd;
+	for (int i = 0; i < 5 && r == 0; i++) {
 		char *dir = malloc(len + 16);
 
 		if (dir == NULL) {
@@ -842,6 +844,8 @@ void tg_outbox_free(struct tg_outbox *ob)
 		close(ob->failed_fd);
 	if (ob->sent_fd >= 0)
 		close(ob->sent_fd);
+	if (ob->staging_fd >= 0)
+		close(ob->staging_fd);
 	free(ob->path);
 	free(ob);
 }
@@ -881,9 +885,88 @@ int tg_outbox_put(struct tg_outbox *ob, const struct tg_outbox_msg *m, struct tg
 						 strerror(-r));
 	if ((r = serialize(&c, &data, &len, err)) < 0)
 		return r;
-	r = write_file(ob, ob->new_fd, "new", name, data, len, true, err);
+	if (ob->staging)
+		r = write_file(ob, ob->staging_fd, "staging", name, data, len, true, err);
+	else
+		r = write_file(ob, ob->new_fd, "new", name, data, len, true, err);
 	free(data);
 	return r;
+}
+
+void tg_outbox_stage(struct tg_outbox *ob, bool on)
+{
+	ob->staging = on;
+}
+
+/* Applies fn to every *.json of staging/. */
+static int each_staged(struct tg_outbox *ob, int (*fn)(struct tg_outbox *, const char *, void *),
+		       void *arg)
+{
+	int fd = openat(ob->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+	char id[TG_OUTBOX_ID_SIZE];
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (msg_name(de->d_name, id)) {
+			int x = fn(ob, de->d_name, arg);
+
+			if (x < 0 && r == 0)
+				r = x;
+		}
+	closedir(d);
+	return r;
+}
+
+static int promote_one(struct tg_outbox *ob, const char *name, void *arg)
+{
+	int r = rename_noreplace(ob->staging_fd, name, ob->new_fd, name);
+
+	(void)arg;
+	if (r == -EEXIST)   /* already waiting: the staged copy is the same message */
+		r = unlinkat(ob->staging_fd, name, 0) < 0 ? -errno : 0;
+	return r;
+}
+
+static int discard_one(struct tg_outbox *ob, const char *name, void *arg)
+{
+	const struct timespec *keep_until = arg;
+	struct stat st;
+
+	if (keep_until != NULL && fstatat(ob->staging_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_mtim.tv_sec < keep_until->tv_sec ||
+	     (st.st_mtim.tv_sec == keep_until->tv_sec && st.st_mtim.tv_nsec <= keep_until->tv_nsec)))
+		return promote_one(ob, name, NULL);
+	return unlinkat(ob->staging_fd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int tg_outbox_commit(struct tg_outbox *ob, struct tg_error *err)
+{
+	int r = each_staged(ob, promote_one, NULL);
+
+	if (r == 0)
+		r = fsync_dir(ob->new_fd);
+	if (r == 0)
+		r = fsync_dir(ob->staging_fd);
+	return r < 0 ? tg_error_setc(err, r, "%s/staging: %s", ob->path, strerror(-r)) : 0;
+}
+
+int tg_outbox_rollback(struct tg_outbox *ob, const struct timespec *committed,
+		       struct tg_error *err)
+{
+	int r = each_staged(ob, discard_one, (void *)committed);
+
+	if (r == 0)
+		r = fsync_dir(ob->new_fd);
+	if (r == 0)
+		r = fsync_dir(ob->staging_fd);
+	return r < 0 ? tg_error_setc(err, r, "%s/staging: %s", ob->path, strerror(-r)) : 0;
 }
 
 struct listed {

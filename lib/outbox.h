@@ -37,7 +37,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>   /* ssize_t */
+#include <sys/types.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -76,6 +77,20 @@ void tg_outbox_free(struct tg_outbox *ob);
  * already in new/, failed/ or sent/, negative with err (disk full, permissions: the
  * caller must then keep its alert state so the events come again). */
 int tg_outbox_put(struct tg_outbox *ob, const struct tg_outbox_msg *m, struct tg_error *err);
+
+/*
+ * A cycle's messages and its alert state must change together.  With
+ * staging on, put writes to staging/ (invisible to list and delivery);
+ * after the alert state is saved, tg_outbox_commit moves them all to new/;
+ * if the cycle fails, tg_outbox_rollback(ob, NULL) drops them.  After a
+ * crash, tg_outbox_rollback(ob, &state_mtime) promotes the staged files
+ * written no later than the alert state saved last (their cycle committed)
+ * and drops the others (their cycle never did: it will come again).
+ */
+void tg_outbox_stage(struct tg_outbox *ob, bool on);
+int tg_outbox_commit(struct tg_outbox *ob, struct tg_error *err);
+int tg_outbox_rollback(struct tg_outbox *ob, const struct timespec *committed,
+		       struct tg_error *err);
 
 /* Ids of the messages in new/, oldest first (by created, then id); caller
  * frees with free().  Returns the count or a negative code with err.

@@ -28,11 +28,13 @@ struct tg_output_notify {
 	size_t outbox;            /* messages waiting in outbox/new */
 	size_t outbox_failed;     /* messages in outbox/failed */
 	size_t alerts_active;     /* alerts firing and not yet resolved */
+	const char *ha;           /* "ha active (lock 4242)" or NULL without ha */
+	const char *archive;      /* "archive connected, 0 waiting" or NULL */
 };
 
 /* STATE_DIR/status.json: { "now", "generated_at", "indicators": [...], "sources": [...],
- * "notifications": {"outbox", "failed", "alerts_active"} (only when notify is
- * not NULL) }, replaced atomically, mode 0640. */
+ * "notifications": {"outbox", "failed", "alerts_active", "ha", "archive"}
+ * (only when notify is not NULL; ha and archive null when not configured) }, replaced atomically, mode 0640. */
 int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
 			  int64_t wall_clock, const struct tg_output_notify *notify,
 			  struct tg_error *err);

@@ -11,7 +11,7 @@ libsystemd:libsystemd-dev jansson:libjansson-dev libcrypto:libssl-dev"
 mods_check="cmocka:libcmocka-dev"
 # command -> Debian package
 tools_build="cc:build-essential make:make pkg-config:pkg-config ar:binutils"
-tools_check="/usr/bin/python3:python3 valgrind:valgrind clang:clang"
+tools_check="/usr/bin/python3:python3 valgrind:valgrind clang:clang strace:strace"
 
 missing=""
 add() { case " $missing " in *" $1 "*) ;; *) missing="$missing $1" ;; esac; }

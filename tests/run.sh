@@ -1,10 +1,11 @@
 #!/bin/sh
-# run.sh BUILD_DIR... — runs every unit test binary and every integration
-# test script against each build, and ends with one line over all of them:
+# run.sh BUILD_DIR... — runs every unit test binary, every integration
+# test script and every fault-injection script (tests/faults/) against each
+# build, and ends with one line over all of them:
 #   N passed, N failed[, N skipped]
 # Unit tests are cmocka binaries (their own summary lines are parsed);
-# integration tests are shell scripts printing "ok - ..." / "not ok - ..." /
-# "ok - ... # SKIP why" lines (tests/integration/lib.sh).
+# integration and fault tests are shell scripts printing "ok - ..." /
+# "not ok - ..." / "ok - ... # SKIP why" lines (tests/integration/lib.sh).
 set -u
 cd "$(dirname "$0")/.."
 passed=0; failed=0; skipped=0; failures=""
@@ -30,7 +31,7 @@ for build in "$@"; do
 			tail -n 20 "$out"
 		fi
 	done
-	for t in tests/integration/test_*.sh; do
+	for t in tests/integration/test_*.sh tests/faults/test_*.sh; do
 		[ -f "$t" ] || continue
 		out="$log/out"
 		TRAGUARDO="$PWD/$build/traguardo" sh "$t" >"$out" 2>&1

@@ -1,0 +1,138 @@
+#!/bin/sh
+# The PostgreSQL archive and active/standby, end to end: sql/schema.sql
+# applied twice; two daemons sharing one database with `ha`: one active
+# (archives measurements, evaluations and notifications; sends), one
+# standby (sends nothing); the active killed -> the standby takes over and
+# says so in STATUS=; the database stopped while values change, then
+# started -> every record arrives, once.
+. "$(dirname "$0")/lib.sh"
+
+PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+if [ ! -x "$PGBIN/initdb" ] || { [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; }; then
+	echo "ok - archive and ha # SKIP no initdb (apt-get install postgresql)"
+	exit 0
+fi
+if ! $PY -c 'import aiosmtpd' 2>/dev/null; then
+	echo "ok - archive and ha # SKIP /usr/bin/python3 has no aiosmtpd"
+	exit 0
+fi
+if [ "$(id -u)" = 0 ]; then AS="runuser -u postgres --"; else AS=""; fi
+PGD=$(mktemp -d /tmp/tgpg.XXXXXX)
+pids=""; dpids=""
+trap 'for p in $dpids; do kill -9 "$p" 2>/dev/null; done; for p in $pids; do kill "$p" 2>/dev/null; done;
+      wait 2>/dev/null; sh "$TESTS_DIR/pg_cluster.sh" stop "$PGD"; rm -rf "$T"' EXIT INT TERM
+if ! CI=$(sh "$TESTS_DIR/pg_cluster.sh" start "$PGD" 2>"$T/cluster.err"); then
+	notok "throwaway cluster started" "$(cat "$T/cluster.err" "$PGD/server.log" 2>/dev/null | tail -20)"
+	exit 1
+fi
+ok "throwaway cluster started"
+psql_do() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$CI" "$@"; }
+q() { "$PGBIN/psql" -X -qAt "$CI" -c "$1" 2>/dev/null; }
+# wait_until SECONDS SHELL-CONDITION
+wait_until() {
+	n=0
+	while [ $n -lt $(($1 * 10)) ]; do
+		eval "$2" && return 0
+		sleep 0.1; n=$((n + 1))
+	done
+	return 1
+}
+
+SQL="$TESTS_DIR/../sql/schema.sql"
+if psql_do -f "$SQL" >"$T/s1" 2>&1 && psql_do -f "$SQL" >"$T/s2" 2>&1; then
+	ok "sql/schema.sql applied twice"
+else
+	notok "sql/schema.sql applied twice" "$(cat "$T/s1" "$T/s2")"
+fi
+[ "$(q 'SELECT version FROM traguardo.schema_version')" = 1 ] && ok "schema_version is 1" \
+	|| notok "schema_version is 1" "$(q 'SELECT * FROM traguardo.schema_version')"
+
+mkdir -p "$T/mail" "$T/a" "$T/b"
+$PY "$TESTS_DIR/smtp_server.py" --dir "$T/mail" --port-file "$T/smtp.port" >"$T/smtp.log" 2>&1 &
+pids="$pids $!"
+for who in a b; do
+	$PY "$TESTS_DIR/notify_listen.py" "$T/$who/notify.sock" "$T/$who/notify" 2>"$T/$who/notify.err" &
+	pids="$pids $!"
+done
+wait_until 10 '[ -s "$T/smtp.port" ] && [ -S "$T/a/notify.sock" ] && [ -S "$T/b/notify.sock" ]' ||
+	{ notok "helpers started"; exit 1; }
+SP=$(cat "$T/smtp.port")
+printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\n' >"$T/dati.csv"
+for who in a b; do
+	cat >"$T/$who/t.conf" <<EOF
+daemon = { state_dir = "state"; evaluate_every = "10s"; };
+sources = ( { name = "dati"; type = "csv"; path = "../dati.csv"; every = "10s"; } );
+indicators = ( { id = "A-01"; name = "Tempo di pagamento"; department = "Ragioneria";
+    better = "lower"; target = 30.0; } );
+channels = ( { name = "posta"; type = "email"; url = "smtp://127.0.0.1:$SP"; starttls = false;
+    from = "traguardo@comune.test"; } );
+routes = ( { name = "r"; channels = ["posta"]; to = ["qualita@comune.test"]; } );
+archive = { conninfo = "$CI"; };
+ha = { conninfo = "$CI"; lock = 4242; };
+EOF
+done
+status_of() { grep "	STATUS=" "$T/$1/notify" 2>/dev/null | tail -n 1; }
+
+(cd "$T/a" && NOTIFY_SOCKET="$T/a/notify.sock" exec "$TRAGUARDO" -c t.conf run) >"$T/a/out" 2>"$T/a/err" &
+A=$!; dpids="$dpids $A"
+if wait_until 30 'status_of a | grep -q "ha active"'; then ok "first daemon: ha active"
+else notok "first daemon: ha active" "$(status_of a)" "$(tail -5 "$T/a/err")"; fi
+(cd "$T/b" && NOTIFY_SOCKET="$T/b/notify.sock" exec "$TRAGUARDO" -c t.conf run) >"$T/b/out" 2>"$T/b/err" &
+B=$!; dpids="$dpids $B"
+if wait_until 30 'status_of b | grep -q "ha standby"'; then ok "second daemon: ha standby"
+else notok "second daemon: ha standby" "$(status_of b)" "$(tail -5 "$T/b/err")"; fi
+
+if wait_until 40 '[ "$(q "SELECT count(*) FROM traguardo.notifications WHERE status = '"'delivered'"'")" -ge 1 ]'; then
+	ok "archive: the delivered notification recorded"
+else
+	notok "archive: the delivered notification recorded" "$(q 'SELECT status, channel FROM traguardo.notifications')" "$(tail -5 "$T/a/err")"
+fi
+[ "$(q "SELECT count(*) FROM traguardo.measurements WHERE indicator = 'A-01'")" = 2 ] &&
+	ok "archive: both measurements, once each" ||
+	notok "archive: both measurements, once each" "$(q 'SELECT indicator, period, value FROM traguardo.measurements')"
+[ "$(q "SELECT count(*) FROM traguardo.evaluations WHERE indicator = 'A-01'")" -ge 1 ] &&
+	ok "archive: the evaluation" || notok "archive: the evaluation" "$(q 'SELECT * FROM traguardo.evaluations')"
+sleep 3
+n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+[ "$n" -eq 1 ] && ok "one message for the two daemons (the standby sends nothing)" ||
+	notok "one message for the two daemons (the standby sends nothing)" "$n messages"
+
+# the active one dies: the standby takes over within one evaluate_every (+ the poll)
+kill -9 "$A"; wait "$A" 2>/dev/null
+if wait_until 30 'status_of b | grep -q "ha active"'; then ok "the standby takes over when the active dies"
+else notok "the standby takes over when the active dies" "$(status_of b)" "$(tail -5 "$T/b/err")"; fi
+contains "and logs it" "$T/b/err" "ha: now active"
+sleep 1
+run "traguardo status says the role" 0 "$TRAGUARDO" -c "$T/b/t.conf" status
+contains "status: ha active" "$T/out" "ha active"
+contains "status: archive" "$T/out" "archive connected"
+sleep 2
+n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+[ "$n" -eq 1 ] && ok "taking over repeats nothing (the standby kept the alert state)" ||
+	notok "taking over repeats nothing (the standby kept the alert state)" "$n messages"
+
+kill -TERM "$B"; wait "$B"; rc=$?
+[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (ha)" || notok "the daemon stops with exit 0 (ha)" "exit $rc"
+
+# without ha: the database stops, a new value arrives meanwhile, the
+# daemon keeps going and the records wait; the database comes back
+grep -v '^ha = ' "$T/b/t.conf" >"$T/b/t2.conf"
+(cd "$T/b" && NOTIFY_SOCKET="$T/b/notify.sock" exec "$TRAGUARDO" -c t2.conf run) >"$T/b/out2" 2>"$T/b/err2" &
+B=$!; dpids="$dpids $B"
+wait_until 30 'grep -q "archive connected" "$T/b/notify"'
+$AS "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1
+printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\nA-01;01/11/2026;20\n' >"$T/dati.csv"
+if wait_until 40 'ls "$T/b/state/archive/"*.jsonl >/dev/null 2>&1'; then ok "database down: records wait in the spool"
+else notok "database down: records wait in the spool" "$(ls -R "$T/b/state" | head -30)" "$(tail -5 "$T/b/err2")"; fi
+$AS "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/server.log" -w -t 30 start >/dev/null 2>&1
+if wait_until 90 '[ "$(q "SELECT count(*) FROM traguardo.measurements WHERE indicator = '"'A-01'"' AND period = '"'2026-11-01'"'")" = 1 ]'; then
+	ok "database back: the new measurement arrives"
+else
+	notok "database back: the new measurement arrives" "$(q 'SELECT indicator, period, value FROM traguardo.measurements')" "$(tail -5 "$T/b/err")"
+fi
+wait_until 30 '[ -z "$(ls "$T/b/state/archive/"*.jsonl 2>/dev/null)" ]'
+[ "$(q "SELECT count(*) FROM traguardo.measurements WHERE indicator = 'A-01'")" = 3 ] &&
+	ok "database back: every measurement once" ||
+	notok "database back: every measurement once" "$(q 'SELECT indicator, period, value, source, loaded_at, archived_at FROM traguardo.measurements')"
+kill -TERM "$B"; wait "$B"; rc=$?
+[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (archive)" || notok "the daemon stops with exit 0 (archive)" "exit $rc"
