@@ -40,7 +40,26 @@ struct source_timer {
 	struct daemon *d;
 	size_t idx;
 	sd_event_source *timer;
+	unsigned failures;                /* consecutive failed runs */
 };
+
+/* After a failed run the source is tried again sooner than `every`: 30 s,
+ * then 1, 2, 4 ... minutes, never later than `every` (a database back
+ * after a restart is read within a minute, a dead one is not hammered). */
+#define RETRY_FIRST_SEC 30
+static uint64_t next_run_usec(const struct source_timer *t, int64_t every)
+{
+	uint64_t delay = (uint64_t)every;
+
+	if (t->failures > 0) {
+		unsigned shift = t->failures - 1 > 10 ? 10 : t->failures - 1;
+		uint64_t b = (uint64_t)RETRY_FIRST_SEC << shift;
+
+		if (b < delay)
+			delay = b;
+	}
+	return delay * USEC_PER_SEC;
+}
 
 struct daemon {
 	const char *path;
@@ -287,11 +306,12 @@ static void source_done(void *ctx, size_t i)
 					    (int64_t)time(NULL), &err) < 0)
 			tg_log(LOG_WARNING, "archive: %s", err.msg);
 	}
+	d->timers[i].failures = st->failed ? d->timers[i].failures + 1 : 0;
 	evaluate(d);
 	if (d->stopping)
 		maybe_exit(d);
 	else
-		arm(&d->timers[i], (uint64_t)src->every * USEC_PER_SEC);
+		arm(&d->timers[i], next_run_usec(&d->timers[i], src->every));
 }
 
 static int on_source_timer(sd_event_source *s, uint64_t usec, void *userdata)

@@ -2585,6 +2585,19 @@ static void load_channel(struct loader *L, const config_setting_t *g, size_t i)
 				report_s(L, found[email_only[k]], "'%s' is only for email channels",
 					 channel_keys[email_only[k]].name);
 	}
+	if (ch->url != NULL) {
+		const char *user, *at;
+		char rb[256];
+
+		/* a password in the url would be logged and shown by every tool that
+		 * prints the configuration, and bypasses password_file */
+		if (url_userinfo(ch->url, &user, &at) && memchr(user, ':', (size_t)(at - user)) != NULL)
+			report_s(L, found[HK_URL], "'url' must not carry a password (%s): %s",
+				 quote(qb, redact_url(rb, sizeof(rb), ch->url)),
+				 ch->type == TG_CHANNEL_EMAIL ? "use 'username' and 'password_file'"
+							      : "for a webhook use 'secret_file', or "
+								"a token in the path");
+	}
 	if (ch->name != NULL) {
 		ssize_t old = htab_insert(&cfg->index->channels, ch->name, i);
 

@@ -497,6 +497,8 @@ static const struct bad_case bad_cases[] = {
 	{ CHN ROUTE("name = \"r1\"; channels = [\"hook\"]; chanels = [\"x\"];"), "unknown setting 'chanels' in route 'r1' (did you mean 'channels'?)", 2 },
 	{ SIL("from = \"2026-01-01\"; until = \"2026-01-02\"; reason = \"r\"; reasons = \"x\";"), "unknown setting 'reasons' in silence 1 (did you mean 'reason'?)", 1 },
 	{ "archive = { conninfo = \"x\"; };", "'conninfo' is not valid", 1 },
+	{ "channels = ( { name = \"w\"; type = \"webhook\"; url = \"https://u:pw@h/x\"; } );",
+	  "must not carry a password", 1 },
 	{ "archive = { password_file = \"pw\"; };", "'conninfo'", 1 },
 	{ "ha = { conninfo = \"dbname=x password=y\"; };", "must not carry a password", 1 },
 	{ "ha = { conninfo = \"dbname=x\"; lock = 0; };", "'lock' must be between", 1 },
