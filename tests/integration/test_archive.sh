@@ -110,6 +110,11 @@ sleep 2
 n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
 [ "$n" -eq 1 ] && ok "taking over repeats nothing (the standby kept the alert state)" ||
 	notok "taking over repeats nothing (the standby kept the alert state)" "$n messages"
+# the new leader sends: the indicator comes back on target
+printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\nA-01;01/11/2026;20\n' >"$T/dati.csv"
+if wait_until 40 '[ "$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)" -eq 2 ]' &&
+	grep -q "^X-Traguardo-Event" "$T/mail/0002.eml"; then ok "the new active daemon sends (back on target)"
+else notok "the new active daemon sends (back on target)" "$(ls "$T/mail")" "$(tail -5 "$T/b/err")"; fi
 
 kill -TERM "$B"; wait "$B"; rc=$?
 [ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (ha)" || notok "the daemon stops with exit 0 (ha)" "exit $rc"
@@ -121,17 +126,17 @@ grep -v '^ha = ' "$T/b/t.conf" >"$T/b/t2.conf"
 B=$!; dpids="$dpids $B"
 wait_until 30 'grep -q "archive connected" "$T/b/notify"'
 $AS "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1
-printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\nA-01;01/11/2026;20\n' >"$T/dati.csv"
+printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\nA-01;01/11/2026;20\nA-01;01/12/2026;25\n' >"$T/dati.csv"
 if wait_until 40 'ls "$T/b/state/archive/"*.jsonl >/dev/null 2>&1'; then ok "database down: records wait in the spool"
 else notok "database down: records wait in the spool" "$(ls -R "$T/b/state" | head -30)" "$(tail -5 "$T/b/err2")"; fi
 $AS "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/server.log" -w -t 30 start >/dev/null 2>&1
-if wait_until 90 '[ "$(q "SELECT count(*) FROM traguardo.measurements WHERE indicator = '"'A-01'"' AND period = '"'2026-11-01'"'")" = 1 ]'; then
+if wait_until 90 '[ "$(q "SELECT count(*) FROM traguardo.measurements WHERE indicator = '"'A-01'"' AND period = '"'2026-12-01'"'")" = 1 ]'; then
 	ok "database back: the new measurement arrives"
 else
 	notok "database back: the new measurement arrives" "$(q 'SELECT indicator, period, value FROM traguardo.measurements')" "$(tail -5 "$T/b/err")"
 fi
 wait_until 30 '[ -z "$(ls "$T/b/state/archive/"*.jsonl 2>/dev/null)" ]'
-[ "$(q "SELECT count(*) FROM traguardo.measurements WHERE indicator = 'A-01'")" = 3 ] &&
+[ "$(q "SELECT count(*) FROM traguardo.measurements WHERE indicator = 'A-01'")" = 4 ] &&
 	ok "database back: every measurement once" ||
 	notok "database back: every measurement once" "$(q 'SELECT indicator, period, value, source, loaded_at, archived_at FROM traguardo.measurements')"
 kill -TERM "$B"; wait "$B"; rc=$?
