@@ -58,7 +58,7 @@ channels = (
   { name = "postabad"; type = "email"; url = "smtp://localhost:$SP"; ca_file = "$TLS/ca.pem";
     username = "traguardo"; password_file = "smtpbad.secret"; from = "traguardo@comune.test"; },
   { name = "hook"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/ok"; secret_file = "hmac.secret"; },
-  { name = "hook500"; type = "webhook"; url = "http://hook:$HOOK_PW@127.0.0.1:$HP/hooks/ko?sig=$HOOK_SIG&_status=500"; secret_file = "hmac.secret"; }
+  { name = "hook500"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/ko?sig=$HOOK_SIG&_status=500"; secret_file = "hmac.secret"; }
 );
 routes = ( { name = "all"; channels = ["posta", "postabad", "hook", "hook500"]; to = ["q@comune.test"]; } );
 EOF
@@ -126,6 +126,12 @@ sed "s|url = \"$U/basic.csv\"; username = \"utente\"; password_file = \"basic.se
 run "a password in a feed URL is refused" 1 "$TRAGUARDO" -c "$T/etc/u.conf" check
 contains "a password in a feed URL: says why" "$T/err" "must not carry a password"
 lacks "a password in a feed URL: not shown" "$T/err" "$URL_PW"
+
+# the same for a webhook's URL
+sed "s|url = \"http://127.0.0.1:$HP/hooks/ko?|url = \"http://hook:$HOOK_PW@127.0.0.1:$HP/hooks/ko?|" "$C" >"$T/etc/h.conf"
+run "a password in a webhook URL is refused" 1 "$TRAGUARDO" -c "$T/etc/h.conf" check
+contains "a password in a webhook URL: says why" "$T/err" "must not carry a password"
+lacks "a password in a webhook URL: not shown" "$T/err" "$HOOK_PW"
 
 # ---------------------------------------------------------------- permissions
 # perm NAME FILE MODE TEXT CMD...: FILE chmod MODE, CMD's stderr names it and says TEXT
