@@ -36,6 +36,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "pgutil.h"
 #include "secret.h"
 #include "utf8.h"
 
@@ -266,47 +267,11 @@ struct tg_archive {
 	uint64_t written, duplicates, dropped, rejected_records;
 	char last_error[TG_ERROR_MAX];
 	bool error_logged;
-	char server_said[TG_ERROR_MAX / 4]; /* a FATAL notice: why the server hung up */
+	struct tg_pg_notices notices; /* a FATAL one: why the server hung up */
 };
 
 /* ------------------------------------------------------------------ */
 /* Text */
-
-/* libpq and server messages: one line, quoted (the server may quote data). */
-static const char *one_line(const char *s, char *buf, size_t size)
-{
-	char line[TG_ERROR_MAX];
-	size_t o = 0;
-	bool space = false;
-
-	for (const char *p = s != NULL ? s : ""; *p != '\0' && o + 2 < sizeof(line); p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
-			space = o > 0;
-			continue;
-		}
-		if (space)
-			line[o++] = ' ';
-		space = false;
-		line[o++] = *p;
-	}
-	line[o] = '\0';
-	return tg_error_quote(line, o, size, buf, size);
-}
-
-/* libpq prints notices and the server's last words on stderr by default;
- * what matters is logged by us. */
-static void on_notice(void *arg, const char *message)
-{
-	struct tg_archive *a = arg;
-	char m[TG_ERROR_MAX / 2];
-
-	one_line(message, m, sizeof(m));
-	if (strncmp(m, "FATAL:", 6) == 0)
-		snprintf(a->server_said, sizeof(a->server_said), "%.*s",
-			 (int)sizeof(a->server_said) - 1, m);
-	if (tg_log_verbosity() > 0)
-		tg_log(LOG_DEBUG, "archive: server says: %s", m);
-}
 
 /* s with invalid UTF-8 replaced by U+FFFD, cut at max bytes on a character
  * boundary: jansson refuses invalid UTF-8, and the database refuses it too. */
@@ -993,7 +958,7 @@ static void go_down(struct tg_archive *a, int prio, const char *fmt, ...)
 
 static const char *conn_error(const struct tg_archive *a, char *buf, size_t size)
 {
-	one_line(a->conn != NULL ? PQerrorMessage(a->conn) : "", buf, size);
+	tg_pg_one_line(a->conn != NULL ? PQerrorMessage(a->conn) : "", buf, size);
 	if (buf[0] == '\0')
 		snprintf(buf, size, "unknown error");
 	return buf;
@@ -1002,25 +967,13 @@ static const char *conn_error(const struct tg_archive *a, char *buf, size_t size
 static void lost(struct tg_archive *a)
 {
 	char m[TG_ERROR_MAX / 2];
-	const char *said = a->server_said;
+	const char *said = a->notices.fatal;
 
 	conn_error(a, m, sizeof(m));
 	if (said[0] != '\0' && strstr(m, said) == NULL)
 		go_down(a, LOG_WARNING, "connection to PostgreSQL lost: %s %s", said, m);
 	else
 		go_down(a, LOG_WARNING, "connection to PostgreSQL lost: %s", m);
-}
-
-/* The options= of the conninfo ("" when none or too long to keep). */
-static void user_options(const char *conninfo, char *buf, size_t size)
-{
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-
-	buf[0] = '\0';
-	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "options") == 0 && o->val != NULL && strlen(o->val) < size)
-			snprintf(buf, size, "%s", o->val);
-	PQconninfoFree(opts);
 }
 
 static void start_connect(struct tg_archive *a)
@@ -1040,7 +993,7 @@ static void start_connect(struct tg_archive *a)
 	snprintf(timeout, sizeof(timeout), "%d", CONNECT_TIMEOUT_SEC);
 	/* synchronous_commit on: a COMMIT that returns is on disk, so the
 	 * spool file may go; the conninfo's own options are kept first */
-	user_options(a->conninfo, uopt, sizeof(uopt));
+	tg_pg_user_options(a->conninfo, uopt, sizeof(uopt));
 	snprintf(options, sizeof(options), "%s%s-c synchronous_commit=on -c statement_timeout=%d",
 		 uopt, uopt[0] != '\0' ? " " : "", STATEMENT_TIMEOUT_SEC * 1000);
 	keys[n] = "dbname"; vals[n++] = a->conninfo;
@@ -1060,8 +1013,8 @@ static void start_connect(struct tg_archive *a)
 		go_down(a, LOG_ERR, "out of memory");
 		return;
 	}
-	PQsetNoticeProcessor(a->conn, on_notice, a);
-	a->server_said[0] = '\0';
+	PQsetNoticeProcessor(a->conn, tg_pg_on_notice, &a->notices);
+	a->notices.fatal[0] = '\0';
 	if (PQstatus(a->conn) == CONNECTION_BAD) {
 		go_down(a, LOG_WARNING, "cannot connect to PostgreSQL: %s", conn_error(a, m, sizeof(m)));
 		return;
@@ -1111,7 +1064,7 @@ static void result_error(const PGresult *res, char state[6], char *msg, size_t s
 	for (int i = 0; i < 5; i++)
 		if (!((state[i] >= '0' && state[i] <= '9') || (state[i] >= 'A' && state[i] <= 'Z')))
 			state[i] = '?';
-	one_line(prim != NULL ? prim : PQresultErrorMessage(res), msg, size);
+	tg_pg_one_line(prim != NULL ? prim : PQresultErrorMessage(res), msg, size);
 }
 
 /* ASCII digits only, at most 9 of them; -1 otherwise. */
@@ -1473,6 +1426,7 @@ struct tg_archive *tg_archive_new(const struct tg_config *cfg, sd_event *ev,
 		goto nomem;
 	a->lock_fd = -1;
 	a->fd = -1;
+	a->notices.who = "archive";
 	a->backoff = a->backoff_first = BACKOFF_FIRST_USEC;
 	a->backoff_max = BACKOFF_MAX_USEC;
 	a->ev = sd_event_ref(ev);

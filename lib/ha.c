@@ -22,6 +22,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "pgutil.h"
 #include "secret.h"
 
 #define MIN_POLL_USEC 100000ULL
@@ -52,49 +53,20 @@ struct tg_ha {
 	bool query_failed;
 	char query_error[TG_ERROR_MAX / 2];
 	bool told_standby;  /* "held by another session" logged */
-	char server_said[TG_ERROR_MAX / 4]; /* a FATAL notice: why the server hung up */
+	struct tg_pg_notices notices; /* a FATAL one: why the server hung up */
 	char last_error[TG_ERROR_MAX];
 	bool error_logged;
 };
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
-static const char *one_line(const char *s, char *buf, size_t size)
+/* tg_pg_one_line, and "unknown error" for an empty message. */
+static const char *msg_line(const char *s, char *buf, size_t size)
 {
-	char line[TG_ERROR_MAX];
-	size_t o = 0;
-	bool space = false;
-
-	for (const char *p = s != NULL ? s : ""; *p != '\0' && o + 2 < sizeof(line); p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
-			space = o > 0;
-			continue;
-		}
-		if (space)
-			line[o++] = ' ';
-		space = false;
-		line[o++] = *p;
-	}
-	line[o] = '\0';
-	tg_error_quote(line, o, size, buf, size);
+	tg_pg_one_line(s, buf, size);
 	if (buf[0] == '\0')
 		snprintf(buf, size, "unknown error");
 	return buf;
-}
-
-/* libpq prints notices and the server's last words ("FATAL: terminating
- * connection ...") on stderr by default; what matters is logged by us. */
-static void on_notice(void *arg, const char *message)
-{
-	struct tg_ha *ha = arg;
-	char m[TG_ERROR_MAX / 2];
-
-	one_line(message, m, sizeof(m));
-	if (strncmp(m, "FATAL:", 6) == 0)
-		snprintf(ha->server_said, sizeof(ha->server_said), "%.*s",
-			 (int)sizeof(ha->server_said) - 1, m);
-	if (tg_log_verbosity() > 0)
-		tg_log(LOG_DEBUG, "ha: server says: %s", m);
 }
 
 static void arm(struct tg_ha *ha, uint64_t usec)
@@ -174,24 +146,13 @@ static void go_down(struct tg_ha *ha, const char *fmt, ...)
 static void lost(struct tg_ha *ha)
 {
 	char m[TG_ERROR_MAX / 2];
-	const char *said = ha->server_said;
+	const char *said = ha->notices.fatal;
 
-	one_line(ha->conn != NULL ? PQerrorMessage(ha->conn) : "", m, sizeof(m));
+	msg_line(ha->conn != NULL ? PQerrorMessage(ha->conn) : "", m, sizeof(m));
 	if (said[0] != '\0' && strstr(m, said) == NULL)
 		go_down(ha, "connection to PostgreSQL lost: %s %s", said, m);
 	else
 		go_down(ha, "connection to PostgreSQL lost: %s", m);
-}
-
-static void user_options(const char *conninfo, char *buf, size_t size)
-{
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-
-	buf[0] = '\0';
-	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "options") == 0 && o->val != NULL && strlen(o->val) < size)
-			snprintf(buf, size, "%s", o->val);
-	PQconninfoFree(opts);
 }
 
 static void start_connect(struct tg_ha *ha)
@@ -210,7 +171,7 @@ static void start_connect(struct tg_ha *ha)
 	}
 	/* the server drops a silent client after ~25 s, later than we step
 	 * down (5 s without an answer); the conninfo's options come first */
-	user_options(ha->conninfo, uopt, sizeof(uopt));
+	tg_pg_user_options(ha->conninfo, uopt, sizeof(uopt));
 	snprintf(options, sizeof(options), "%s%s-c tcp_keepalives_idle=10 "
 		 "-c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c statement_timeout=5000",
 		 uopt, uopt[0] != '\0' ? " " : "");
@@ -236,11 +197,11 @@ static void start_connect(struct tg_ha *ha)
 		go_down(ha, "out of memory");
 		return;
 	}
-	PQsetNoticeProcessor(ha->conn, on_notice, ha);
-	ha->server_said[0] = '\0';
+	PQsetNoticeProcessor(ha->conn, tg_pg_on_notice, &ha->notices);
+	ha->notices.fatal[0] = '\0';
 	if (PQstatus(ha->conn) == CONNECTION_BAD) {
 		go_down(ha, "cannot connect to PostgreSQL: %s",
-			one_line(PQerrorMessage(ha->conn), m, sizeof(m)));
+			msg_line(PQerrorMessage(ha->conn), m, sizeof(m)));
 		return;
 	}
 	ha->state = H_CONNECTING;
@@ -292,7 +253,7 @@ static void take_result(struct tg_ha *ha, PGresult *res)
 		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		char m[TG_ERROR_MAX / 4], s[16];
 
-		one_line(PQresultErrorMessage(res), m, sizeof(m));
+		msg_line(PQresultErrorMessage(res), m, sizeof(m));
 		tg_error_quote(st != NULL ? st : "?????", st != NULL ? strlen(st) : 5, 5, s, sizeof(s));
 		snprintf(ha->query_error, sizeof(ha->query_error), "SQLSTATE %s: %s", s, m);
 	}
@@ -353,7 +314,7 @@ static void step(struct tg_ha *ha)
 			return;
 		default:
 			go_down(ha, "cannot connect to PostgreSQL: %s",
-				one_line(PQerrorMessage(ha->conn), m, sizeof(m)));
+				msg_line(PQerrorMessage(ha->conn), m, sizeof(m)));
 			return;
 		}
 	}
@@ -442,6 +403,7 @@ struct tg_ha *tg_ha_new(const struct tg_config *cfg, sd_event *ev, uint64_t poll
 	if ((ha = calloc(1, sizeof(*ha))) == NULL)
 		goto nomem;
 	ha->fd = -1;
+	ha->notices.who = "ha";
 	ha->ev = sd_event_ref(ev);
 	ha->lock = cfg->ha.lock;
 	ha->poll = poll_usec < MIN_POLL_USEC ? MIN_POLL_USEC : poll_usec;

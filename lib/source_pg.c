@@ -24,6 +24,7 @@
 
 #include <libpq-fe.h>
 
+#include "pgutil.h"
 #include "secret.h"
 
 #define WARN_ROWS 20       /* bad rows reported one by one, then only counted */
@@ -84,7 +85,6 @@ void tg_source_pg_cancel(struct tg_source_pg_run *run)
 {
 	run_free(run);
 }
-
 
 /* libpq messages end with a newline and may span lines ("...refused\n\tIs
  * the server running..."): one line for logs, a line break becoming "; ". */
@@ -521,18 +521,6 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-/* The options= of the conninfo ("" when none or too long to keep). */
-static void user_options(const char *conninfo, char *buf, size_t size)
-{
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-
-	buf[0] = '\0';
-	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "options") == 0 && o->val != NULL && strlen(o->val) < size)
-			snprintf(buf, size, "%s", o->val);
-	PQconninfoFree(opts);
-}
-
 struct tg_source_pg_run *tg_source_pg_start(const struct tg_source_pg_params *p,
 					    struct tg_error *err)
 {
@@ -559,7 +547,7 @@ struct tg_source_pg_run *tg_source_pg_start(const struct tg_source_pg_params *p,
 	/* DateStyle ISO: dates and timestamps come as YYYY-MM-DD whatever the
 	 * server's default; the keywords after dbname override the conninfo's,
 	 * so its own options are kept by putting them first */
-	user_options(src->conninfo, uopt, sizeof(uopt));
+	tg_pg_user_options(src->conninfo, uopt, sizeof(uopt));
 	snprintf(options, sizeof(options), "%s%s-c statement_timeout=%lld -c DateStyle=ISO,YMD",
 		 uopt, uopt[0] != '\0' ? " " : "", (long long)src->timeout * 1000);
 	keys[n] = "dbname"; vals[n++] = src->conninfo;     /* expanded: any conninfo form */
