@@ -691,8 +691,7 @@ static struct sb *add_row(struct block *k, const char *label)
 	return &r->value;
 }
 
-/* What happened, in the words of the reader. */
-static const char *kind_word(const struct tg_alert_event *ev, bool en)
+const char *tg_message_kind(const struct tg_alert_event *ev, bool en)
 {
 	static const char *const no_longer_it[TG_STATUS_COUNT] = {
 		"Rientrato", "Non più senza dati", "Non più in attenzione", "Non più in ritardo",
@@ -999,11 +998,11 @@ static void build_block(struct block *k, const struct ctx *c, const struct group
 	*k = (struct block){ .ind = ind, .r = r, .status = g->status, .admin = g->admin };
 	/* the kinds of all its events, each once, in plan order */
 	for (size_t pos = g->first; pos != SIZE_MAX; pos = c->next[pos]) {
-		const char *w = kind_word(event_at(c, pos), en);
+		const char *w = tg_message_kind(event_at(c, pos), en);
 		bool seen = false;
 
 		for (size_t q = g->first; q != pos; q = c->next[q])
-			if (strcmp(kind_word(event_at(c, q), en), w) == 0)
+			if (strcmp(tg_message_kind(event_at(c, q), en), w) == 0)
 				seen = true;
 		if (seen)
 			continue;

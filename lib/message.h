@@ -43,6 +43,8 @@
 #ifndef TG_MESSAGE_H
 #define TG_MESSAGE_H
 
+#include <stdbool.h>
+
 #include "alert.h"
 #include "config.h"
 #include "error.h"
@@ -70,6 +72,14 @@ struct tg_message {
 int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 		      struct tg_error *err);
 void tg_message_free(struct tg_message *m);   /* frees the strings; NULL ok */
+
+/* What happened, in the reader's words (the e-mail and the webhooks say
+ * the same): "Nuovo problema", "Peggiorato", "Promemoria", "Escalation",
+ * "Rientrato" / "Non più critico" / "Migliorato", "Ancora fuori obiettivo
+ * dopo la sospensione", and for the administrators' events "Fonte in
+ * errore", "Fonte ancora in errore", "Fonte di nuovo funzionante"
+ * (English with en). */
+const char *tg_message_kind(const struct tg_alert_event *ev, bool en);
 
 /* "20 novembre 2026" / "20 November 2026". */
 const char *tg_message_date(tg_day day, const char *lang, char *buf, size_t size);

@@ -466,51 +466,6 @@ struct ctx {
 	char title[TITLE_MAX + 8];
 };
 
-/* The same words as the e-mail (message.c): what happened, for the reader. */
-static const char *kind_label(const struct tg_alert_event *ev, bool en)
-{
-	static const char *const no_longer_it[TG_STATUS_COUNT] = {
-		"Rientrato", "Non più senza dati", "Non più in attenzione", "Non più in ritardo",
-		"Non più critico", "Non più in errore" };
-	static const char *const no_longer_en[TG_STATUS_COUNT] = {
-		"Back on target", "No longer without data", "No longer in warning", "No longer late",
-		"No longer critical", "No longer failing" };
-
-	if (ev->route != NULL && strcmp(ev->route, "admins") == 0) {
-		if (ev->kind == TG_ALERT_RESOLVED)
-			return en ? "Source working again" : "Fonte di nuovo funzionante";
-		if (ev->kind == TG_ALERT_FIRING)
-			return en ? "Source failing" : "Fonte in errore";
-		return en ? "Source still failing" : "Fonte ancora in errore";
-	}
-	switch (ev->kind) {
-	case TG_ALERT_RESOLVED:
-		if (ev->status == TG_STATUS_OK)
-			return en ? "Back on target" : "Rientrato";
-		if ((unsigned)ev->previous < TG_STATUS_COUNT &&
-		    tg_status_severity(ev->previous) > tg_status_severity(ev->status))
-			return en ? no_longer_en[ev->previous] : no_longer_it[ev->previous];
-		return en ? "Improved" : "Migliorato";
-	case TG_ALERT_REMINDER:
-		if (ev->after_silence)
-			break;
-		return en ? "Reminder" : "Promemoria";
-	case TG_ALERT_ESCALATED:
-		if (ev->after_silence)
-			break;
-		return "Escalation";
-	case TG_ALERT_FIRING:
-	default:
-		if (ev->after_silence)
-			break;
-		if (ev->previous != TG_STATUS_OK &&
-		    tg_status_severity(ev->status) > tg_status_severity(ev->previous))
-			return en ? "Worse" : "Peggiorato";
-		return en ? "New problem" : "Nuovo problema";
-	}
-	return en ? "Still off target after the silence" : "Ancora fuori obiettivo dopo la sospensione";
-}
-
 static enum colour colour_of(const struct tg_alert_event *ev)
 {
 	if (ev->kind == TG_ALERT_RESOLVED)
@@ -540,7 +495,7 @@ static void describe(struct ctx *c, const struct tg_alert_event *ev, struct evte
 	t->ind = ind;
 	t->dept = ind->department ? ind->department : "";
 	t->resolved = ev->kind == TG_ALERT_RESOLVED;
-	t->kind = kind_label(ev, c->en);
+	t->kind = tg_message_kind(ev, c->en);
 	t->status = tg_status_label(ev->status, lang);
 	t->colour = colour_of(ev);
 	snprintf(t->heading, sizeof(t->heading), "%s %s", ind->id ? ind->id : "?",
