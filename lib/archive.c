@@ -1402,16 +1402,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* Public */
 
-static char *path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-
-	if (p != NULL)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
-}
-
 struct tg_archive *tg_archive_new(const struct tg_config *cfg, sd_event *ev,
 				  struct tg_error *err)
 {
@@ -1431,8 +1421,8 @@ struct tg_archive *tg_archive_new(const struct tg_config *cfg, sd_event *ev,
 	a->backoff_max = BACKOFF_MAX_USEC;
 	a->ev = sd_event_ref(ev);
 	if ((a->conninfo = strdup(cfg->archive.conninfo)) == NULL ||
-	    (a->dir = path_join(cfg->daemon.state_dir, "archive")) == NULL ||
-	    (a->rejected = path_join(a->dir, "rejected")) == NULL)
+	    (a->dir = tg_fs_join(cfg->daemon.state_dir, "archive")) == NULL ||
+	    (a->rejected = tg_fs_join(a->dir, "rejected")) == NULL)
 		goto nomem;
 	if (cfg->archive.password_file != NULL) {
 		char *secret;

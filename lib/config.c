@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "utf8.h"
 
 /* Enumerations are stored through an int: they must have its size. */
@@ -1035,21 +1036,6 @@ static char *xstrdup(struct loader *L, const char *s)
 	return p;
 }
 
-static char *join_path(const char *dir, const char *name)
-{
-	size_t dl = strlen(dir), nl = strlen(name);
-	bool slash = dl > 0 && dir[dl - 1] == '/';
-	char *p = malloc(dl + nl + 2);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, dir, dl);
-	if (!slash)
-		p[dl++] = '/';
-	memcpy(p + dl, name, nl + 1);
-	return p;
-}
-
 /* The name by which a file is shown: the main file as the caller named it,
  * an included one with the include directory libconfig put before it. */
 static const char *shown_file(struct loader *L, const char *raw)
@@ -1062,7 +1048,7 @@ static const char *shown_file(struct loader *L, const char *raw)
 	if (raw == L->last_raw)
 		return L->last_interned;
 	if (L->include_dir != NULL && raw[0] != '/')
-		name = join_path(L->include_dir, raw);
+		name = tg_fs_join(L->include_dir, raw);
 	else
 		name = strdup(raw);
 	if (name == NULL) {
@@ -1544,7 +1530,7 @@ static char *store_text(struct loader *L, const char *v, enum kstr kind)
 
 	if (kind != S_PATH)
 		return xstrdup(L, v);
-	p = v[0] == '/' ? xstrdup(L, v) : join_path(L->cfg->dir ? L->cfg->dir : "/", v);
+	p = v[0] == '/' ? xstrdup(L, v) : tg_fs_join(L->cfg->dir ? L->cfg->dir : "/", v);
 	if (p == NULL)
 		L->oom = true;
 	else
@@ -2059,7 +2045,7 @@ static void load_daemon(struct loader *L, const config_setting_t *g)
 	if (g != NULL && config_setting_type(g) == CONFIG_TYPE_GROUP)
 		walk_group(L, g, &daemon_schema, cfg, "daemon", found);
 	if (cfg->daemon.templates == NULL && cfg->dir != NULL &&
-	    (cfg->daemon.templates = join_path(cfg->dir, "templates")) == NULL)
+	    (cfg->daemon.templates = tg_fs_join(cfg->dir, "templates")) == NULL)
 		L->oom = true;
 }
 
@@ -2863,7 +2849,7 @@ static int set_paths(struct tg_config *cfg, const char *name)
 	} else if (real == NULL) {
 		char *cwd = getcwd(NULL, 0);
 
-		real = cwd ? join_path(cwd, strcmp(dir, ".") == 0 ? "" : dir) : strdup(dir);
+		real = cwd ? tg_fs_join(cwd, strcmp(dir, ".") == 0 ? "" : dir) : strdup(dir);
 		free(cwd);
 		if (real != NULL && strlen(real) > 1 && real[strlen(real) - 1] == '/')
 			real[strlen(real) - 1] = '\0';
@@ -2872,7 +2858,7 @@ static int set_paths(struct tg_config *cfg, const char *name)
 	if (real == NULL)
 		return -ENOMEM;
 	cfg->dir = real;
-	cfg->file = join_path(real, base);
+	cfg->file = tg_fs_join(real, base);
 	return cfg->file ? 0 : -ENOMEM;
 }
 
@@ -2899,7 +2885,7 @@ static struct tg_config *load_parsed(config_t *c, bool parsed, const char *name,
 			scan_text(&L, text, name, 0, &files_left);
 
 		if (f != NULL && include_dir != NULL && f[0] != '/')
-			shown = join_path(include_dir, f);
+			shown = tg_fs_join(include_dir, f);
 		const char *what = config_error_text(c) ? config_error_text(c) : "syntax error";
 
 		/* libconfig's parser says so when its stack (10000 levels) runs
@@ -3106,7 +3092,7 @@ static void scan_include(struct loader *L, const char *name, int depth, size_t *
 	if (depth >= 10 || *files_left == 0)
 		return;  /* libconfig stops at 10 levels */
 	(*files_left)--;
-	path = L->include_dir != NULL ? join_path(L->include_dir, name) : strdup(name);
+	path = L->include_dir != NULL ? tg_fs_join(L->include_dir, name) : strdup(name);
 	if (path == NULL) {
 		L->oom = true;
 		return;
@@ -3434,7 +3420,7 @@ char *tg_config_secret_path(const struct tg_config *cfg, const char *name)
 		return strdup(name);
 	creds = getenv("CREDENTIALS_DIRECTORY");
 	if (creds != NULL && creds[0] != '\0') {
-		char *p = join_path(creds, name);
+		char *p = tg_fs_join(creds, name);
 
 		if (p == NULL)
 			return NULL;
@@ -3442,5 +3428,5 @@ char *tg_config_secret_path(const struct tg_config *cfg, const char *name)
 			return p;
 		free(p);
 	}
-	return join_path(cfg != NULL && cfg->dir != NULL ? cfg->dir : ".", name);
+	return tg_fs_join(cfg != NULL && cfg->dir != NULL ? cfg->dir : ".", name);
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,4 +103,19 @@ int tg_fs_mkdirs(const char *dir, mode_t mode, struct tg_error *err)
 	if (!S_ISDIR(st.st_mode))
 		return tg_error_setc(err, -ENOTDIR, "%s: %s", dir, strerror(ENOTDIR));
 	return 0;
+}
+
+char *tg_fs_join(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	bool slash = dl > 0 && dir[dl - 1] == '/';
+	char *p = malloc(dl + nl + 2);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, dir, dl);
+	if (!slash && dl > 0)
+		p[dl++] = '/';
+	memcpy(p + dl, name, nl + 1);
+	return p;
 }

@@ -23,4 +23,8 @@ int tg_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mo
  * applies).  Fails with -ENOTDIR when dir exists but is not a directory. */
 int tg_fs_mkdirs(const char *dir, mode_t mode, struct tg_error *err);
 
+/* "DIR/NAME" in a new string (caller frees), no slash doubled when dir
+ * already ends with one; an empty dir gives NAME.  NULL on ENOMEM. */
+char *tg_fs_join(const char *dir, const char *name);
+
 #endif

@@ -91,13 +91,6 @@ static bool en(const struct tg_config *cfg)
 	return strcmp(cfg->daemon.language, "en") == 0;
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-	char *p = NULL;
-
-	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
-}
-
 /* ---- set-up ---- */
 
 static int load_state(struct tg_notifier *n, struct tg_error *err)
@@ -139,7 +132,7 @@ struct tg_notifier *tg_notifier_new(const struct tg_config *cfg, sd_event *ev, b
 	n->cfg = cfg;
 	n->dry_run = dry_run;
 	n->ev = ev != NULL ? sd_event_ref(ev) : NULL;
-	if ((n->state_path = path_join(cfg->daemon.state_dir, "state.json")) == NULL) {
+	if ((n->state_path = tg_fs_join(cfg->daemon.state_dir, "state.json")) == NULL) {
 		tg_error_setc(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -561,7 +554,7 @@ static void report_id(const char *key, const char *month, char out[TG_OUTBOX_ID_
 int tg_notifier_reports(struct tg_notifier *n, const struct tg_store *st, tg_time now,
 			int64_t wall, struct tg_error *err)
 {
-	char *path = path_join(n->cfg->daemon.state_dir, "reports.json");
+	char *path = tg_fs_join(n->cfg->daemon.state_dir, "reports.json");
 	json_error_t jerr;
 	json_t *done;
 	bool changed = false, en_ = en(n->cfg);

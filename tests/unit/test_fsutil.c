@@ -178,6 +178,27 @@ static void test_mkdirs(void **state)
 	assert_int_equal(tg_fs_mkdirs("/", 0750, &err), 0);
 }
 
+static void test_join(void **state)
+{
+	static const struct { const char *dir, *name, *want; } cases[] = {
+		{ "/var/lib/traguardo", "state.json", "/var/lib/traguardo/state.json" },
+		{ "/etc/traguardo/", "templates", "/etc/traguardo/templates" },
+		{ "/", "x", "/x" },
+		{ "", "rel", "rel" },
+		{ "/tmp", "", "/tmp/" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *p = tg_fs_join(cases[i].dir, cases[i].name);
+
+		assert_non_null(p);
+		if (strcmp(p, cases[i].want) != 0)
+			fail_msg("case %zu: got '%s', want '%s'", i, p, cases[i].want);
+		free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_planted_temporary),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_mkdirs),
+		cmocka_unit_test(test_join),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
