@@ -70,6 +70,8 @@
 #define MAX_FIELDS ((size_t)131072)
 #define DETECT_LIMIT READ_BUF_SIZE
 #define QUOTE_MAX 40
+#define FAST_SEP 1
+#define FAST_OFF 2
 
 enum state {
 	ST_REC_START,    /* before the first byte of a record */
@@ -103,6 +105,7 @@ struct tg_csv_reader {
 	size_t max_record;
 	iconv_t cd;
 	unsigned char cls_unq[256];  /* bytes that stop an unquoted scan */
+	unsigned char cls_fast[256]; /* FAST_SEP, or FAST_OFF: no fast record */
 
 	unsigned long line;      /* physical line at in[pos] */
 	uint64_t line_start;     /* input offset where that line starts */
@@ -490,6 +493,11 @@ static int start(struct tg_csv_reader *r)
 	r->cls_unq['\n'] = 1;
 	r->cls_unq['\r'] = 1;
 	r->cls_unq['\0'] = 1;
+	memset(r->cls_fast, 0, sizeof(r->cls_fast));
+	r->cls_fast[(unsigned char)r->sep] = FAST_SEP;
+	r->cls_fast['"'] = FAST_OFF;
+	r->cls_fast['\r'] = FAST_OFF;
+	r->cls_fast['\0'] = FAST_OFF;
 	r->started = true;
 	return 0;
 }
@@ -740,6 +748,61 @@ done:
 nomem:
 	r->pos = i;
 	return PUT_NOMEM;
+}
+
+/*
+ * The common record: a whole line in the buffer without quotes, NUL bytes
+ * or CRs (but the CR of a CRLF).  Built exactly as parse() builds it (the
+ * line copied once, each separator turned into the NUL that ends a field,
+ * the same field positions for messages), without the state machine.
+ * Returns 1 with the record built and the line consumed (2: and it is all
+ * ASCII, so finish() has nothing to check), 0 for the general path
+ * (nothing consumed, nothing kept), PUT_NOMEM.
+ */
+static int fast_record(struct tg_csv_reader *r)
+{
+	const unsigned char *buf = (const unsigned char *)r->in + r->pos;
+	const unsigned char *lf = memchr(buf, '\n', r->end - r->pos);
+	size_t len, i;
+	unsigned char acc = 0;
+	int rc;
+
+	if (lf == NULL || r->skip_lf)
+		return 0;
+	len = (size_t)(lf - buf);
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len > r->max_record)
+		return 0;
+	if (len + 1 > r->reccap && (rc = rec_grow(r, len + 1)) != PUT_OK)
+		return rc == PUT_NOMEM ? PUT_NOMEM : 0;
+	r->rec_line = r->line;
+	if ((rc = push_field(r, r->pos, false)) != PUT_OK)
+		goto general;
+	for (i = 0; i < len; i++) {
+		unsigned char k = r->cls_fast[buf[i]];
+
+		acc |= buf[i];
+		if (k == 0)
+			continue;
+		if (k == FAST_OFF)
+			goto general;
+		if ((rc = push_field(r, r->pos + i + 1, false)) != PUT_OK)
+			goto general;
+		r->meta[r->nfields - 1].off = i + 1;
+	}
+	memcpy(r->rec, buf, len);
+	for (i = 1; i < r->nfields; i++)
+		r->rec[r->meta[i].off - 1] = '\0';
+	r->rec[len] = '\0';
+	r->reclen = len + 1;
+	r->pos += (size_t)(lf - buf) + 1;
+	newline(r, r->pos);
+	return acc < 0x80 ? 2 : 1;
+general:
+	r->nfields = 0;
+	r->reclen = 0;
+	return rc == PUT_NOMEM ? PUT_NOMEM : 0;
 }
 
 static bool ensure_out(struct tg_csv_reader *r, size_t n)
@@ -1006,6 +1069,26 @@ int tg_csv_next(struct tg_csv_reader *r, struct tg_csv_record *rec, struct tg_er
 	r->bad = false;
 	r->reclen = 0;
 	r->nfields = 0;
+	rc = fast_record(r);
+	if (rc == 2 && ensure_out(r, r->nfields)) {
+		for (size_t i = 0; i < r->nfields; i++) {
+			size_t off = r->meta[i].off;
+
+			r->fptr[i] = r->rec + off;
+			r->flen[i] = (i + 1 < r->nfields ? r->meta[i + 1].off : r->reclen) - off - 1;
+		}
+		rec->line = r->rec_line;
+		rec->nfields = r->nfields;
+		rec->fields = r->fptr;
+		rec->lens = r->flen;
+		return TG_CSV_RECORD;
+	}
+	if (rc > 0)
+		return finish(r, rec, err);
+	if (rc == PUT_NOMEM) {
+		r->io_errno = ENOMEM;
+		return io_error(r, err);
+	}
 	for (;;) {
 		if (r->pos == r->end) {
 			long n = fill(r);

@@ -25,6 +25,11 @@ struct slot {
 	int64_t wall;                      /* wall clock of the run: loaded_at */
 	struct tg_source_http_run *run;    /* an HTTP run in progress, or NULL */
 	struct tg_source_pg_run *pg;       /* a PostgreSQL run in progress, or NULL */
+	size_t last;                       /* indicator of the last row, or SIZE_MAX */
+	/* the period of the last row: rows sorted by period repeat it */
+	tg_day last_day, last_start;
+	enum tg_period_kind last_kind;
+	bool have_start;
 	struct tg_source_sink sink;        /* outlives the run: it points here */
 	tg_engine_done_fn done;
 	void *ctx;
@@ -36,6 +41,15 @@ struct tg_engine {
 	struct tg_source_state *sources;
 	struct slot *slots;
 	struct tg_eval_result *results;
+	/* per indicator of the config: its id's length, and its series in the
+	 * store (NO_REF until its first point), so that a row costs no lookup
+	 * by name in the store */
+	size_t *idlen;
+	uint32_t *ref;
+	char **id;                         /* the ids, copied one after the
+					      other: rows in config order
+					      read them in memory order */
+	char *ids;
 	sd_event *event;
 	struct tg_http *http;              /* only with HTTP sources */
 	struct tg_source_http_cache *cache;
@@ -49,6 +63,33 @@ static bool has_http_sources(const struct tg_config *cfg)
 		if (cfg->sources[i].type == TG_SOURCE_HTTP)
 			return true;
 	return false;
+}
+
+#define NO_REF UINT32_MAX
+#define PREFETCH_AHEAD 16
+
+/* The ids of the config, their lengths and no store references yet. */
+static int copy_ids(struct tg_engine *e)
+{
+	const struct tg_config *cfg = e->cfg;
+	size_t total = 1, o = 0;
+
+	e->id = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->id));
+	if (e->id == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_indicators; i++) {
+		e->idlen[i] = strlen(cfg->indicators[i].id);
+		e->ref[i] = NO_REF;
+		total += e->idlen[i] + 1;
+	}
+	if ((e->ids = malloc(total)) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_indicators; i++) {
+		e->id[i] = e->ids + o;
+		memcpy(e->id[i], cfg->indicators[i].id, e->idlen[i] + 1);
+		o += e->idlen[i] + 1;
+	}
+	return 0;
 }
 
 struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_journal journal,
@@ -66,10 +107,15 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_jour
 	e->sources = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*e->sources));
 	e->slots = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*e->slots));
 	e->results = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->results));
-	if (e->store == NULL || e->sources == NULL || e->slots == NULL || e->results == NULL)
+	e->idlen = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->idlen));
+	e->ref = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->ref));
+	if (e->store == NULL || e->sources == NULL || e->slots == NULL || e->results == NULL ||
+	    e->idlen == NULL || e->ref == NULL)
+		goto nomem;
+	if (copy_ids(e) < 0)
 		goto nomem;
 	for (size_t i = 0; i < cfg->n_sources; i++)
-		e->slots[i] = (struct slot){ .e = e, .idx = i };
+		e->slots[i] = (struct slot){ .e = e, .idx = i, .last = SIZE_MAX };
 	if (has_http_sources(cfg)) {
 		struct tg_http_limits lim = {
 			.max_parallel = cfg->daemon.http_max_parallel,
@@ -126,6 +172,10 @@ void tg_engine_free(struct tg_engine *e)
 	free(e->slots);
 	free(e->sources);
 	free(e->results);
+	free(e->idlen);
+	free(e->ref);
+	free(e->id);
+	free(e->ids);
 	free(e);
 }
 
@@ -141,13 +191,45 @@ static bool date_fits(enum tg_period_kind p, enum tg_period_kind k)
 	return p < k;
 }
 
+static bool id_is(const struct tg_engine *e, size_t i, const char *id, size_t len)
+{
+	return i < e->cfg->n_indicators && e->idlen[i] == len && memcmp(e->id[i], id, len) == 0;
+}
+
+/* The index of indicator id in the config, or -1.  Exports are sorted: by
+ * code (a row's indicator is the last row's) or by period then code (the
+ * next one of the config, when it lists them in the same order), so those
+ * two are tried before the hash table. */
+static ssize_t find_indicator(struct slot *sl, const char *id, size_t len)
+{
+	const struct tg_engine *e = sl->e;
+	ssize_t i;
+
+	if (sl->last != SIZE_MAX) {
+		if (id_is(e, sl->last, id, len))
+			return (ssize_t)sl->last;
+		if (id_is(e, sl->last + 1, id, len)) {
+			/* rows walk the indicators in order: the series a few
+			 * rows ahead will be written soon */
+			if (sl->last + PREFETCH_AHEAD < e->cfg->n_indicators &&
+			    e->ref[sl->last + PREFETCH_AHEAD] != NO_REF)
+				tg_store_prefetch_ref(e->store, e->ref[sl->last + PREFETCH_AHEAD]);
+			return (ssize_t)++sl->last;
+		}
+	}
+	i = tg_config_indicator_index(e->cfg, id, len);
+	if (i >= 0)
+		sl->last = (size_t)i;
+	return i;
+}
+
 static int sink_measure(void *ctx, const struct tg_source *src, const char *id, size_t len,
 			const struct tg_date *date, double value, struct tg_error *err)
 {
 	struct slot *sl = ctx;
 	struct tg_engine *e = sl->e;
 	const struct tg_indicator *ind;
-	ssize_t i = tg_config_indicator_index(e->cfg, id, len);
+	ssize_t i = find_indicator(sl, id, len);
 	char label[64];
 
 	if (i < 0)
@@ -163,9 +245,17 @@ static int sink_measure(void *ctx, const struct tg_source *src, const char *id, 
 				    tg_period_label(date->precision, date->day, "en", label, sizeof(label)),
 				    tg_period_kind_name(date->precision), ind->id,
 				    tg_period_kind_name(ind->period));
-	return tg_store_put(e->store, ind->id, strlen(ind->id),
-			    tg_period_start(ind->period, date->day), value, src->name,
-			    sl->wall, err) < 0 ? -EINVAL : TG_SINK_ACCEPTED;
+	if (e->ref[i] == NO_REF &&
+	    tg_store_ref(e->store, ind->id, e->idlen[i], &e->ref[i], err) < 0)
+		return -EINVAL;
+	if (!sl->have_start || sl->last_day != date->day || sl->last_kind != ind->period) {
+		sl->last_start = tg_period_start(ind->period, date->day);
+		sl->last_day = date->day;
+		sl->last_kind = ind->period;
+		sl->have_start = true;
+	}
+	return tg_store_put_ref(e->store, e->ref[i], sl->last_start, value, src->name, sl->wall,
+				err) < 0 ? -EINVAL : TG_SINK_ACCEPTED;
 }
 
 static void sink_warn(void *ctx, const struct tg_source *src, const char *msg)
@@ -372,11 +462,20 @@ void tg_engine_evaluate(struct tg_engine *e, tg_time now)
 
 	for (size_t i = 0; i < cfg->n_indicators; i++) {
 		const struct tg_indicator *ind = &cfg->indicators[i];
-		const struct tg_series *s = tg_store_series(e->store, ind->id);
+		const struct tg_series *s;
 		const struct tg_source_state *fs;
 		struct tg_eval_context ctx = { .now = now, .lang = cfg->daemon.language };
 		size_t which = 0;
 
+		if (e->ref[i] != NO_REF) {
+			s = tg_store_series_ref(e->store, e->ref[i]);
+		} else {
+			/* points from the journal only: keep the reference for the
+			 * next cycles */
+			s = tg_store_series(e->store, ind->id);
+			if (s != NULL && tg_store_ref(e->store, ind->id, e->idlen[i], &e->ref[i], NULL) < 0)
+				e->ref[i] = NO_REF;
+		}
 		fs = failing_source(e, ind, s, &which);
 		if (fs != NULL) {
 			ctx.failed_source = cfg->sources[which].name;

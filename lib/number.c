@@ -346,6 +346,62 @@ static size_t thousands_len(const struct tg_number_format *fmt, const unsigned c
 	return s[i] == (unsigned char)fmt->thousands ? 1 : 0;
 }
 
+/*
+ * The numbers of nearly every cell: an optional sign, 1..15 digits, and
+ * decimals after the format's separator, nothing else (no spaces, no
+ * thousands separator, no exponent, no '%').  Fewer than 16 digits fit a
+ * double exactly, and so does 10^k: one division rounds exactly, the
+ * result convert19() gives.  false: take the general path.
+ */
+/* Whether a missing marker could be the text that starts with c (markers
+ * are trimmed: one that starts with a blank may be anything). */
+static bool marker_may_be(char c, const struct tg_number_format *fmt)
+{
+	for (size_t i = 0; fmt->missing != NULL && i < fmt->n_missing; i++) {
+		const char *m = fmt->missing[i];
+
+		if (m != NULL && (m[0] == c || m[0] == ' ' || m[0] == '\t' ||
+				  (unsigned char)m[0] >= 0x80))
+			return true;
+	}
+	return false;
+}
+
+static bool fast_number(const char *s, size_t len, char decimal, double *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, nd = 0, nfrac = 0;
+	uint64_t D = 0;
+	bool neg = false, frac = false;
+
+	if (len == 0 || len > 17)
+		return false;
+	if (u[0] == '-' || u[0] == '+') {
+		neg = u[0] == '-';
+		i = 1;
+	}
+	if (i == len || (unsigned)u[i] - '0' > 9)
+		return false;  /* a digit first: ",5" is left to the general path */
+	for (; i < len; i++) {
+		unsigned c = (unsigned)u[i] - '0';
+
+		if (c <= 9) {
+			D = D * 10 + c;
+			nd++;
+			nfrac += frac;
+		} else if (u[i] == (unsigned char)decimal && !frac) {
+			frac = true;
+		} else {
+			return false;
+		}
+	}
+	if (nd > 15 || (frac && nfrac == 0))
+		return false;
+	/* "-0" is 0 */
+	*out = D == 0 ? 0.0 : (neg ? -1.0 : 1.0) * ((double)D / pow10_exact[nfrac]);
+	return true;
+}
+
 int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fmt,
 		    double *out, struct tg_error *err)
 {
@@ -365,6 +421,14 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 	if (s == NULL) {
 		s = "";
 		len = 0;
+	}
+	if (fmt_valid(fmt) && fast_number(s, len, fmt->decimal, &v)) {
+		/* a marker may be written like a number ("-1", "999") */
+		if (marker_may_be(s[0], fmt) && is_missing(s, len, fmt))
+			return TG_NUMBER_MISSING;
+		if (out != NULL)
+			*out = v;
+		return TG_NUMBER_VALUE;
 	}
 	tg_utf8_trim(&s, &len);
 	if (!fmt_valid(fmt))

@@ -44,6 +44,7 @@
 #define DAY_MAX 2932896         /* 9999-12-31 */
 #define COMPACT_SLACK 10000
 #define PENDING_KEEP (4u << 20) /* a larger pending buffer is freed once written */
+#define PENDING_WRITE (1u << 20) /* pending records written out (not synced) */
 #define TABLE_MAX_SIZE 0x80000000u
 
 struct key {
@@ -70,6 +71,8 @@ struct entry {
 	double *val;            /* the allocation; periods follow at val + cap */
 	tg_day *per;
 	uint32_t cap;
+	tg_day last;            /* per[s.n - 1] when s.n > 0: appending a newer
+				   period (most puts) reads nothing else */
 };
 
 struct tg_store {
@@ -93,6 +96,8 @@ struct tg_store {
 	char *pending;
 	size_t plen, pcap, pending_records;
 	bool tail_dirty;        /* the file ends with a partial line we could not cut */
+	bool unsynced;          /* written since the last fsync */
+	bool write_failed;      /* an early write failed: wait for the commit */
 	size_t journal_records, replayed, skipped;
 	bool torn;              /* the last line had no newline: a write cut by a crash */
 };
@@ -399,7 +404,7 @@ static int series_reserve(struct entry *e)
 
 	if (e->s.n < e->cap)
 		return 0;
-	ncap = (size_t)e->cap + e->cap / 4 + 4;
+	ncap = (size_t)e->cap + e->cap / 2 + 4;
 	if (ncap > UINT32_MAX)
 		return -ENOMEM;
 	val = realloc(e->val, ncap * (sizeof(double) + sizeof(tg_day)));
@@ -435,7 +440,7 @@ static size_t series_search(const struct entry *e, tg_day p)
 {
 	size_t lo = 0, hi = e->s.n;
 
-	if (hi > 0 && e->per[hi - 1] < p)
+	if (hi == 0 || e->last < p)
 		return hi;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -663,13 +668,15 @@ static bool parse_int64(const char *s, size_t len, int64_t *out)
 
 /* ---- put ---- */
 
-/* Applies one measurement; journals it when journal is true.  Returns 1, 0
- * or -ENOMEM.  Nothing is changed when it fails. */
-static int put(struct tg_store *st, const char *id, size_t ilen, tg_day period, double v,
-	       const char *src, size_t slen, int64_t loaded_at, bool journal)
+static int write_pending(struct tg_store *st, struct tg_error *err);
+
+/* Applies one measurement to the series of entry idx (e, or NULL when the
+ * indicator has none yet: it is added); journals it when journal is true.
+ * Returns 1, 0 or -ENOMEM.  Nothing is changed when it fails. */
+static int put_entry(struct tg_store *st, struct entry *e, const char *id, size_t ilen,
+		     uint32_t h, tg_day period, double v, const char *src, size_t slen,
+		     int64_t loaded_at, bool journal)
 {
-	uint32_t h = fnv1a(id, ilen);
-	struct entry *e = find_entry(st, id, ilen, h);
 	size_t pos = 0;
 	bool exists = false;
 	const char *isrc = NULL;
@@ -681,8 +688,8 @@ static int put(struct tg_store *st, const char *id, size_t ilen, tg_day period, 
 			return 0;
 	}
 	if (slen > 0) {
-		if (e != NULL && e->s.source != NULL && strlen(e->s.source) == slen &&
-		    memcmp(e->s.source, src, slen) == 0)
+		if (e != NULL && e->s.source != NULL && strncmp(e->s.source, src, slen) == 0 &&
+		    e->s.source[slen] == '\0')
 			isrc = e->s.source;
 		else if ((isrc = intern_source(st, src, slen)) == NULL)
 			return -ENOMEM;
@@ -711,9 +718,21 @@ static int put(struct tg_store *st, const char *id, size_t ilen, tg_day period, 
 		st->plen += format_record(st, st->pending + st->plen, id, ilen, period, v, src, slen,
 					  loaded_at);
 		st->pending_records++;
+		/* a bulk load goes to the file as it comes, not to memory; a
+		 * failed write keeps it pending for the commit to report */
+		if (st->plen >= PENDING_WRITE && !st->write_failed)
+			st->write_failed = write_pending(st, NULL) < 0;
 	}
 	if (exists) {
 		e->val[pos] = v;
+	} else if (pos == e->s.n) {
+		/* the common case: a newer period */
+		e->val[pos] = v;
+		e->per[pos] = period;
+		e->last = period;
+		if (e->s.n++ == 0)
+			st->indicators++;
+		st->points++;
 	} else {
 		memmove(e->val + pos + 1, e->val + pos, (e->s.n - pos) * sizeof(double));
 		memmove(e->per + pos + 1, e->per + pos, (e->s.n - pos) * sizeof(tg_day));
@@ -728,21 +747,21 @@ static int put(struct tg_store *st, const char *id, size_t ilen, tg_day period, 
 	return 1;
 }
 
-int tg_store_put(struct tg_store *st, const char *indicator, size_t ilen, tg_day period,
-		 double value, const char *source, int64_t loaded_at, struct tg_error *err)
+static int put(struct tg_store *st, const char *id, size_t ilen, tg_day period, double v,
+	       const char *src, size_t slen, int64_t loaded_at, bool journal)
+{
+	uint32_t h = fnv1a(id, ilen);
+
+	return put_entry(st, find_entry(st, id, ilen, h), id, ilen, h, period, v, src, slen,
+			 loaded_at, journal);
+}
+
+/* The checks of tg_store_put on everything but the indicator. */
+static int check_put(const char *indicator, size_t ilen, tg_day period, double value,
+		     const char *src, size_t slen, struct tg_error *err)
 {
 	char q[200], q2[200];
-	const char *src = source != NULL ? source : "";
-	size_t slen = strlen(src);
-	int r;
 
-	if (indicator == NULL || ilen == 0)
-		return tg_error_set(err, "empty indicator id");
-	if (ilen > ID_MAX || !name_ok(indicator, ilen, ID_MAX))
-		return tg_error_set(err, "invalid indicator id \"%s\": %s",
-				    quote(indicator, ilen, q, sizeof(q)),
-				    ilen > ID_MAX ? "longer than 64 bytes"
-						  : "contains a control character (TAB, CR, LF, NUL...)");
 	if (!name_ok(src, slen, SOURCE_MAX))
 		return tg_error_set(err, "indicator \"%s\": invalid source name \"%s\": %s",
 				    quote(indicator, ilen, q, sizeof(q)),
@@ -757,10 +776,89 @@ int tg_store_put(struct tg_store *st, const char *indicator, size_t ilen, tg_day
 				     "indicator \"%s\": period (day %" PRId32
 				     ") outside the years 1..9999",
 				     quote(indicator, ilen, q, sizeof(q)), period);
+	return 0;
+}
+
+static int check_id(const char *indicator, size_t ilen, struct tg_error *err)
+{
+	char q[200];
+
+	if (indicator == NULL || ilen == 0)
+		return tg_error_set(err, "empty indicator id");
+	if (ilen > ID_MAX || !name_ok(indicator, ilen, ID_MAX))
+		return tg_error_set(err, "invalid indicator id \"%s\": %s",
+				    quote(indicator, ilen, q, sizeof(q)),
+				    ilen > ID_MAX ? "longer than 64 bytes"
+						  : "contains a control character (TAB, CR, LF, NUL...)");
+	return 0;
+}
+
+int tg_store_put(struct tg_store *st, const char *indicator, size_t ilen, tg_day period,
+		 double value, const char *source, int64_t loaded_at, struct tg_error *err)
+{
+	char q[200];
+	const char *src = source != NULL ? source : "";
+	size_t slen = strlen(src);
+	int r;
+
+	if ((r = check_id(indicator, ilen, err)) < 0 ||
+	    (r = check_put(indicator, ilen, period, value, src, slen, err)) < 0)
+		return r;
 	r = put(st, indicator, ilen, period, value, src, slen, loaded_at, st->fd >= 0);
 	if (r < 0)
 		return tg_error_setc(err, r, "indicator \"%s\": out of memory",
 				     quote(indicator, ilen, q, sizeof(q)));
+	return r;
+}
+
+int tg_store_ref(struct tg_store *st, const char *indicator, size_t ilen, uint32_t *ref,
+		 struct tg_error *err)
+{
+	char q[200];
+	uint32_t h;
+	struct entry *e;
+	int r;
+
+	if ((r = check_id(indicator, ilen, err)) < 0)
+		return r;
+	h = fnv1a(indicator, ilen);
+	e = find_entry(st, indicator, ilen, h);
+	if (e == NULL && (e = add_entry(st, indicator, ilen, h)) == NULL)
+		return tg_error_setc(err, -ENOMEM, "indicator \"%s\": out of memory",
+				     quote(indicator, ilen, q, sizeof(q)));
+	*ref = (uint32_t)(e - st->ent);
+	return 0;
+}
+
+int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double value,
+		     const char *source, int64_t loaded_at, struct tg_error *err)
+{
+	char q[200];
+	const char *src = source != NULL ? source : "";
+	size_t slen;
+	const struct key *k;
+	struct entry *e;
+	int r;
+
+	if (ref >= st->nent)
+		return tg_error_set(err, "invalid series reference %" PRIu32, ref);
+	e = &st->ent[ref];
+	k = &st->ikey[ref];
+	/* the same source as the series' latest point: already checked */
+	if (e->s.source != NULL && strcmp(e->s.source, src) == 0) {
+		slen = strlen(e->s.source);
+	} else {
+		slen = strlen(src);
+		if (!name_ok(src, slen, SOURCE_MAX))
+			return check_put(k->s, k->len, period, value, src, slen, err);
+	}
+	if (!isfinite(value) || period < DAY_MIN || period > DAY_MAX)
+		return check_put(k->s, k->len, period, value, src, slen, err);
+	r = put_entry(st, e, k->s, k->len, k->hash, period, value, src, slen, loaded_at,
+		      st->fd >= 0);
+	if (r < 0)
+		return tg_error_setc(err, r, "indicator \"%s\": out of memory",
+				     quote(k->s, k->len, q, sizeof(q)));
 	return r;
 }
 
@@ -1173,13 +1271,13 @@ int tg_store_read_journal(struct tg_store *st, const char *state_dir, struct tg_
 	return r;
 }
 
-int tg_store_commit(struct tg_store *st, struct tg_error *err)
+/* Appends the pending records to the journal (without fsync).  On error
+ * whatever was written is cut off again and the records stay pending. */
+static int write_pending(struct tg_store *st, struct tg_error *err)
 {
 	struct stat sb;
 	int r;
 
-	if (st->fd < 0)
-		return 0;
 	if (st->plen > 0) {
 		if (st->tail_dirty) {
 			/* end the partial line a failed append left behind */
@@ -1191,8 +1289,6 @@ int tg_store_commit(struct tg_store *st, struct tg_error *err)
 		if (fstat(st->fd, &sb) < 0)
 			return tg_error_setc(err, -errno, "%s: %s", st->path, strerror(errno));
 		r = write_all(st->fd, st->pending, st->plen);
-		if (r == 0 && fsync(st->fd) < 0)
-			r = -errno;
 		if (r < 0) {
 			/* cut off what may have been written, so that the retry does
 			 * not glue its first record to a torn line */
@@ -1207,8 +1303,28 @@ int tg_store_commit(struct tg_store *st, struct tg_error *err)
 			return r;
 		}
 		st->journal_records += st->pending_records;
-		pending_clear(st);
+		st->plen = 0;
+		st->pending_records = 0;
+		st->unsynced = true;
 	}
+	return 0;
+}
+
+int tg_store_commit(struct tg_store *st, struct tg_error *err)
+{
+	int r;
+
+	if (st->fd < 0)
+		return 0;
+	st->write_failed = false;
+	if ((r = write_pending(st, err)) < 0)
+		return r;
+	if (st->unsynced) {
+		if (fsync(st->fd) < 0)
+			return tg_error_setc(err, -errno, "%s: fsync: %s", st->path, strerror(errno));
+		st->unsynced = false;
+	}
+	pending_clear(st);
 	if (st->journal_records > 2 * st->points + COMPACT_SLACK)
 		return compact(st, err);
 	return 0;
@@ -1224,6 +1340,24 @@ const struct tg_series *tg_store_series(const struct tg_store *st, const char *i
 	len = strlen(indicator);
 	e = find_entry(st, indicator, len, fnv1a(indicator, len));
 	return e != NULL && e->s.n > 0 ? &e->s : NULL;
+}
+
+void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref)
+{
+	const struct entry *e;
+
+	if (ref >= st->nent)
+		return;
+	e = &st->ent[ref];
+	if (e->s.n < e->cap) {
+		__builtin_prefetch(e->val + e->s.n, 1);
+		__builtin_prefetch(e->per + e->s.n, 1);
+	}
+}
+
+const struct tg_series *tg_store_series_ref(const struct tg_store *st, uint32_t ref)
+{
+	return ref < st->nent && st->ent[ref].s.n > 0 ? &st->ent[ref].s : NULL;
 }
 
 bool tg_store_has_source(const struct tg_store *st, const char *source)

@@ -83,6 +83,28 @@ int tg_store_read_journal(struct tg_store *st, const char *state_dir, struct tg_
 int tg_store_put(struct tg_store *st, const char *indicator, size_t ilen, tg_day period,
 		 double value, const char *source, int64_t loaded_at, struct tg_error *err);
 
+/*
+ * For bulk loads: a reference to an indicator's series, so that repeated
+ * puts skip the lookup by name.  The series is created (empty: no points,
+ * tg_store_series gives NULL) when the store has none.  A reference stays
+ * valid for the life of the store.  The id is checked as by tg_store_put.
+ * Returns 0 and *ref, or -EINVAL / -ENOMEM with err.
+ */
+int tg_store_ref(struct tg_store *st, const char *indicator, size_t ilen, uint32_t *ref,
+		 struct tg_error *err);
+
+/* tg_store_put on the series of ref (from tg_store_ref): same results. */
+int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double value,
+		     const char *source, int64_t loaded_at, struct tg_error *err);
+
+/* A hint: the next put on ref will likely come soon (a bulk load sorted by
+ * period touches every series in turn; fetching its end ahead hides the
+ * memory latency).  Changes nothing. */
+void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref);
+
+/* The series of ref, or NULL if it has no points (or ref is invalid). */
+const struct tg_series *tg_store_series_ref(const struct tg_store *st, uint32_t ref);
+
 /* Appends the buffered changes to the journal and fsyncs it (no-op without a
  * journal).  May compact.  On error the changes stay buffered.
  * tg_store_free does not commit: uncommitted changes are lost. */

@@ -454,6 +454,67 @@ static void on_alarm(int sig)
 }
 
 /* read(2) interrupted by a signal (no SA_RESTART) is retried, not an error. */
+/*
+ * Whole lines in memory take the reader's fast path; fed one byte per
+ * read(2) through a pipe, no line is ever whole in the buffer and every
+ * byte goes through the state machine.  Random documents made of what the
+ * fast path must hand back (separators, empty fields and lines, CRLF,
+ * non-ASCII text, invalid UTF-8) and what it must leave to the general
+ * path (quotes, NULs, lone CRs, over-long records) read the same both ways.
+ */
+static void test_fast_path_matches_general(void **state)
+{
+	static const char *const atoms[] = {
+		"a", "IND001", "01/03/2019", "53582,72", " ", "", ";", ";", ";", ",",
+		"\n", "\n", "\r\n", "\"q;\"", "x\"y", "\"a\"\"b\"", "\r", "\xC3\xA0",
+		"\xE0", "\x80", "\xEF\xBB\xBF", "\t", "|", "0123456789abcdef",
+	};
+	static const enum tg_encoding encs[] = { TG_ENC_AUTO, TG_ENC_UTF8, TG_ENC_WINDOWS_1252 };
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int doc = 0; doc < 60; doc++) {
+		struct sbuf in = { 0 };
+		int natoms = 5 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 60;
+		struct tg_csv_options o = { 0, TG_ENC_AUTO, 0 };
+
+		sb_add(&in, "", 0);
+		for (int k = 0; k < natoms; k++) {
+			seed = seed * 1103515245u + 12345u;
+			sb_printf(&in, "%s", atoms[(seed >> 16) % (sizeof(atoms) / sizeof(atoms[0]))]);
+		}
+		if (doc % 7 == 3)
+			sb_add(&in, "a;\0b\n", 5);  /* a NUL byte */
+		seed = seed * 1103515245u + 12345u;
+		o.separator = (seed >> 16) % 2 ? ';' : 0;
+		o.encoding = encs[(seed >> 20) % 3];
+		o.max_record = (seed >> 24) % 4 == 0 ? 12 : 0;
+
+		struct tg_csv_reader *fast = tg_csv_open_mem(in.s, in.len, "t", &o);
+		struct feeder f;
+		pthread_t t;
+		int fd = start_feeder(&t, &f, in.s, in.len, 1, true);
+		struct tg_csv_reader *slow = tg_csv_open_fd(fd, "t", &o);
+		char *a, *b;
+
+		assert_non_null(fast);
+		assert_non_null(slow);
+		a = drain(fast);
+		b = drain(slow);
+		stop_feeder(t, fd);
+		if (strcmp(a, b) != 0) {
+			print_error("document %d (%zu bytes): fast path:\n%s\ngeneral path:\n%s\n", doc,
+				    in.len, a, b);
+			fail();
+		}
+		free(a);
+		free(b);
+		free(in.s);
+		tg_csv_free(fast);
+		tg_csv_free(slow);
+	}
+}
+
 static void test_eintr(void **state)
 {
 	static const char in[] = "\xEF\xBB\xBF" "a;\"b\r\nc\";d\r\ne;f\r\n";
@@ -1052,6 +1113,7 @@ int main(void)
 		cmocka_unit_test(test_dialects_pipe_bytewise),
 		cmocka_unit_test(test_dialects_pipe_chunks),
 		cmocka_unit_test(test_eintr),
+		cmocka_unit_test(test_fast_path_matches_general),
 		cmocka_unit_test(test_csv_spectrum),
 		cmocka_unit_test(test_csv_spectrum_latin1),
 		cmocka_unit_test(test_big_field),

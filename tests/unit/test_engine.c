@@ -320,6 +320,87 @@ static void test_date_fits(void **state)
 	}
 }
 
+/*
+ * The sink guesses a row's indicator from the row before (exports sorted by
+ * code, or by period then code) and remembers the last period: whatever
+ * the order of the rows, with unknown codes, repeated rows and indicators
+ * of another period kind mixed in, the store ends up the same.
+ */
+static void test_row_orders(void **state)
+{
+	static const char conf[] =
+		"daemon = { state_dir = \"@D/s\"; };\n"
+		"sources = ( { name = \"f\"; type = \"csv\"; path = \"@D/order.csv\"; } );\n"
+		"indicators = (\n"
+		"  { id = \"A\"; name = \"A\"; department = \"D\"; target = 1; },\n"
+		"  { id = \"AB\"; name = \"AB\"; department = \"D\"; target = 1; },\n"
+		"  { id = \"Q\"; name = \"Q\"; department = \"D\"; target = 1; period = \"quarter\"; },\n"
+		"  { id = \"B\"; name = \"B\"; department = \"D\"; target = 1; },\n"
+		"  { id = \"C\"; name = \"C\"; department = \"D\"; target = 1; }\n"
+		");\n";
+	static const char *const ids[] = { "A", "AB", "Q", "B", "C", "ZZ" };
+	static const int orders[][36] = {
+		/* row k = id k / 6 at month k % 6: by code */
+		{ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+		  18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35 },
+		/* by month, then code */
+		{ 0, 6, 12, 18, 24, 30, 1, 7, 13, 19, 25, 31, 2, 8, 14, 20, 26, 32,
+		  3, 9, 15, 21, 27, 33, 4, 10, 16, 22, 28, 34, 5, 11, 17, 23, 29, 35 },
+		/* reversed */
+		{ 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18,
+		  17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 },
+		/* shuffled, some rows twice */
+		{ 17, 3, 29, 0, 11, 35, 22, 8, 14, 26, 5, 31, 1, 19, 33, 9, 24, 12,
+		  6, 28, 2, 15, 34, 20, 10, 27, 4, 18, 32, 7, 23, 13, 30, 25, 16, 21 },
+	};
+	char csv[4096];
+
+	(void)state;
+	for (size_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
+		struct tg_config *cfg = load(conf);
+		struct tg_error err;
+		struct tg_engine *e = tg_engine_new(cfg, TG_JOURNAL_NONE, NULL, &err);
+		size_t len = (size_t)snprintf(csv, sizeof(csv), "Codice;Periodo;Valore\n");
+		size_t unknown = 0;
+
+		assert_non_null(e);
+		for (int r = 0; r < 36 + (o == 3 ? 6 : 0); r++) {
+			int k = orders[o][r % 36], id = k / 6, m = k % 6;
+
+			/* Q (by quarter) has one row per quarter: months 1 and 4 */
+			if (id == 2 && m != 0 && m != 3)
+				continue;
+			unknown += id == 5;
+			len += (size_t)snprintf(csv + len, sizeof(csv) - len, "%s;%02d/%02d/2026;%d,%d\n",
+						ids[id], m + 1, m + 1, id * 100 + m, m);
+			assert_true(len < sizeof(csv));
+		}
+		write_file("order.csv", csv);
+		/* twice: the second run starts from the first one's guesses */
+		for (int run = 0; run < 2; run++)
+			assert_int_equal(tg_engine_run_source(e, 0, 1), 0);
+		assert_int_equal(tg_engine_source_state(e, 0)->stats.unknown_rows, unknown);
+		for (int i = 0; i < 5; i++) {
+			const struct tg_series *s = tg_store_series(tg_engine_store(e), ids[i]);
+
+			assert_non_null(s);
+			assert_int_equal(s->n, i == 2 ? 2 : 6);
+			for (size_t p = 0; p < s->n; p++) {
+				int m = i == 2 ? (int)p * 3 : (int)p;
+
+				if (s->value[p] != i * 100 + m + m / 10.0 ||
+				    s->period[p] != tg_day_from_ymd(2026, m + 1, 1)) {
+					print_error("order %zu: %s point %zu is (%d, %g)\n", o, ids[i], p,
+						    (int)s->period[p], s->value[p]);
+					fail();
+				}
+			}
+		}
+		tg_engine_free(e);
+		tg_config_free(cfg);
+	}
+}
+
 /* The refusal says why, with the row's place, through the log. */
 static void test_refusals_are_located(void **state)
 {
@@ -394,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_failure_after_data_keeps_values),
 		cmocka_unit_test(test_data_from_unknown_source_not_blamed),
 		cmocka_unit_test(test_date_fits),
+		cmocka_unit_test(test_row_orders),
 		cmocka_unit_test(test_refusals_are_located),
 		cmocka_unit_test(test_persistent_needs_state_dir),
 	};

@@ -923,10 +923,68 @@ static void test_time_parse(void **state)
 	assert_int_equal(tg_time_day(86399), 0);
 }
 
+/*
+ * dd/mm/yyyy and yyyy-mm-dd written exactly so take a fast path; with a
+ * leading space (trimmed by the general path) the same text goes the
+ * general way.  Both must agree on the date, its precision and the error.
+ */
+static void date_both_ways(size_t ci, const char *s, const char *fmt)
+{
+	char spaced[64];
+	struct tg_date d1 = { -1, TG_PERIOD_YEAR }, d2 = { -1, TG_PERIOD_YEAR };
+	struct tg_error e1, e2;
+	int r1, r2;
+
+	snprintf(spaced, sizeof(spaced), " %s", s);
+	tg_error_clear(&e1);
+	tg_error_clear(&e2);
+	r1 = tg_date_parse(s, strlen(s), fmt, &d1, &e1);
+	r2 = tg_date_parse(spaced, strlen(spaced), fmt, &d2, &e2);
+	if (r1 != r2 || (r1 == 0 && (d1.day != d2.day || d1.precision != d2.precision)) ||
+	    strcmp(e1.msg, e2.msg) != 0) {
+		print_error("case %zu '%s' format %s: %d day %d prec %d '%s' vs general %d day %d prec %d '%s'\n",
+			    ci, s, fmt ? fmt : "(none)", r1, (int)d1.day, (int)d1.precision, e1.msg,
+			    r2, (int)d2.day, (int)d2.precision, e2.msg);
+		fail();
+	}
+}
+
+static void test_date_fast_path(void **state)
+{
+	static const char *const fmts[] = { NULL, "%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%m/%d/%Y" };
+	static const char *const cases[] = {
+		"01/03/2019", "31/12/9999", "01/01/0001", "00/01/2019", "29/02/2020", "29/02/2019",
+		"31/04/2019", "01/13/2019", "01/00/2019", "01/01/0000", "1/03/2019x", "01-03-2019",
+		"2019-03-01", "9999-12-31", "0000-01-01", "2019-02-29", "2020-02-29", "2019-13-01",
+		"2019-00-10", "2019-01-32", "2019/03/01", "0a/03/2019", "01/03/20a9", "2019-0a-01",
+		"01/03/2019", "12/11/2026",
+	};
+	unsigned x = 2463534242u;
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			date_both_ways(i, cases[i], fmts[f]);
+	/* random digits in both shapes */
+	for (size_t i = 0; i < 100000; i++) {
+		char s[16];
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		if (x & 1)
+			snprintf(s, sizeof(s), "%02u/%02u/%04u", x % 33, (x >> 6) % 14, (x >> 10) % 10000);
+		else
+			snprintf(s, sizeof(s), "%04u-%02u-%02u", (x >> 10) % 10000, (x >> 6) % 14, x % 33);
+		date_both_ways(i, s, fmts[(x >> 24) % 3]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_days),
+		cmocka_unit_test(test_date_fast_path),
 		cmocka_unit_test(test_every_day),
 		cmocka_unit_test(test_ymd_valid),
 		cmocka_unit_test(test_from_ymd_normalises),

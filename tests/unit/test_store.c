@@ -1117,6 +1117,148 @@ static void test_commit_partial_write(void **state)
 	remove_dir(dir);
 }
 
+/* The descriptor of dir's journal in this process (the store's). */
+static int journal_fd(const char *dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	for (int fd = 255; fd > 2; fd--) {
+		char link[64], target[512];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (strcmp(target, path) == 0)
+				return fd;
+		}
+	}
+	fail_msg("no descriptor for %s", path);
+	return -1;
+}
+
+/* References: puts through tg_store_ref / tg_store_put_ref give what
+ * tg_store_put gives, checks included. */
+static void test_refs(void **state)
+{
+	struct tg_store *a = tg_store_new(), *b = tg_store_new();
+	struct tg_error err = { "" };
+	uint32_t r1, r2, r3;
+	static const int months[] = { 3, 1, 2, 5, 5, 4, 12, 6 };
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(tg_store_ref(a, "x", 1, &r1, &err), 0);
+	/* a reference alone makes no series */
+	assert_null(tg_store_series(a, "x"));
+	assert_null(tg_store_series_ref(a, r1));
+	assert_null(tg_store_series_ref(a, 12345));
+	tg_store_prefetch_ref(a, 12345);  /* a hint: harmless when wrong */
+	tg_store_prefetch_ref(a, r1);
+	assert_int_equal(tg_store_ref(a, "x", 1, &r2, &err), 0);
+	assert_int_equal(r1, r2);
+	assert_int_equal(tg_store_ref(a, "y", 1, &r3, &err), 0);
+	assert_true(r3 != r1);
+	/* the same puts, by name in b and by reference in a */
+	for (size_t i = 0; i < sizeof(months) / sizeof(months[0]); i++) {
+		double v = months[i] * 1.5 + (i == 4);
+		const char *src = i < 5 ? "s1" : "s2";
+
+		assert_int_equal(tg_store_put_ref(a, r1, ymd(2024, months[i], 1), v, src, (int64_t)i, &err),
+				 tg_store_put(b, "x", 1, ymd(2024, months[i], 1), v, src, (int64_t)i, NULL));
+	}
+	assert_int_equal(tg_store_put_ref(a, r1, ymd(2024, 6, 1), 9.0, "s2", 7, &err), 0);
+	{
+		const char *ids[] = { "x" };
+
+		assert_same_store(a, b, ids, 1);
+	}
+	assert_ptr_equal(tg_store_series_ref(a, r1), tg_store_series(a, "x"));
+	/* refused as by tg_store_put, nothing changed */
+	assert_int_equal(tg_store_put_ref(a, r1, ymd(2024, 7, 1), NAN, "s2", 8, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "indicator \"x\": value is not a finite number"));
+	assert_int_equal(tg_store_put_ref(a, r1, 3000000, 1, "s2", 8, &err), -ERANGE);
+	assert_int_equal(tg_store_put_ref(a, r1, ymd(2024, 7, 1), 1, "bad\tsource", 8, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "invalid source name"));
+	assert_int_equal(tg_store_put_ref(a, 99, ymd(2024, 7, 1), 1, NULL, 8, &err), -EINVAL);
+	assert_int_equal(tg_store_series(a, "x")->n, 7);
+	assert_int_equal(tg_store_ref(a, "bad\nid", 6, &r2, &err), -EINVAL);
+	assert_int_equal(tg_store_ref(a, "", 0, &r2, &err), -EINVAL);
+	/* the empty series counts for nothing */
+	{
+		struct tg_store_stats sa;
+
+		tg_store_stats(a, &sa);
+		assert_int_equal(sa.indicators, 1);
+		assert_int_equal(sa.points, 7);
+	}
+	tg_store_free(a);
+	tg_store_free(b);
+}
+
+/* A bulk load is written to the journal as it comes (memory stays bounded)
+ * and made durable by the commit; a failing disk keeps it pending. */
+static void test_bulk_load_written_as_it_goes(void **state)
+{
+	char *dir = make_dir();
+	struct tg_store *st;
+	struct tg_store_stats stats;
+	struct tg_error err = { "" };
+	uint32_t ref[1000];
+	char id[600];
+	int fd, full;
+
+	(void)state;
+	st = open_store(dir, NULL);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "IND%06d", i);
+		assert_int_equal(tg_store_ref(st, id, strlen(id), &ref[i], &err), 0);
+	}
+	for (int m = 0; m < 60; m++)
+		for (int i = 0; i < 1000; i++)
+			assert_int_equal(tg_store_put_ref(st, ref[i], ymd(2000 + m / 12, m % 12 + 1, 1),
+							  i + m / 100.0, "export", 1700000000, &err), 1);
+	/* 60,000 records of some 60 bytes: most of them are in the file already */
+	assert_true(file_size(dir) > 2000000);
+	must_commit(st);
+	tg_store_stats(st, &stats);
+	assert_int_equal(stats.journal_records, 60000);
+
+	/* the disk fills up in the middle of the next load */
+	if (access("/dev/full", W_OK) == 0) {
+		off_t before = file_size(dir);
+
+		fd = journal_fd(dir);
+		full = open("/dev/full", O_WRONLY);
+		assert_true(full >= 0);
+		assert_true(dup2(full, fd) == fd);
+		close(full);
+		for (int i = 0; i < 1000; i++)
+			for (int m = 60; m < 90; m++)
+				assert_int_equal(tg_store_put_ref(st, ref[i], ymd(2000 + m / 12, m % 12 + 1, 1),
+								  i + m / 100.0, "export", 1700000001, &err), 1);
+		assert_int_equal(tg_store_commit(st, &err), -ENOSPC);
+		assert_true(file_size(dir) == before);
+		snprintf(id, sizeof(id), "%s/journal", dir);
+		full = open(id, O_WRONLY | O_APPEND);
+		assert_true(full >= 0);
+		assert_true(dup2(full, fd) == fd);
+		close(full);
+		must_commit(st);
+	}
+	tg_store_free(st);
+	st = open_store(dir, &stats);
+	assert_int_equal(stats.skipped_corrupt, 0);
+	assert_int_equal(stats.points, access("/dev/full", W_OK) == 0 ? 90000 : 60000);
+	assert_int_equal(tg_store_series(st, "IND000999")->n, access("/dev/full", W_OK) == 0 ? 90 : 60);
+	assert_true(tg_store_series(st, "IND000007")->value[59] == 7 + 59 / 100.0);
+	tg_store_free(st);
+	remove_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1138,6 +1280,8 @@ int main(void)
 		cmocka_unit_test(test_auto_compaction),
 		cmocka_unit_test(test_commit_failure_keeps_pending),
 		cmocka_unit_test(test_commit_partial_write),
+		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_bulk_load_written_as_it_goes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
