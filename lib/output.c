@@ -379,32 +379,94 @@ static json_t *indicator_json(const struct tg_indicator *ind, const struct tg_ev
 	return o;
 }
 
-static json_t *indicators_json(const struct tg_config *cfg, const struct tg_engine *e)
+static void newline_pad(FILE *f, int n)
+{
+	static const char spaces[] = "                ";
+
+	fputc('\n', f);
+	for (; n > 0; n -= 16)
+		fwrite(spaces, 1, n < 16 ? (size_t)n : 16, f);
+}
+
+/*
+ * The indicators' array as json_dumps() writes it with JSON_INDENT(indent)
+ * at nesting depth `depth`, built one object at a time: a jansson tree of
+ * 100,000 indicators costs some 500 MB.  (JSON strings hold no raw newline,
+ * so each line of an object's text only needs the deeper indentation.)
+ */
+static int put_indicators(FILE *f, const struct tg_config *cfg, const struct tg_engine *e,
+			  int indent, int depth)
 {
 	const struct tg_eval_result *res = tg_engine_results(e);
-	json_t *a = json_array();
 
-	for (size_t i = 0; a != NULL && i < cfg->n_indicators; i++) {
-		json_t *o = indicator_json(&cfg->indicators[i], &res[i]);
-
-		if (o == NULL || json_array_append_new(a, o) < 0) {
-			json_decref(a);
-			return NULL;
-		}
+	if (cfg->n_indicators == 0) {
+		fputs("[]", f);
+		return 0;
 	}
-	return a;
+	fputc('[', f);
+	for (size_t i = 0; i < cfg->n_indicators; i++) {
+		json_t *o = indicator_json(&cfg->indicators[i], &res[i]);
+		char *t = o != NULL ? json_dumps(o, JSON_INDENT(indent) | JSON_REAL_PRECISION(15)) : NULL;
+
+		json_decref(o);
+		if (t == NULL)
+			return -ENOMEM;
+		if (i > 0)
+			fputc(',', f);
+		newline_pad(f, indent * (depth + 1));
+		for (const char *p = t, *nl;; p = nl + 1) {
+			nl = strchr(p, '\n');
+			fwrite(p, 1, nl != NULL ? (size_t)(nl - p) : strlen(p), f);
+			if (nl == NULL)
+				break;
+			newline_pad(f, indent * (depth + 1));
+		}
+		free(t);
+	}
+	newline_pad(f, indent * depth);
+	fputc(']', f);
+	return 0;
+}
+
+/* Ends a memory stream: its text, or NULL (freed) after any failure. */
+static char *stream_end(FILE *f, char **buf, int rc)
+{
+	if (fclose(f) != 0 || rc < 0) {
+		free(*buf);
+		return NULL;
+	}
+	return *buf;
 }
 
 char *tg_output_json(const struct tg_config *cfg, const struct tg_engine *e)
 {
-	json_t *a = indicators_json(cfg, e);
-	char *s;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
-	if (a == NULL)
+	if (f == NULL)
 		return NULL;
-	s = json_dumps(a, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-	json_decref(a);
-	return s;
+	return stream_end(f, &buf, put_indicators(f, cfg, e, 2, 0));
+}
+
+/* The root's text with the indicators' array in place of its null. */
+static char *splice_indicators(const char *root, const struct tg_config *cfg,
+			       const struct tg_engine *e)
+{
+	static const char key[] = "\n \"indicators\": null";
+	const char *at = strstr(root, key);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if (at == NULL || (f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	fwrite(root, 1, (size_t)(at - root), f);
+	fputs("\n \"indicators\": ", f);
+	rc = put_indicators(f, cfg, e, 1, 1);
+	fputs(at + strlen(key), f);
+	return stream_end(f, &buf, rc);
 }
 
 int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e, tg_time now,
@@ -445,7 +507,7 @@ int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e
 	set(root, "version", json_integer(1), &ok);
 	set(root, "now", json_string(nowbuf), &ok);
 	set(root, "generated_at", json_integer(wall_clock), &ok);
-	set(root, "indicators", indicators_json(cfg, e), &ok);
+	set(root, "indicators", json_null(), &ok);  /* spliced in below */
 	set(root, "sources", srcs, &ok);
 	srcs = NULL;
 	if (notify != NULL)
@@ -458,6 +520,12 @@ int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e
 		goto nomem;
 	text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(15));
 	json_decref(root);
+	if (text != NULL) {
+		char *full = splice_indicators(text, cfg, e);
+
+		free(text);
+		text = full;
+	}
 	if (text == NULL)
 		return tg_error_setc(err, -ENOMEM, "out of memory");
 	rc = tg_fs_write_atomic(path, text, strlen(text), 0640, err);

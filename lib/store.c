@@ -464,6 +464,90 @@ static char *put_digits(char *p, unsigned v, int width)
 	return p + width;
 }
 
+/*
+ * "%.17g" of a value that is not an integer, from 1e-4 up, computed exactly:
+ * |v| = m * 2^e (m < 2^53, e < 0), its 17 significant digits are
+ * N = m * 10^k / 2^-e rounded half to even (printf's rounding of the exact
+ * value) with k = 16 - X, X the decimal exponent; m * 10^k < 2^123 fits in
+ * 128 bits.  Returns the length written, 0 when the value is outside that
+ * range (printf writes those).  A bulk load formats millions of these, and
+ * glibc's printf goes through multi-precision arithmetic for each.
+ */
+static size_t format_17g(double v, char *out)
+{
+	const unsigned __int128 e16 = (unsigned __int128)10000000000000000ull;
+	const unsigned __int128 e17 = e16 * 10;
+	double a = fabs(v);
+	int bexp, X, k, shift, tries;
+	uint64_t m;
+	unsigned __int128 p10, N = 0;
+	char digits[24], *o = out;
+
+	if (!(a >= 1e-4 && a < 1e16))
+		return 0;
+	m = (uint64_t)ldexp(frexp(a, &bexp), 53);
+	shift = 53 - bexp;  /* a = m / 2^shift */
+	if (shift <= 0 || shift > 100)
+		return 0;
+	X = (int)floor(log10(a));
+	for (tries = 0; tries < 3; tries++) {
+		unsigned __int128 P, rem, half;
+
+		k = 16 - X;
+		if (k < 0 || k > 22)
+			return 0;
+		p10 = 1;
+		for (int i = 0; i < k; i++)
+			p10 *= 10;
+		P = (unsigned __int128)m * p10;
+		N = P >> shift;
+		rem = P - (N << shift);
+		half = (unsigned __int128)1 << (shift - 1);
+		if (rem > half || (rem == half && (N & 1)))
+			N++;
+		if (N >= e17 && N != e17)
+			X++;
+		else if (N < e16)
+			X--;
+		else
+			break;
+	}
+	if (tries == 3)
+		return 0;
+	if (N == e17) {  /* rounded up to the next power of ten */
+		N = e16;
+		X++;
+	}
+	if (X < -4 || X >= 17)
+		return 0;  /* the exponent form: printf's */
+	for (uint64_t d = (uint64_t)N, i = 17; i-- > 0; d /= 10)  /* N < 10^17 */
+		digits[i] = (char)('0' + (int)(d % 10));
+	/* fixed form: 16 - X decimals, trailing zeros dropped */
+	int ndig = 17, frac = 16 - X, intd;
+
+	while (ndig > 0 && frac > 0 && digits[ndig - 1] == '0') {
+		ndig--;
+		frac--;
+	}
+	if (signbit(v))
+		*o++ = '-';
+	intd = ndig - frac;  /* digits before the point, <= 0: "0.00ddd" */
+	if (intd <= 0) {
+		*o++ = '0';
+	} else {
+		memcpy(o, digits, (size_t)intd);
+		o += intd;
+	}
+	if (frac > 0) {
+		*o++ = '.';
+		for (int i = intd; i < 0; i++)
+			*o++ = '0';
+		memcpy(o, digits + (intd > 0 ? intd : 0), (size_t)(ndig - (intd > 0 ? intd : 0)));
+		o += ndig - (intd > 0 ? intd : 0);
+	}
+	return (size_t)(o - out);
+}
+
 /* "%.17g", with whatever radix character the C library used made a '.' so
  * that a setlocale() elsewhere cannot change the journal. */
 static size_t format_value(double v, char *out)
@@ -490,6 +574,8 @@ static size_t format_value(double v, char *out)
 		memcpy(out, p, o);
 		return o;
 	}
+	if ((o = format_17g(v, out)) > 0)
+		return o;
 	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 
 	if (n < 0 || (size_t)n >= sizeof(tmp))
@@ -506,6 +592,23 @@ static size_t format_value(double v, char *out)
 		}
 	}
 	return o;
+}
+
+static size_t format_int64(int64_t v, char *out)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	n = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(out, p, n);
+	return n;
 }
 
 /* Writes a whole record line at out (at most REC_MAX bytes); returns its length. */
@@ -532,7 +635,7 @@ static size_t format_record(const struct tg_store *st, char *out, const char *id
 	memcpy(p, src, slen);
 	p += slen;
 	*p++ = '\t';
-	p += snprintf(p, 24, "%" PRId64, loaded_at);
+	p += format_int64(loaded_at, p);
 	crc = crc32_calc(st->crc_tab, body, (size_t)(p - body));
 	*p++ = '\n';
 	memcpy(out, "M1 ", 3);

@@ -165,6 +165,14 @@ static void test_json_contract(void **state)
 		fail_msg("not JSON: %s", jerr.text);
 	assert_true(json_is_array(a));
 	assert_int_equal(json_array_size(a), cfg->n_indicators);
+	/* written one object at a time, exactly as jansson writes the tree */
+	{
+		char *again = json_dumps(a, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+
+		assert_non_null(again);
+		assert_string_equal(s, again);
+		free(again);
+	}
 	json_array_foreach(a, i, o) {
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 			if (json_object_get(o, keys[k]) == NULL) {
@@ -238,6 +246,21 @@ static void test_status_file(void **state)
 	root = json_load_file(path, 0, &jerr);
 	if (root == NULL)
 		fail_msg("status.json is not JSON: %s", jerr.text);
+	/* the indicators spliced in read exactly as jansson writes the tree */
+	{
+		char *again = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(15));
+		FILE *f = fopen(path, "r");
+		char text[65536];
+		size_t n;
+
+		assert_non_null(again);
+		assert_non_null(f);
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[n] = '\0';
+		assert_string_equal(text, again);
+		free(again);
+	}
 	assert_string_equal(json_string_value(json_object_get(root, "now")), "1900-01-01T10:30");
 	assert_int_equal(json_integer_value(json_object_get(root, "version")), 1);
 	assert_int_equal(json_integer_value(json_object_get(root, "generated_at")), 1234);

@@ -1259,6 +1259,84 @@ static void test_bulk_load_written_as_it_goes(void **state)
 	remove_dir(dir);
 }
 
+/* Values of every magnitude, decimals as spreadsheets write them, and
+ * exact ties at the 17th digit: the journal's text is printf's "%.17g". */
+static void test_value_text_random(void **state)
+{
+	enum { N = 60000 };
+	char *dir = make_dir();
+	struct tg_store *st;
+	char id[16], *data, *line;
+	size_t len, seen = 0;
+	uint64_t x = 0x9E3779B97F4A7C15u;
+	double *vals = malloc(N * sizeof(double));
+
+	(void)state;
+	assert_non_null(vals);
+	for (size_t i = 0; i < N; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 5) {
+		case 0:  /* cents, as exported */
+			vals[i] = (double)(int64_t)(x % 100000000000ull) / 100.0;
+			break;
+		case 1:  /* any bits of a normal double between 1e-6 and 1e18 */
+			vals[i] = ldexp(1.0 + (double)(x >> 11) / 9007199254740992.0, (int)(x % 80) - 20);
+			break;
+		case 2:  /* few bits: ties at the 17th digit */
+			vals[i] = ldexp((double)((x >> 40) | 1), -(int)(x % 60));
+			break;
+		case 3:  /* decimals of 1..6 digits */
+			vals[i] = (double)(int64_t)(x % 10000000ull) / pow(10, (double)(1 + x % 6));
+			break;
+		default:  /* near powers of ten */
+			vals[i] = nextafter(pow(10, (double)((int)(x % 30) - 8)), (x & 1) ? 0 : 1e300);
+			break;
+		}
+		if (x & 2)
+			vals[i] = -vals[i];
+	}
+	st = open_store(dir, NULL);
+	for (size_t i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "r%zu", i);
+		must_put(st, id, 1, vals[i]);
+	}
+	must_commit(st);
+	tg_store_free(st);
+	data = read_file(dir, "journal", &len);
+	for (line = data; *line != '\0';) {
+		char *nl = strchr(line, '\n'), *f[6], expect[64];
+		size_t i;
+		int nf = 0;
+
+		assert_non_null(nl);
+		*nl = '\0';
+		for (char *p = line; nf < 6; nf++) {
+			f[nf] = p;
+			p = strchr(p, '\t');
+			if (p == NULL) {
+				nf++;
+				break;
+			}
+			*p++ = '\0';
+		}
+		assert_int_equal(nf, 6);
+		assert_true(f[1][0] == 'r');
+		i = strtoul(f[1] + 1, NULL, 10);
+		assert_true(i < N);
+		snprintf(expect, sizeof(expect), "%.17g", vals[i]);
+		if (strcmp(f[3], expect) != 0)
+			fail_msg("value %zu: journal \"%s\", printf \"%s\"", i, f[3], expect);
+		seen++;
+		line = nl + 1;
+	}
+	assert_int_equal(seen, N);
+	free(data);
+	free(vals);
+	remove_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1271,6 +1349,7 @@ int main(void)
 		cmocka_unit_test(test_many_indicators),
 		cmocka_unit_test(test_journal_round_trip),
 		cmocka_unit_test(test_value_text),
+		cmocka_unit_test(test_value_text_random),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_torn_last_line),
 		cmocka_unit_test(test_flipped_byte),
