@@ -761,12 +761,22 @@ nomem:
  */
 static int fast_record(struct tg_csv_reader *r)
 {
-	const unsigned char *buf = (const unsigned char *)r->in + r->pos;
-	const unsigned char *lf = memchr(buf, '\n', r->end - r->pos);
+	const unsigned char *buf, *lf;
 	size_t len, i;
 	unsigned char acc = 0;
 	int rc;
 
+	if (r->skip_lf && r->pos < r->end) {
+		/* the LF of a CRLF whose CR ended the record before (read by
+		 * parse() across the end of the buffer) */
+		r->skip_lf = false;
+		if (r->in[r->pos] == '\n') {
+			r->pos++;
+			r->line_start = r->base + r->pos;
+		}
+	}
+	buf = (const unsigned char *)r->in + r->pos;
+	lf = memchr(buf, '\n', r->end - r->pos);
 	if (lf == NULL || r->skip_lf)
 		return 0;
 	len = (size_t)(lf - buf);

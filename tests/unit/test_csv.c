@@ -515,6 +515,42 @@ static void test_fast_path_matches_general(void **state)
 	}
 }
 
+/* A long CRLF export read from a file: records cross the 64 KiB read
+ * buffer, the general path takes those, and the fast path must take over
+ * again after them (same records as from memory). */
+static void test_crlf_across_buffers(void **state)
+{
+	struct sbuf in = { 0 };
+	char path[] = "/tmp/tg-csv-crlf-XXXXXX";
+	int fd;
+	struct tg_csv_reader *a, *b;
+	char *ta, *tb;
+
+	(void)state;
+	sb_add(&in, "Codice;Periodo;Valore\r\n", 23);
+	for (int i = 0; i < 20000; i++)
+		sb_printf(&in, "IND%06d;01/%02d/2019;%d,%02d\r\n", i, i % 12 + 1, i * 7, i % 100);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, in.s, in.len), (ssize_t)in.len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	a = tg_csv_open_mem(in.s, in.len, "t", NULL);
+	b = tg_csv_open_fd(fd, "t", NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	ta = drain(a);
+	tb = drain(b);
+	assert_string_equal(ta, tb);
+	assert_non_null(strstr(tb, "20001:[IND019999][01/08/2019][139993,99]\n"));
+	free(ta);
+	free(tb);
+	tg_csv_free(a);
+	tg_csv_free(b);
+	close(fd);
+	unlink(path);
+	free(in.s);
+}
+
 static void test_eintr(void **state)
 {
 	static const char in[] = "\xEF\xBB\xBF" "a;\"b\r\nc\";d\r\ne;f\r\n";
@@ -1114,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_dialects_pipe_chunks),
 		cmocka_unit_test(test_eintr),
 		cmocka_unit_test(test_fast_path_matches_general),
+		cmocka_unit_test(test_crlf_across_buffers),
 		cmocka_unit_test(test_csv_spectrum),
 		cmocka_unit_test(test_csv_spectrum_latin1),
 		cmocka_unit_test(test_big_field),
