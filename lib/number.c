@@ -18,6 +18,12 @@
  *   - more digits: strtod() on a buffer of ASCII digits and an exponent with
  *     no radix character ("123456e-3"), so the result cannot depend on
  *     LC_NUMERIC even if a program linking us ever calls setlocale().
+ *
+ * Formatting rounds the exact binary value half away from zero, as people
+ * do.  It runs for every number of every reason on every cycle, so below
+ * 2^64 the digits come from 128-bit integer arithmetic (exact, a few dozen
+ * nanoseconds); above, from printf's exact expansion, as they all did
+ * before (glibc's multi-precision printf: over ten times slower).
  */
 #include "number.h"
 #include "utf8.h"
@@ -680,41 +686,125 @@ static bool format_sci(double v, bool neg, char dec, char *buf, size_t size)
 	return true;
 }
 
-const char *tg_number_format(double v, int decimals, const char *lang, char *buf, size_t size)
+#ifdef __SIZEOF_INT128__
+typedef unsigned __int128 u128;
+
+/* Writes u in decimal before end, at least `pad` digits (zero-filled), two
+ * digits per division; returns the first digit. */
+static char *u64_digits(uint64_t u, size_t pad, char *end)
 {
-	bool en = lang != NULL && to_lower((unsigned char)lang[0]) == 'e' &&
-		  to_lower((unsigned char)lang[1]) == 'n' &&
-		  (lang[2] == '\0' || lang[2] == '_' || lang[2] == '-' || lang[2] == '.');
-	char dec = en ? '.' : ',', sep = en ? ',' : '.';
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	char *p = end;
+
+	while (u >= 100) {
+		unsigned r = (unsigned)(u % 100);
+
+		u /= 100;
+		p -= 2;
+		p[0] = pairs[2 * r];
+		p[1] = pairs[2 * r + 1];
+	}
+	if (u >= 10) {
+		p -= 2;
+		p[0] = pairs[2 * u];
+		p[1] = pairs[2 * u + 1];
+	} else {
+		*--p = (char)('0' + u);
+	}
+	while ((size_t)(end - p) < pad)
+		*--p = '0';
+	return p;
+}
+
+/*
+ * The exact decimal expansion of v (>= 0, finite) rounded half away from
+ * zero at `decimals` (0..FORMAT_MAX_DECIMALS), by integer arithmetic: v is
+ * m * 2^e exactly, so v * 10^d = m * 10^d / 2^-e, a 128-bit integer (m <
+ * 2^53, 10^20 < 2^67) shifted right, and the bits shifted out say whether
+ * the rest is at least one half.  No guard digits, no ties to worry about:
+ * the same digits as the printf path below, which reads them from glibc's
+ * exact expansion.  Writes the integer digits (at least one: "0") then
+ * exactly `decimals` digits at the end of buf[0..EXACT_BUF); returns the
+ * first of them, *nd their number; or NULL when v >= 2^64 (left to printf:
+ * a number that big is rare and has up to 309 digits).
+ */
+#define EXACT_BUF 64
+
+static const char *exact_digits(double v, int decimals, char *buf, size_t *nd)
+{
+	static const uint64_t p10[] = {
+		UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
+		UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
+		UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
+		UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
+		UINT64_C(1000000000000000), UINT64_C(10000000000000000),
+		UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+		UINT64_C(10000000000000000000),
+	};
+	uint64_t bits = dbl_bits(v), m = bits & ((UINT64_C(1) << 52) - 1);
+	int biased = (int)(bits >> 52) & 0x7ff, e, k;
+	size_t d = (size_t)decimals;
+	char *end = buf + EXACT_BUF, *p;
+	u128 q, pw;
+
+	if (biased == 0) {
+		e = -1074;
+	} else {
+		m |= UINT64_C(1) << 52;
+		e = biased - 1075;
+	}
+	if (e >= 0) {
+		/* an integer: its digits, then `decimals` zeros */
+		if (e > 11)
+			return NULL;
+		memset(end - d, '0', d);
+		p = u64_digits(m << e, 1, end - d);
+		*nd = (size_t)(end - p);
+		return p;
+	}
+	pw = d < sizeof(p10) / sizeof(p10[0]) ? (u128)p10[d] : (u128)p10[19] * 10;
+	q = (u128)m * pw; /* < 2^53 * 10^20 < 2^120 */
+	k = -e;
+	if (k > 120) {
+		q = 0; /* below 2^(k-1): less than one half */
+	} else {
+		u128 half = (u128)1 << (k - 1);
+		bool up = (q & ((half << 1) - 1)) >= half;
+
+		q = (q >> k) + up;
+	}
+	/* at least one integer digit: d + 1 digits, zero-filled */
+	if (q >> 64 == 0) {
+		p = u64_digits((uint64_t)q, d + 1, end);
+	} else {
+		const uint64_t e19 = p10[19];
+
+		p = u64_digits((uint64_t)(q % e19), 19, end);
+		p = u64_digits((uint64_t)(q / e19), 0, p);
+		while ((size_t)(end - p) < d + 1)
+			*--p = '0';
+	}
+	*nd = (size_t)(end - p);
+	return p;
+}
+#endif
+
+/*
+ * The same as exact_digits, from glibc's exact decimal expansion of v
+ * ("%.*f"), for any finite v >= 0.  Only the digits of the snprintf output
+ * are used: its radix character may follow LC_NUMERIC.  Returns the number
+ * of integer digits; *nd the number of digits written.
+ */
+static size_t printf_digits(double v, int decimals, char *dig, size_t *nd_out)
+{
 	/* every digit of a double: 309 before the point, 1074 after it */
 	char tmp[DBL_MAX_10_EXP + EXACT_DECIMALS + 32];
-	char dig[DBL_MAX_10_EXP + FORMAT_MAX_DECIMALS + 8];
-	struct outbuf o = { buf, size, 0 };
 	const char *p, *fp;
-	size_t ni, nf, nd, i, lim;
-	bool neg, zero;
+	size_t ni, nf, nd, i;
 
-	if (buf == NULL || size == 0)
-		return buf;
-	buf[0] = '\0';
-	if (v != v) {
-		put(&o, en ? "n/a" : "n.d.", en ? 3 : 4);
-		return buf;
-	}
-	if (decimals < 0)
-		decimals = 2;
-	if (decimals > FORMAT_MAX_DECIMALS)
-		decimals = FORMAT_MAX_DECIMALS;
-	neg = v < 0;
-	if (neg || v == 0) /* -0.0 too */
-		v = neg ? -v : 0.0;
-	if (v > DBL_MAX) {
-		put(&o, neg ? "-\xe2\x88\x9e" : "\xe2\x88\x9e", neg ? 4 : 3);
-		return buf;
-	}
-	/* The exact decimal expansion of v, rounded here half away from zero as
-	 * people (and spreadsheets) do: 0,125 -> 0,13.  Only the digits of the
-	 * snprintf output are used: its radix character may follow LC_NUMERIC. */
 	snprintf(tmp, sizeof(tmp), "%.*f", decimals + GUARD_DECIMALS, v);
 	if (ambiguous(tmp, (size_t)decimals))
 		snprintf(tmp, sizeof(tmp), "%.*f", EXACT_DECIMALS, v);
@@ -742,28 +832,89 @@ const char *tg_number_format(double v, int decimals, const char *lang, char *buf
 			ni++;
 		}
 	}
-	while (nf > 0 && dig[ni + nf - 1] == '0')
+	*nd_out = nd;
+	return ni;
+}
+
+const char *tg_number_format(double v, int decimals, const char *lang, char *buf, size_t size)
+{
+	bool en = lang != NULL && to_lower((unsigned char)lang[0]) == 'e' &&
+		  to_lower((unsigned char)lang[1]) == 'n' &&
+		  (lang[2] == '\0' || lang[2] == '_' || lang[2] == '-' || lang[2] == '.');
+	char dec = en ? '.' : ',', sep = en ? ',' : '.';
+	char dig[DBL_MAX_10_EXP + FORMAT_MAX_DECIMALS + 8];
+	const char *dg = NULL;
+#ifdef __SIZEOF_INT128__
+	char ex[EXACT_BUF];
+#endif
+	/* sign, 309 digits in groups, the radix and 20 decimals */
+	char text[sizeof(dig) + sizeof(dig) / 3 + 2];
+	struct outbuf o = { buf, size, 0 };
+	size_t ni = 0, nf, nd = 0, i, lim, t = 0, len;
+	char *out;
+	bool neg, zero;
+
+	if (buf == NULL || size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (v != v) {
+		put(&o, en ? "n/a" : "n.d.", en ? 3 : 4);
+		return buf;
+	}
+	if (decimals < 0)
+		decimals = 2;
+	if (decimals > FORMAT_MAX_DECIMALS)
+		decimals = FORMAT_MAX_DECIMALS;
+	neg = v < 0;
+	if (neg || v == 0) /* -0.0 too */
+		v = neg ? -v : 0.0;
+	if (v > DBL_MAX) {
+		put(&o, neg ? "-\xe2\x88\x9e" : "\xe2\x88\x9e", neg ? 4 : 3);
+		return buf;
+	}
+	/* The exact decimal expansion of v, rounded here half away from zero as
+	 * people (and spreadsheets) do: 0,125 -> 0,13. */
+#ifdef __SIZEOF_INT128__
+	dg = exact_digits(v, decimals, ex, &nd);
+#endif
+	if (dg != NULL) {
+		ni = nd - (size_t)decimals;
+	} else {
+		ni = printf_digits(v, decimals, dig, &nd);
+		dg = dig;
+	}
+	nf = nd - ni;
+	while (nf > 0 && dg[ni + nf - 1] == '0')
 		nf--;
 	/* drop leading zeros but one */
-	for (lim = 0; lim + 1 < ni && dig[lim] == '0'; lim++)
+	for (lim = 0; lim + 1 < ni && dg[lim] == '0'; lim++)
 		;
 	for (zero = true, i = lim; i < ni + nf; i++)
-		if (dig[i] != '0')
+		if (dg[i] != '0')
 			zero = false;
-	/* what does not fit is written short rather than cut */
-	if ((size_t)(neg && !zero) + (ni - lim) + (ni - lim - 1) / 3 + (nf > 0 ? 1 + nf : 0) >= size &&
-	    format_sci(v, neg, dec, buf, size))
+	/* what does not fit is written short rather than cut; else the text
+	 * goes straight into buf, or is cut there when even the short form
+	 * does not fit */
+	len = (size_t)(neg && !zero) + (ni - lim) + (ni - lim - 1) / 3 + (nf > 0 ? 1 + nf : 0);
+	if (len >= size && format_sci(v, neg, dec, buf, size))
 		return buf;
+	out = len < size ? buf : text;
 	if (neg && !zero) /* never "-0" */
-		put(&o, "-", 1);
+		out[t++] = '-';
 	for (i = lim; i < ni; i++) {
 		if (i > lim && (ni - i) % 3 == 0)
-			put(&o, &sep, 1);
-		put(&o, dig + i, 1);
+			out[t++] = sep;
+		out[t++] = dg[i];
 	}
 	if (nf > 0) {
-		put(&o, &dec, 1);
-		put(&o, dig + ni, nf);
+		out[t++] = dec;
+		for (i = 0; i < nf; i++)
+			out[t++] = dg[ni + i];
 	}
+	if (out == buf) {
+		buf[t] = '\0';
+		return buf;
+	}
+	put(&o, text, t);
 	return buf;
 }
