@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ struct tg_source_pg_run {
 	int ci, cp, cv;               /* column numbers */
 	enum pkind pk;
 	enum vkind vk;
+	char last_date[10];           /* the last "YYYY-MM-DD" read, and its date */
+	struct tg_date last;
 	unsigned long row;
 	size_t warned;
 	struct tg_unknown_ids *unknown;
@@ -259,6 +262,41 @@ static int setup_columns(struct tg_source_pg_run *r, const PGresult *res)
 	return 0;
 }
 
+/* The period of a date or timestamp column: the date as written. */
+static int period_date(struct tg_source_pg_run *r, const char *ps, size_t plen,
+		       struct tg_date *date, struct tg_error *err)
+{
+	if (plen > 3 && memcmp(ps + plen - 3, " BC", 3) == 0)
+		return tg_error_set(err, "a date before Christ");   /* cut to 10, it would pass as AD */
+	/* DateStyle ISO: "YYYY-MM-DD[ time[zone]]" */
+	if (plen > 10)
+		plen = 10;
+	/* an export repeats the same date row after row */
+	if (plen == 10 && r->last_date[0] != '\0' && memcmp(ps, r->last_date, 10) == 0) {
+		*date = r->last;
+		return 0;
+	}
+	if (tg_date_parse(ps, plen, NULL, date, err) < 0)
+		return -EINVAL;
+	if (plen == 10) {
+		memcpy(r->last_date, ps, 10);
+		r->last = *date;
+	}
+	return 0;
+}
+
+/* A cell of the row: NULL for SQL NULL.  The length first: only an empty
+ * cell can be NULL, so most cells cost two calls into libpq, not three. */
+static const char *cell(const PGresult *res, int col, size_t *len)
+{
+	int n = PQgetlength(res, 0, col);
+
+	if (n <= 0 && PQgetisnull(res, 0, col))
+		return NULL;
+	*len = n > 0 ? (size_t)n : 0;
+	return PQgetvalue(res, 0, col);
+}
+
 static void take_row(struct tg_source_pg_run *r, const PGresult *res)
 {
 	const struct tg_source *src = r->p.src;
@@ -271,28 +309,22 @@ static void take_row(struct tg_source_pg_run *r, const PGresult *res)
 
 	r->row++;
 	r->p.stats->rows++;
-	if (PQgetisnull(res, 0, r->ci)) {
+	if ((id = cell(res, r->ci, &idlen)) == NULL) {
 		bad_row(r, "the indicator is NULL");
 		return;
 	}
-	id = PQgetvalue(res, 0, r->ci);
-	idlen = (size_t)PQgetlength(res, 0, r->ci);
 	tg_source_trim_id(&id, &idlen);
 	if (idlen == 0) {
 		bad_row(r, "the indicator is empty");
 		return;
 	}
-	if (PQgetisnull(res, 0, r->cp)) {
+	if ((ps = cell(res, r->cp, &plen)) == NULL) {
 		bad_row(r, "the period is NULL");
 		return;
 	}
-	ps = PQgetvalue(res, 0, r->cp);
-	plen = (size_t)PQgetlength(res, 0, r->cp);
 	tg_error_clear(&err);
-	if (r->pk == P_DATE && plen > 3 && memcmp(ps + plen - 3, " BC", 3) == 0)
-		rc = tg_error_set(&err, "a date before Christ");   /* cut to 10, it would pass as AD */
-	else if (r->pk == P_DATE)   /* DateStyle ISO: "YYYY-MM-DD[ time[zone]]": the date as written */
-		rc = tg_date_parse(ps, plen > 10 ? 10 : plen, NULL, &date, &err);
+	if (r->pk == P_DATE)
+		rc = period_date(r, ps, plen, &date, &err);
 	else if (r->pk == P_TEXT)
 		rc = tg_date_parse(ps, plen, src->dialect.date_format, &date, &err);
 	else if (plen != 4 || (rc = tg_date_parse(ps, plen, NULL, &date, &err)) < 0 ||
@@ -307,12 +339,10 @@ static void take_row(struct tg_source_pg_run *r, const PGresult *res)
 		bad_row(r, "period: %s", err.msg);
 		return;
 	}
-	if (PQgetisnull(res, 0, r->cv)) {
+	if ((vs = cell(res, r->cv, &vlen)) == NULL) {
 		r->p.stats->missing++;
 		return;
 	}
-	vs = PQgetvalue(res, 0, r->cv);
-	vlen = (size_t)PQgetlength(res, 0, r->cv);
 	tg_error_clear(&err);
 	rc = tg_number_parse(vs, vlen, r->vk == V_NUMBER ? NULL : &src->dialect.number, &v, &err);
 	if (rc == TG_NUMBER_MISSING) {

@@ -244,6 +244,37 @@ static void test_rows(void **state)
 	fix_free(f);
 }
 
+/* The date of the row before is remembered: repeated, alternating and
+ * timestamp periods each land on their own day, bad ones stay bad. */
+static void test_dates_remembered(void **state)
+{
+	static const int want[][3] = {
+		{ 2026, 10, 1 }, { 2026, 10, 1 }, { 2026, 9, 1 }, { 2026, 10, 1 }, { 2026, 10, 1 },
+		{ 2026, 10, 2 },
+	};
+	struct tg_error err = { { 0 } };
+	struct fix *f;
+
+	(void)state;
+	NEED_SERVER();
+	f = fix_new(conf_for(conninfo,
+		"SELECT * FROM (VALUES ('A', TIMESTAMP '2026-10-01 10:00', 1), ('B', TIMESTAMP '2026-10-01 00:00', 2),"
+		" ('C', TIMESTAMP '2026-09-01 23:59', 3), ('D', TIMESTAMP '2026-10-01 00:01', 4),"
+		" ('E', TIMESTAMP 'infinity', 5), ('F', TIMESTAMP '2026-10-01 12:00', 6),"
+		" ('G', TIMESTAMP '2026-10-02 00:00', 7)) t(a, b, c)", ""));
+	assert_non_null(start(f, 20000, &err));
+	wait_done(f);
+	assert_int_equal(f->rc, 0);
+	assert_int_equal(f->stats.measurements, 6);
+	assert_int_equal(f->stats.bad_rows, 1);
+	assert_int_equal(f->n_recs, 6);
+	for (size_t i = 0; i < 6; i++)
+		if (f->recs[i].day != tg_day_from_ymd(want[i][0], want[i][1], want[i][2]))
+			fail_msg("row of %s: day %d", f->recs[i].id, (int)f->recs[i].day);
+	assert_non_null(strstr(f->warns[0], "row 5: period:"));
+	fix_free(f);
+}
+
 static void test_since_parameter(void **state)
 {
 	struct tg_error err = { { 0 } };
@@ -388,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_dates_remembered),
 		cmocka_unit_test(test_since_parameter),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bc_date),
