@@ -35,21 +35,39 @@ struct slot {
 	void *ctx;
 };
 
+struct ind_info {
+	uint32_t ref;                      /* its series in the store, NO_REF until its first point */
+	uint32_t idlen;
+	uint8_t period;                    /* enum tg_period_kind */
+	bool bound;                        /* it has a 'source' setting */
+};
+
+struct ind_index {
+	struct ind_info *info;
+	char **id;                         /* the ids, copied one after the other */
+	char *ids;
+};
+
+static void index_free(struct ind_index *x)
+{
+	if (x == NULL)
+		return;
+	free(x->info);
+	free(x->id);
+	free(x->ids);
+	free(x);
+}
+
 struct tg_engine {
 	const struct tg_config *cfg;
 	struct tg_store *store;
 	struct tg_source_state *sources;
 	struct slot *slots;
 	struct tg_eval_result *results;
-	/* per indicator of the config: its id's length, and its series in the
-	 * store (NO_REF until its first point), so that a row costs no lookup
-	 * by name in the store */
-	size_t *idlen;
-	uint32_t *ref;
-	char **id;                         /* the ids, copied one after the
-					      other: rows in config order
-					      read them in memory order */
-	char *ids;
+	/* what a row needs of each indicator of the config, packed: rows
+	 * in config order read them in memory order, not the config's large
+	 * structures */
+	struct ind_index *index;
 	sd_event *event;
 	struct tg_http *http;              /* only with HTTP sources */
 	struct tg_source_http_cache *cache;
@@ -68,28 +86,37 @@ static bool has_http_sources(const struct tg_config *cfg)
 #define NO_REF UINT32_MAX
 #define PREFETCH_AHEAD 16
 
-/* The ids of the config, their lengths and no store references yet. */
-static int copy_ids(struct tg_engine *e)
+/* What rows need of cfg's indicators (no store references yet), or NULL. */
+static struct ind_index *index_new(const struct tg_config *cfg)
 {
-	const struct tg_config *cfg = e->cfg;
-	size_t total = 1, o = 0;
+	size_t n = cfg->n_indicators ? cfg->n_indicators : 1, total = 1, o = 0;
+	struct ind_index *x = calloc(1, sizeof(*x));
 
-	e->id = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->id));
-	if (e->id == NULL)
-		return -ENOMEM;
+	if (x == NULL || (x->info = calloc(n, sizeof(*x->info))) == NULL ||
+	    (x->id = calloc(n, sizeof(*x->id))) == NULL)
+		goto fail;
 	for (size_t i = 0; i < cfg->n_indicators; i++) {
-		e->idlen[i] = strlen(cfg->indicators[i].id);
-		e->ref[i] = NO_REF;
-		total += e->idlen[i] + 1;
+		const struct tg_indicator *ind = &cfg->indicators[i];
+		size_t len = strlen(ind->id);
+
+		if (len > UINT32_MAX / 2)
+			goto fail;
+		x->info[i] = (struct ind_info){ .ref = NO_REF, .idlen = (uint32_t)len,
+						.period = (uint8_t)ind->period,
+						.bound = ind->source != NULL };
+		total += len + 1;
 	}
-	if ((e->ids = malloc(total)) == NULL)
-		return -ENOMEM;
+	if ((x->ids = malloc(total)) == NULL)
+		goto fail;
 	for (size_t i = 0; i < cfg->n_indicators; i++) {
-		e->id[i] = e->ids + o;
-		memcpy(e->id[i], cfg->indicators[i].id, e->idlen[i] + 1);
-		o += e->idlen[i] + 1;
+		x->id[i] = x->ids + o;
+		memcpy(x->id[i], cfg->indicators[i].id, x->info[i].idlen + 1);
+		o += x->info[i].idlen + 1;
 	}
-	return 0;
+	return x;
+fail:
+	index_free(x);
+	return NULL;
 }
 
 struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_journal journal,
@@ -107,12 +134,9 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_jour
 	e->sources = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*e->sources));
 	e->slots = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*e->slots));
 	e->results = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->results));
-	e->idlen = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->idlen));
-	e->ref = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*e->ref));
+	e->index = index_new(cfg);
 	if (e->store == NULL || e->sources == NULL || e->slots == NULL || e->results == NULL ||
-	    e->idlen == NULL || e->ref == NULL)
-		goto nomem;
-	if (copy_ids(e) < 0)
+	    e->index == NULL)
 		goto nomem;
 	for (size_t i = 0; i < cfg->n_sources; i++)
 		e->slots[i] = (struct slot){ .e = e, .idx = i, .last = SIZE_MAX };
@@ -172,10 +196,7 @@ void tg_engine_free(struct tg_engine *e)
 	free(e->slots);
 	free(e->sources);
 	free(e->results);
-	free(e->idlen);
-	free(e->ref);
-	free(e->id);
-	free(e->ids);
+	index_free(e->index);
 	free(e);
 }
 
@@ -193,7 +214,7 @@ static bool date_fits(enum tg_period_kind p, enum tg_period_kind k)
 
 static bool id_is(const struct tg_engine *e, size_t i, const char *id, size_t len)
 {
-	return i < e->cfg->n_indicators && e->idlen[i] == len && memcmp(e->id[i], id, len) == 0;
+	return i < e->cfg->n_indicators && e->index->info[i].idlen == len && memcmp(e->index->id[i], id, len) == 0;
 }
 
 /* The index of indicator id in the config, or -1.  Exports are sorted: by
@@ -211,9 +232,9 @@ static ssize_t find_indicator(struct slot *sl, const char *id, size_t len)
 		if (id_is(e, sl->last + 1, id, len)) {
 			/* rows walk the indicators in order: the series a few
 			 * rows ahead will be written soon */
-			if (sl->last + PREFETCH_AHEAD < e->cfg->n_indicators &&
-			    e->ref[sl->last + PREFETCH_AHEAD] != NO_REF)
-				tg_store_prefetch_ref(e->store, e->ref[sl->last + PREFETCH_AHEAD]);
+			if (sl->last + 2 * PREFETCH_AHEAD < e->cfg->n_indicators)
+				tg_store_prefetch_ref(e->store, e->index->info[sl->last + PREFETCH_AHEAD].ref,
+						      e->index->info[sl->last + 2 * PREFETCH_AHEAD].ref);
 			return (ssize_t)++sl->last;
 		}
 	}
@@ -229,32 +250,35 @@ static int sink_measure(void *ctx, const struct tg_source *src, const char *id, 
 	struct slot *sl = ctx;
 	struct tg_engine *e = sl->e;
 	const struct tg_indicator *ind;
+	struct ind_info *info;
+	enum tg_period_kind kind;
 	ssize_t i = find_indicator(sl, id, len);
 	char label[64];
 
 	if (i < 0)
 		return TG_SINK_UNKNOWN;
+	info = &e->index->info[i];
+	kind = (enum tg_period_kind)info->period;
 	ind = &e->cfg->indicators[i];
 	/* a located bad row, not an unknown indicator: the id is right, the
 	 * file is not the one the configuration names for it */
-	if (ind->source != NULL && strcmp(ind->source, src->name) != 0)
+	if (info->bound && strcmp(ind->source, src->name) != 0)
 		return tg_error_set(err, "indicator %s takes values only from source '%s' (its 'source' setting)",
 				    ind->id, ind->source);
-	if (!date_fits(date->precision, ind->period))
+	if (!date_fits(date->precision, kind))
 		return tg_error_set(err, "'%s' (a %s) does not fit indicator %s, which is by %s",
 				    tg_period_label(date->precision, date->day, "en", label, sizeof(label)),
 				    tg_period_kind_name(date->precision), ind->id,
-				    tg_period_kind_name(ind->period));
-	if (e->ref[i] == NO_REF &&
-	    tg_store_ref(e->store, ind->id, e->idlen[i], &e->ref[i], err) < 0)
+				    tg_period_kind_name(kind));
+	if (info->ref == NO_REF && tg_store_ref(e->store, e->index->id[i], info->idlen, &info->ref, err) < 0)
 		return -EINVAL;
-	if (!sl->have_start || sl->last_day != date->day || sl->last_kind != ind->period) {
-		sl->last_start = tg_period_start(ind->period, date->day);
+	if (!sl->have_start || sl->last_day != date->day || sl->last_kind != kind) {
+		sl->last_start = tg_period_start(kind, date->day);
 		sl->last_day = date->day;
-		sl->last_kind = ind->period;
+		sl->last_kind = kind;
 		sl->have_start = true;
 	}
-	return tg_store_put_ref(e->store, e->ref[i], sl->last_start, value, src->name, sl->wall,
+	return tg_store_put_ref(e->store, info->ref, sl->last_start, value, src->name, sl->wall,
 				err) < 0 ? -EINVAL : TG_SINK_ACCEPTED;
 }
 
@@ -467,14 +491,15 @@ void tg_engine_evaluate(struct tg_engine *e, tg_time now)
 		struct tg_eval_context ctx = { .now = now, .lang = cfg->daemon.language };
 		size_t which = 0;
 
-		if (e->ref[i] != NO_REF) {
-			s = tg_store_series_ref(e->store, e->ref[i]);
+		if (e->index->info[i].ref != NO_REF) {
+			s = tg_store_series_ref(e->store, e->index->info[i].ref);
 		} else {
 			/* points from the journal only: keep the reference for the
 			 * next cycles */
 			s = tg_store_series(e->store, ind->id);
-			if (s != NULL && tg_store_ref(e->store, ind->id, e->idlen[i], &e->ref[i], NULL) < 0)
-				e->ref[i] = NO_REF;
+			if (s != NULL &&
+			    tg_store_ref(e->store, ind->id, e->index->info[i].idlen, &e->index->info[i].ref, NULL) < 0)
+				e->index->info[i].ref = NO_REF;
 		}
 		fs = failing_source(e, ind, s, &which);
 		if (fs != NULL) {
@@ -545,6 +570,7 @@ int tg_engine_reconfigure(struct tg_engine *e, const struct tg_config *cfg, stru
 	struct tg_eval_result *results = NULL;
 	struct tg_http *http = NULL;
 	struct tg_source_http_cache *cache = NULL;
+	struct ind_index *index = NULL;
 	bool new_http = false;
 	struct tg_error cerr;
 
@@ -555,7 +581,8 @@ int tg_engine_reconfigure(struct tg_engine *e, const struct tg_config *cfg, stru
 	sources = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*sources));
 	slots = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*slots));
 	results = calloc(cfg->n_indicators ? cfg->n_indicators : 1, sizeof(*results));
-	if (sources == NULL || slots == NULL || results == NULL)
+	index = index_new(cfg);
+	if (sources == NULL || slots == NULL || results == NULL || index == NULL)
 		goto nomem;
 	if (has_http_sources(cfg)) {
 		struct tg_http_limits lim = {
@@ -583,7 +610,7 @@ int tg_engine_reconfigure(struct tg_engine *e, const struct tg_config *cfg, stru
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		ssize_t o = tg_config_source_index(old, cfg->sources[i].name);
 
-		slots[i] = (struct slot){ .e = e, .idx = i };
+		slots[i] = (struct slot){ .e = e, .idx = i, .last = SIZE_MAX };
 		if (o >= 0)
 			sources[i] = e->sources[o];
 	}
@@ -601,6 +628,8 @@ int tg_engine_reconfigure(struct tg_engine *e, const struct tg_config *cfg, stru
 	e->sources = sources;
 	e->slots = slots;
 	e->results = results;
+	index_free(e->index);
+	e->index = index;  /* the store's references are found again by id */
 	e->cfg = cfg;
 	return 0;
 nomem:
@@ -611,5 +640,6 @@ fail:
 	free(sources);
 	free(slots);
 	free(results);
+	index_free(index);
 	return -ENOMEM;
 }

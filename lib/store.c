@@ -1445,10 +1445,12 @@ const struct tg_series *tg_store_series(const struct tg_store *st, const char *i
 	return e != NULL && e->s.n > 0 ? &e->s : NULL;
 }
 
-void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref)
+void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref, uint32_t later)
 {
 	const struct entry *e;
 
+	if (later < st->nent)
+		__builtin_prefetch(&st->ent[later], 0);
 	if (ref >= st->nent)
 		return;
 	e = &st->ent[ref];

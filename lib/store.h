@@ -97,10 +97,11 @@ int tg_store_ref(struct tg_store *st, const char *indicator, size_t ilen, uint32
 int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double value,
 		     const char *source, int64_t loaded_at, struct tg_error *err);
 
-/* A hint: the next put on ref will likely come soon (a bulk load sorted by
- * period touches every series in turn; fetching its end ahead hides the
- * memory latency).  Changes nothing. */
-void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref);
+/* A hint: a put on ref will likely come soon, and one on later after it (a
+ * bulk load sorted by period touches every series in turn): fetches the end
+ * of ref's series and what later's is, to hide the memory latency.
+ * Changes nothing; invalid references are ignored. */
+void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref, uint32_t later);
 
 /* The series of ref, or NULL if it has no points (or ref is invalid). */
 const struct tg_series *tg_store_series_ref(const struct tg_store *st, uint32_t ref);

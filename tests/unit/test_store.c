@@ -1156,8 +1156,8 @@ static void test_refs(void **state)
 	assert_null(tg_store_series(a, "x"));
 	assert_null(tg_store_series_ref(a, r1));
 	assert_null(tg_store_series_ref(a, 12345));
-	tg_store_prefetch_ref(a, 12345);  /* a hint: harmless when wrong */
-	tg_store_prefetch_ref(a, r1);
+	tg_store_prefetch_ref(a, 12345, UINT32_MAX);  /* a hint: harmless when wrong */
+	tg_store_prefetch_ref(a, r1, r1);
 	assert_int_equal(tg_store_ref(a, "x", 1, &r2, &err), 0);
 	assert_int_equal(r1, r2);
 	assert_int_equal(tg_store_ref(a, "y", 1, &r3, &err), 0);
