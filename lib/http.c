@@ -14,6 +14,18 @@
  * callback nor from tg_http_start.  A callback may start or cancel transfers
  * and may even free the engine: the free is then deferred until the drain
  * loop unwinds, and no further callback is made.
+ *
+ * A fan-out (thousands of webhooks started at once) must cost per message,
+ * not per message waiting: curl 7.88 walks its queue of pending transfers
+ * at every completion, and an easy handle costs about 15 kB.  So the limits
+ * are kept here: at most max_parallel transfers in the multi, max_per_host
+ * to one host, the rest in a FIFO per host holding a copy of the request
+ * (one block); each completion begins the oldest that may.  Easy handles go
+ * back to a small pool and keep their options, so that the next request
+ * with the same options only sets its own pointers; connection sockets stay
+ * registered with sd-event between transfers (struct sock); and curl's "run
+ * now" is served right after the event that caused it (act()), not on a
+ * timer: a message costs one pass through the loop at most, not several.
  */
 #include "http.h"
 
@@ -25,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef TG_VERSION
 #define TG_VERSION "0"
@@ -43,49 +57,144 @@
 /* Retry-After beyond a year is nonsense; clamp rather than overflow. */
 #define RETRY_AFTER_MAX       (INT64_C(366) * 24 * 3600)
 #define N_SECRETS             4
+/* Idle easy handles kept for the next transfers (at most max_parallel). */
+#define POOL_MAX              64
+/* Rounds of curl's "now" work done right after an event (see act()). */
+#define KICK_ROUNDS           4
 
+/*
+ * A socket curl watches.  Connection sockets are opened and closed through
+ * our callbacks (ours): when curl stops watching one (CURL_POLL_REMOVE: its
+ * transfer is over, the connection waits in the cache) it stays registered,
+ * parked, and the next transfer on that connection takes it back without an
+ * epoll_ctl pair per message.  It leaves epoll in on_close_socket, before
+ * its descriptor is closed, so a number reused by another descriptor is
+ * never mistaken for it.  Others (curl's own, raw transfers') go at REMOVE.
+ */
 struct sock {
 	struct tg_http *h;
-	sd_event_source *src;
+	sd_event_source *src;      /* NULL until curl first watches it */
 	struct sock *prev, *next;
+	int fd;
+	bool ours, parked;
+};
+
+struct tlist {
+	struct tg_http_transfer *head, *tail;
+};
+
+/*
+ * Transfers to one host (host:port, or the proxy), for the per-host limit:
+ * those in the multi and the FIFO of those waiting.  Freed when both are
+ * empty.  Raw transfers (their URL is the caller's) share one entry without
+ * a per-host limit: curl's own limit still applies to them.
+ */
+struct host {
+	struct host *prev, *next;
+	struct tlist q;
+	size_t active;
+	bool unlimited;
+	char key[];
 };
 
 struct tg_http {
 	sd_event *ev;
 	CURLM *multi;
 	sd_event_source *timer;
+	sd_event_source *kick;     /* curl's timeout 0: "now", without the timer's slack */
+	bool kick_wanted;
+	bool timer_armed;
+	uint64_t timer_at;         /* when armed (CLOCK_MONOTONIC usec) */
+	sd_event_source *defer;    /* reports, from the loop, transfers that could not begin */
 	struct sock *socks;
-	struct tg_http_transfer *transfers;
+	struct tg_http_transfer *transfers;   /* every one not finished, whatever its state */
 	size_t n_transfers;
+	struct host *hosts;
+	struct host *raw;          /* the entry of raw transfers, kept until the end */
+	struct tlist failed;       /* could not begin: their callbacks are due */
+	size_t active;             /* in the multi */
+	size_t max_parallel, max_per_host;
+	uint64_t next_seq;         /* FIFO order across hosts */
+	/* the last URL parsed (without a password, not through a proxy) and
+	 * what parsing it gave: a fan-out posts to one URL again and again */
+	char *memo_url, *memo_rurl, *memo_key;
+	bool memo_https;
+	struct pooled *pool;       /* idle easy handles, for the next transfers */
+	size_t n_pool, pool_cap;
 	bool draining;       /* inside drain(): a free must wait */
 	bool free_pending;
 	bool curl_global;
 };
 
+enum state {
+	ST_QUEUED,     /* in its host's FIFO */
+	ST_ACTIVE,     /* in the multi */
+	ST_FAILED,     /* could not begin: in h->failed, reported from the loop */
+	ST_DONE,       /* detached: its callback is running or it is being freed */
+};
+
+enum method { M_GET, M_HEAD, M_DELETE, M_BODY };
+
+/* What the options of an HTTP transfer depend on, but for the request's
+ * own body and header list. */
+struct opts {
+	const char *url, *ca_file, *proxy, *bearer, *username, *password;
+	const char *custom;            /* CURLOPT_CUSTOMREQUEST, a literal */
+	enum method method;
+	int64_t timeout_ms;
+	long low_speed_limit, low_speed_time;
+	size_t max_size;
+	bool https, no_redirect, truncate_body;
+};
+
+/*
+ * An idle handle.  With mem, it still has every option of the last request
+ * it carried (whose strings mem holds, as curl keeps pointers to the header
+ * list and the body), and a request with the same opts only sets its own
+ * pointers again: the usual way of reusing a libcurl handle.  Without mem
+ * it was reset.  Credentials so stay in memory until the handle is reused
+ * or the engine freed, as they did in curl's own copies.
+ */
+struct pooled {
+	CURL *easy;
+	char *mem;
+	size_t mem_size;
+	struct opts o;
+};
+
 struct tg_http_transfer {
 	struct tg_http *h;
-	struct tg_http_transfer *prev, *next;
+	struct tg_http_transfer *prev, *next;     /* h->transfers */
+	struct tg_http_transfer *qprev, *qnext;   /* its host's FIFO, or h->failed */
+	struct host *host;
+	uint64_t seq;
+	enum state state;
 	CURL *easy;
-	struct curl_slist *headers;
 	tg_http_done_fn done;
 	tg_http_raw_done_fn raw_done;   /* set for tg_http_start_raw transfers */
 	void *ctx;
+	/* the request, owned, in one block (mem): its strings (o), body, headers */
+	char *mem;
+	size_t mem_size;
+	struct opts o;
+	const char *body;
+	size_t body_len;
+	struct curl_slist *headers;    /* its nodes live in mem */
+	int fail_rc;                   /* ST_FAILED: the result */
+	CURLcode fail_code;            /* ST_FAILED raw transfers: the curl code */
 	char *rurl;                   /* the request URL, redacted */
 	char *secrets[N_SECRETS];     /* scrubbed from every message */
 	char *buf;
-	size_t len, cap, max_size;
+	size_t len, cap;
 	char *etag, *last_modified;
 	int64_t retry_after;
-	int64_t timeout_ms;
-	long low_speed_limit, low_speed_time;
-	uint64_t started_usec;        /* CLOCK_MONOTONIC */
-	bool https;
+	uint64_t started_usec;        /* CLOCK_MONOTONIC, at tg_http_start */
 	bool too_large, oom;
-	bool truncate_body, hide_path;
+	bool hide_path;
 	bool finishing;               /* its callback is running */
 	char *effective_url;
 	char errbuf[CURL_ERROR_SIZE];
-	char error[TG_ERROR_MAX];
+	char *error;                  /* the message of a failure (allocated then) */
 };
 
 /* ---- small helpers ---- */
@@ -388,9 +497,9 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	struct tg_http_transfer *t = userp;
 	size_t len = size * nmemb;   /* size is always 1 */
 
-	if (len > t->max_size - t->len) {
-		if (t->truncate_body) {
-			len = t->max_size - t->len;   /* keep what fits, drop the rest */
+	if (len > t->o.max_size - t->len) {
+		if (t->o.truncate_body) {
+			len = t->o.max_size - t->len;   /* keep what fits, drop the rest */
 			if (len == 0)
 				return size * nmemb;
 		} else {
@@ -404,8 +513,8 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 
 		while (cap < need)
 			cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-		if (cap > t->max_size + 1)
-			cap = t->max_size + 1;
+		if (cap > t->o.max_size + 1)
+			cap = t->o.max_size + 1;
 		nb = realloc(t->buf, cap);
 		if (nb == NULL) {
 			t->oom = true;
@@ -513,33 +622,133 @@ static void sock_free(struct sock *s)
 	free(s);
 }
 
-static void drain(struct tg_http *h);
+static struct sock *sock_new(struct tg_http *h, int fd, bool ours)
+{
+	struct sock *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->h = h;
+	s->fd = fd;
+	s->ours = ours;
+	s->next = h->socks;
+	if (h->socks != NULL)
+		h->socks->prev = s;
+	h->socks = s;
+	return s;
+}
+
+/* One of ours, by its descriptor (a handful of connections: a list will do). */
+static struct sock *sock_find(struct tg_http *h, int fd)
+{
+	struct sock *s;
+
+	for (s = h->socks; s != NULL; s = s->next)
+		if (s->fd == fd && s->ours)
+			return s;
+	return NULL;
+}
+
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+				    struct curl_sockaddr *a)
+{
+	struct tg_http *h = clientp;
+	struct sock *s;
+	int fd;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd < 0)
+		return CURL_SOCKET_BAD;
+	s = sock_new(h, fd, true);
+	if (s == NULL) {
+		close(fd);
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
+}
+
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+	struct sock *s = sock_find(clientp, fd);
+
+	if (s != NULL)
+		sock_free(s);   /* out of epoll while the descriptor is still this one */
+	return close(fd);
+}
+
+static int arm_timer(struct tg_http *h, uint64_t when)
+{
+	if (sd_event_source_set_time(h->timer, when) < 0 ||
+	    sd_event_source_set_enabled(h->timer, SD_EVENT_ONESHOT) < 0) {
+		h->timer_armed = false;
+		return -1;
+	}
+	h->timer_armed = true;
+	h->timer_at = when;
+	return 0;
+}
+
+static bool drain(struct tg_http *h);
+
+/*
+ * Hands an event to curl, then completes what finished.  When curl asks
+ * for "now" meanwhile (a transfer that begins on a reused connection, the
+ * next step of one), that runs here too, a few rounds at most, instead of
+ * one more turn of the loop per message; the kick source stays for the rest.
+ */
+static void act(struct tg_http *h, curl_socket_t fd, int mask)
+{
+	int running, rounds;
+
+	(void)curl_multi_socket_action(h->multi, fd, mask, &running);
+	for (rounds = 0; drain(h) && h->kick_wanted && rounds < KICK_ROUNDS; rounds++) {
+		h->kick_wanted = false;
+		(void)sd_event_source_set_enabled(h->kick, SD_EVENT_OFF);
+		(void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
 
 static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
-	struct tg_http *h = userdata;
-	int mask = 0, running;
+	struct sock *s = userdata;
+	int mask = 0;
 
 	(void)src;
+	if (s->parked) {
+		/* an idle connection spoke (the server closed it): stop watching,
+		 * curl finds it dead when it next tries it */
+		sock_free(s);
+		return 0;
+	}
 	if (revents & (EPOLLIN | EPOLLPRI))
 		mask |= CURL_CSELECT_IN;
 	if (revents & EPOLLOUT)
 		mask |= CURL_CSELECT_OUT;
 	/* ERR/HUP alone: 0 lets curl poll the socket and name the error itself */
-	(void)curl_multi_socket_action(h->multi, fd, mask, &running);
-	drain(h);   /* may free h */
+	act(s->h, fd, mask);   /* may free h and s */
 	return 0;
 }
 
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct tg_http *h = userdata;
-	int running;
 
 	(void)src;
 	(void)usec;
-	(void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	drain(h);   /* may free h */
+	h->timer_armed = false;
+	act(h, CURL_SOCKET_TIMEOUT, 0);   /* may free h */
+	return 0;
+}
+
+static int on_kick(sd_event_source *src, void *userdata)
+{
+	struct tg_http *h = userdata;
+
+	(void)src;
+	h->kick_wanted = false;
+	act(h, CURL_SOCKET_TIMEOUT, 0);   /* may free h */
 	return 0;
 }
 
@@ -550,9 +759,12 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	uint32_t events = 0;
 
 	(void)easy;
+	/* curl forgets the assignment itself at REMOVE */
 	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL)
-			sock_free(s);   /* curl forgets the assignment itself */
+		if (s != NULL && s->ours)
+			s->parked = true;
+		else if (s != NULL)
+			sock_free(s);
 		return 0;
 	}
 	if (what & CURL_POLL_IN)
@@ -560,23 +772,23 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	if (what & CURL_POLL_OUT)
 		events |= EPOLLOUT;
 	if (s == NULL) {
-		s = calloc(1, sizeof(*s));
-		if (s == NULL)
+		s = sock_find(h, fd);
+		if (s == NULL && (s = sock_new(h, fd, false)) == NULL)
 			return -1;
-		s->h = h;
-		if (sd_event_add_io(h->ev, &s->src, fd, events, on_io, h) < 0) {
-			free(s);
-			return -1;
-		}
-		(void)sd_event_source_set_description(s->src, "http-io");
-		s->next = h->socks;
-		if (h->socks != NULL)
-			h->socks->prev = s;
-		h->socks = s;
+		s->parked = false;
 		if (curl_multi_assign(h->multi, fd, s) != CURLM_OK) {
 			sock_free(s);
 			return -1;
 		}
+	}
+	if (s->src == NULL) {
+		if (sd_event_add_io(h->ev, &s->src, fd, events, on_io, s) < 0) {
+			s->src = NULL;
+			(void)curl_multi_assign(h->multi, fd, NULL);
+			sock_free(s);
+			return -1;
+		}
+		(void)sd_event_source_set_description(s->src, "http-io");
 	} else if (sd_event_source_set_io_events(s->src, events) < 0) {
 		return -1;
 	}
@@ -585,30 +797,241 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	return 0;
 }
 
+/*
+ * curl's one timer.  0 ("as soon as possible": every transfer that begins,
+ * many steps of one) goes to the kick source, which runs on the next
+ * iteration, from the loop and never from here: a timer, even one already
+ * due, fires only at the end of its accuracy window (sd-event coalesces
+ * wake-ups), a millisecond lost at each step.  A later deadline than the
+ * one armed does not move the timer (each transfer that begins pushes
+ * curl's next deadline, its timeout, a little later: a timerfd_settime per
+ * message).  Firing early is harmless: after a timeout action curl always
+ * tells its next deadline again, even an unchanged one.
+ */
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct tg_http *h = userp;
-	uint64_t now;
+	uint64_t now, when;
 
 	(void)multi;
-	if (timeout_ms < 0)
-		return sd_event_source_set_enabled(h->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
-	/* 0 means "as soon as possible": a time already reached fires on the
-	 * next iteration, from the loop and never from here */
+	if (timeout_ms < 0) {
+		h->kick_wanted = false;
+		h->timer_armed = false;
+		return sd_event_source_set_enabled(h->timer, SD_EVENT_OFF) < 0 ||
+		       sd_event_source_set_enabled(h->kick, SD_EVENT_OFF) < 0 ? -1 : 0;
+	}
+	if (timeout_ms == 0) {
+		h->kick_wanted = true;
+		return sd_event_source_set_enabled(h->kick, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
+	}
 	if (sd_event_now(h->ev, CLOCK_MONOTONIC, &now) < 0)
 		return -1;
-	if (sd_event_source_set_time(h->timer, now + (uint64_t)timeout_ms * 1000u) < 0 ||
-	    sd_event_source_set_enabled(h->timer, SD_EVENT_ONESHOT) < 0)
+	when = now + (uint64_t)timeout_ms * 1000u;
+	h->kick_wanted = false;
+	if (sd_event_source_set_enabled(h->kick, SD_EVENT_OFF) < 0)
 		return -1;
-	return 0;
+	if (h->timer_armed && h->timer_at <= when)
+		return 0;
+	return arm_timer(h, when);
+}
+
+/* ---- the waiting lines and the pool of easy handles ---- */
+
+static void tl_push(struct tlist *l, struct tg_http_transfer *t)
+{
+	t->qnext = NULL;
+	t->qprev = l->tail;
+	if (l->tail != NULL)
+		l->tail->qnext = t;
+	else
+		l->head = t;
+	l->tail = t;
+}
+
+static void tl_remove(struct tlist *l, struct tg_http_transfer *t)
+{
+	if (t->qprev != NULL)
+		t->qprev->qnext = t->qnext;
+	else
+		l->head = t->qnext;
+	if (t->qnext != NULL)
+		t->qnext->qprev = t->qprev;
+	else
+		l->tail = t->qprev;
+	t->qprev = t->qnext = NULL;
+}
+
+/* The entry of key, created if needed (a handful of hosts: a list will do). */
+static struct host *host_get(struct tg_http *h, const char *key)
+{
+	struct host *ho;
+	size_t len = strlen(key);
+
+	for (ho = h->hosts; ho != NULL; ho = ho->next)
+		if (!ho->unlimited && strcmp(ho->key, key) == 0)
+			return ho;
+	ho = calloc(1, sizeof(*ho) + len + 1);
+	if (ho == NULL)
+		return NULL;
+	memcpy(ho->key, key, len + 1);
+	ho->next = h->hosts;
+	if (h->hosts != NULL)
+		h->hosts->prev = ho;
+	h->hosts = ho;
+	return ho;
+}
+
+static void host_free(struct tg_http *h, struct host *ho)
+{
+	if (ho->prev != NULL)
+		ho->prev->next = ho->next;
+	else
+		h->hosts = ho->next;
+	if (ho->next != NULL)
+		ho->next->prev = ho->prev;
+	free(ho);
+}
+
+/* Frees an entry nothing uses any more (the raw one stays). */
+static void host_release(struct tg_http *h, struct host *ho)
+{
+	if (ho != NULL && !ho->unlimited && ho->active == 0 && ho->q.head == NULL)
+		host_free(h, ho);
+}
+
+/* The host whose first waiting transfer is the oldest of those that may
+ * begin (the per-host limit), or NULL. */
+static struct host *next_host(const struct tg_http *h)
+{
+	struct host *ho, *best = NULL;
+
+	for (ho = h->hosts; ho != NULL; ho = ho->next)
+		if (ho->q.head != NULL && (ho->unlimited || ho->active < h->max_per_host) &&
+		    (best == NULL || ho->q.head->seq < best->q.head->seq))
+			best = ho;
+	return best;
+}
+
+static void free_mem(char *mem, size_t size)
+{
+	if (mem != NULL) {
+		explicit_bzero(mem, size);   /* the URL, credentials */
+		free(mem);
+	}
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool opts_eq(const struct opts *a, const struct opts *b)
+{
+	return a->method == b->method && a->custom == b->custom &&
+	       a->timeout_ms == b->timeout_ms && a->low_speed_limit == b->low_speed_limit &&
+	       a->low_speed_time == b->low_speed_time && a->max_size == b->max_size &&
+	       a->https == b->https && a->no_redirect == b->no_redirect &&
+	       a->truncate_body == b->truncate_body && str_eq(a->url, b->url) &&
+	       str_eq(a->ca_file, b->ca_file) && str_eq(a->proxy, b->proxy) &&
+	       str_eq(a->bearer, b->bearer) && str_eq(a->username, b->username) &&
+	       str_eq(a->password, b->password);
+}
+
+/* A handle for a request with opts o: preferably an idle one set up for
+ * the same opts (*same: only the request's own options are to be set),
+ * else an idle one reset, else a new one. */
+static CURL *pool_take(struct tg_http *h, const struct opts *o, bool *same)
+{
+	struct pooled p;
+	size_t i = h->n_pool;
+
+	*same = false;
+	if (i == 0)
+		return curl_easy_init();
+	while (i > 0 && !(h->pool[i - 1].mem != NULL && opts_eq(&h->pool[i - 1].o, o)))
+		i--;
+	if (i > 0) {
+		*same = true;
+		i--;
+	} else {
+		i = h->n_pool - 1;
+	}
+	p = h->pool[i];
+	h->pool[i] = h->pool[--h->n_pool];
+	if (!*same && p.mem != NULL)
+		curl_easy_reset(p.easy);
+	/* the handle's pointers into mem are all set again before it runs */
+	free_mem(p.mem, p.mem_size);
+	return p.easy;
+}
+
+/* Takes back a handle out of the multi, reset (a transfer cut short), or
+ * with its options and the block (*mem) they point into, whose ownership
+ * passes to the pool.  Connections stay in the multi's cache, which is
+ * what makes them reused. */
+static void pool_put(struct tg_http *h, CURL *easy, char **mem, size_t mem_size,
+		     const struct opts *o)
+{
+	struct pooled *p;
+
+	if (easy == NULL)
+		return;
+	if (h->n_pool == h->pool_cap) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	p = &h->pool[h->n_pool++];
+	p->easy = easy;
+	p->mem = NULL;
+	if (mem == NULL || *mem == NULL ||
+	    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, (char *)NULL) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)NULL) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)NULL) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)NULL) != CURLE_OK) {
+		curl_easy_reset(easy);
+		return;
+	}
+	/* nothing points at the transfer about to be freed any more */
+	p->mem = *mem;
+	p->mem_size = mem_size;
+	p->o = *o;
+	*mem = NULL;
 }
 
 /* ---- transfers ---- */
 
-static void transfer_unlink(struct tg_http_transfer *t)
+static void transfer_link(struct tg_http_transfer *t)
 {
 	struct tg_http *h = t->h;
 
+	t->next = h->transfers;
+	if (h->transfers != NULL)
+		h->transfers->prev = t;
+	h->transfers = t;
+	h->n_transfers++;
+}
+
+/* Takes t out of the multi and of every list (t->easy stays); the slot and
+ * the host's share it held are free again, but nothing begins here. */
+static void detach(struct tg_http_transfer *t)
+{
+	struct tg_http *h = t->h;
+
+	switch (t->state) {
+	case ST_QUEUED:
+		tl_remove(&t->host->q, t);
+		break;
+	case ST_ACTIVE:
+		(void)curl_multi_remove_handle(h->multi, t->easy);
+		h->active--;
+		t->host->active--;
+		break;
+	case ST_FAILED:
+		tl_remove(&h->failed, t);
+		break;
+	case ST_DONE:
+		return;
+	}
 	if (t->prev != NULL)
 		t->prev->next = t->next;
 	else
@@ -617,17 +1040,23 @@ static void transfer_unlink(struct tg_http_transfer *t)
 		t->next->prev = t->prev;
 	t->prev = t->next = NULL;
 	h->n_transfers--;
+	host_release(h, t->host);
+	t->host = NULL;
+	t->state = ST_DONE;
 }
 
+/* t must be detached (or never linked). */
 static void transfer_free(struct tg_http_transfer *t)
 {
 	size_t i;
 
 	if (t == NULL)
 		return;
-	if (t->easy != NULL)
+	if (t->raw_done != NULL)
 		curl_easy_cleanup(t->easy);
-	curl_slist_free_all(t->headers);
+	else
+		pool_put(t->h, t->easy, NULL, 0, NULL);   /* maybe cut short: reset */
+	free_mem(t->mem, t->mem_size);
 	for (i = 0; i < N_SECRETS; i++)
 		free_secret(t->secrets[i]);
 	free(t->rurl);
@@ -635,6 +1064,7 @@ static void transfer_free(struct tg_http_transfer *t)
 	free(t->etag);
 	free(t->last_modified);
 	free(t->effective_url);
+	free(t->error);
 	free(t);
 }
 
@@ -661,14 +1091,31 @@ static bool is_tls_error(CURLcode c)
 	}
 }
 
+/* t->error, a copy of msg with every secret scrubbed; NULL without memory. */
+static void set_error(struct tg_http_transfer *t, char *msg, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < N_SECRETS; i++)
+		scrub(msg, size, t->secrets[i]);
+	free(t->error);
+	t->error = strdup(msg);
+}
+
+/* What a failed transfer's callback shows when even its message could not
+ * be allocated. */
+static const char *error_of(const struct tg_http_transfer *t)
+{
+	return t->error != NULL ? t->error : "http: out of memory";
+}
+
 /* Fills t->error with "URL: what happened" and returns the result code. */
 static int describe_failure(struct tg_http_transfer *t, CURLcode code,
 			    struct tg_http_response *r)
 {
-	char what[512], tmp[64], quoted[400];
+	char what[512], tmp[64], quoted[400], msg[TG_ERROR_MAX];
 	const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(code);
 	int rc;
-	size_t i;
 
 	tg_error_quote(detail, strlen(detail), 300, quoted, sizeof(quoted));
 	if (t->oom) {
@@ -677,7 +1124,7 @@ static int describe_failure(struct tg_http_transfer *t, CURLcode code,
 	} else if (t->too_large || code == CURLE_FILESIZE_EXCEEDED) {
 		r->too_large = true;
 		rc = -EFBIG;
-		format_size(t->max_size, tmp, sizeof(tmp));
+		format_size(t->o.max_size, tmp, sizeof(tmp));
 		snprintf(what, sizeof(what), "response larger than %s: aborted", tmp);
 	} else if (code == CURLE_OPERATION_TIMEDOUT) {
 		r->timed_out = true;
@@ -686,13 +1133,13 @@ static int describe_failure(struct tg_http_transfer *t, CURLcode code,
 		if (strncmp(t->errbuf, "Operation too slow", 18) == 0) {
 			snprintf(what, sizeof(what),
 				 "too slow: less than %ld byte%s/s for %ld s: aborted",
-				 t->low_speed_limit, t->low_speed_limit == 1 ? "" : "s",
-				 t->low_speed_time);
+				 t->o.low_speed_limit, t->o.low_speed_limit == 1 ? "" : "s",
+				 t->o.low_speed_time);
 		} else {
-			format_ms(t->timeout_ms, tmp, sizeof(tmp));
+			format_ms(t->o.timeout_ms, tmp, sizeof(tmp));
 			snprintf(what, sizeof(what), "timed out after %s", tmp);
 		}
-	} else if (code == CURLE_UNSUPPORTED_PROTOCOL && t->https) {
+	} else if (code == CURLE_UNSUPPORTED_PROTOCOL && t->o.https) {
 		rc = -EPROTONOSUPPORT;
 		/* REDIR_PROTOCOLS is "https": the effective URL is the refused target */
 		snprintf(what, sizeof(what), "redirect to %.300s refused: an https URL may only "
@@ -718,10 +1165,151 @@ static int describe_failure(struct tg_http_transfer *t, CURLcode code,
 			rc = -EIO;
 		snprintf(what, sizeof(what), "%s", quoted);
 	}
-	snprintf(t->error, sizeof(t->error), "%s: %s", t->rurl, what);
-	for (i = 0; i < N_SECRETS; i++)
-		scrub(t->error, sizeof(t->error), t->secrets[i]);
+	snprintf(msg, sizeof(msg), "%s: %s", t->rurl, what);
+	set_error(t, msg, sizeof(msg));
 	return rc;
+}
+
+#define SETOPT(opt, val)                                                                   \
+	do {                                                                               \
+		if (curl_easy_setopt(easy, opt, val) != CURLE_OK)                          \
+			return tg_error_setc(err, -EIO, "%s: libcurl refused option %s",   \
+					     t->rurl, #opt);                               \
+	} while (0)
+
+/* Every option of an HTTP transfer, from the copy of its request, on a
+ * fresh or reset handle. */
+/* The options that point at t and at its own body and header list. */
+static int set_own_options(struct tg_http_transfer *t, CURL *easy, struct tg_error *err)
+{
+	SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
+	SETOPT(CURLOPT_PRIVATE, (void *)t);
+	SETOPT(CURLOPT_WRITEDATA, (void *)t);
+	SETOPT(CURLOPT_HEADERDATA, (void *)t);
+	if (t->o.method == M_BODY) {
+		/* t->body lives as long as the transfer: no copy in curl */
+		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+		SETOPT(CURLOPT_POSTFIELDS, t->body);
+	}
+	SETOPT(CURLOPT_HTTPHEADER, t->headers);
+	return 0;
+}
+
+static int set_options(struct tg_http_transfer *t, CURL *easy, struct tg_error *err)
+{
+	SETOPT(CURLOPT_URL, t->o.url);
+	SETOPT(CURLOPT_NOSIGNAL, 1L);
+	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, t->o.https ? "https" : "http,https");
+	SETOPT(CURLOPT_FOLLOWLOCATION, t->o.no_redirect ? 0L : 1L);
+	SETOPT(CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+	SETOPT(CURLOPT_TIMEOUT_MS, (long)t->o.timeout_ms);
+	SETOPT(CURLOPT_LOW_SPEED_LIMIT, t->o.low_speed_limit);
+	SETOPT(CURLOPT_LOW_SPEED_TIME, t->o.low_speed_time);
+	if (!t->o.truncate_body)
+		SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(t->o.max_size > (size_t)INT64_MAX ?
+							       INT64_MAX : (int64_t)t->o.max_size));
+	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (t->o.ca_file != NULL) {
+		/* only this CA: the distribution's directory must not widen it */
+		SETOPT(CURLOPT_CAINFO, t->o.ca_file);
+		SETOPT(CURLOPT_CAPATH, (char *)NULL);
+	}
+	if (t->o.proxy != NULL) {
+		SETOPT(CURLOPT_PROXY, t->o.proxy);
+		SETOPT(CURLOPT_NOPROXY, "");   /* no_proxy from the environment ignored too */
+	} else {
+		SETOPT(CURLOPT_NOPROXY, "*");  /* http_proxy & co. ignored */
+	}
+	SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+	SETOPT(CURLOPT_USERAGENT, "traguardo/" TG_VERSION);
+	SETOPT(CURLOPT_WRITEFUNCTION, on_write);
+	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	SETOPT(CURLOPT_OPENSOCKETDATA, (void *)t->h);
+	SETOPT(CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	SETOPT(CURLOPT_CLOSESOCKETDATA, (void *)t->h);
+	if (t->o.bearer != NULL) {
+		SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		SETOPT(CURLOPT_XOAUTH2_BEARER, t->o.bearer);
+	} else if (t->o.username != NULL) {
+		SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(CURLOPT_USERNAME, t->o.username);
+		SETOPT(CURLOPT_PASSWORD, t->o.password != NULL ? t->o.password : "");
+	}
+	if (t->o.method == M_HEAD) {
+		SETOPT(CURLOPT_NOBODY, 1L);
+	} else if (t->o.method == M_DELETE) {
+		SETOPT(CURLOPT_CUSTOMREQUEST, "DELETE");
+	} else if (t->o.method == M_BODY && t->o.custom != NULL) {
+		SETOPT(CURLOPT_CUSTOMREQUEST, t->o.custom);
+	}
+	return set_own_options(t, easy, err);
+}
+
+#undef SETOPT
+
+/* Puts t in the multi.  The timeout starts now: curl counts it from here. */
+static int launch(struct tg_http_transfer *t, struct tg_error *err)
+{
+	struct tg_http *h = t->h;
+	int rc;
+
+	if (t->raw_done == NULL) {
+		bool same = false;
+
+		if (t->easy == NULL && (t->easy = pool_take(h, &t->o, &same)) == NULL)
+			return tg_error_setc(err, -ENOMEM, "%s: out of memory", t->rurl);
+		rc = same ? set_own_options(t, t->easy, err) : set_options(t, t->easy, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (curl_multi_add_handle(h->multi, t->easy) != CURLM_OK)
+		return tg_error_setc(err, -EIO, "%s: libcurl refused the transfer",
+				     t->rurl != NULL ? t->rurl : "http");
+	t->state = ST_ACTIVE;
+	h->active++;
+	t->host->active++;
+	return 0;
+}
+
+/* A transfer that left its queue but could not begin: its callback comes
+ * from the loop (on_defer), never from the function that tried. */
+static void fail_later(struct tg_http_transfer *t, int rc, char *msg, size_t size)
+{
+	struct tg_http *h = t->h;
+	struct host *ho = t->host;
+
+	t->fail_rc = rc;
+	t->fail_code = rc == -ENOMEM ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+	set_error(t, msg, size);
+	t->state = ST_FAILED;
+	t->host = NULL;
+	host_release(h, ho);
+	tl_push(&h->failed, t);
+	(void)sd_event_source_set_enabled(h->defer, SD_EVENT_ONESHOT);
+}
+
+/* Begins waiting transfers, oldest first, while there is room.  Afterwards
+ * either every slot is taken or nothing waiting may begin (its host is at
+ * its limit): tg_http_start relies on it.  Calls no callback. */
+static void pump(struct tg_http *h)
+{
+	while (!h->free_pending && h->active < h->max_parallel) {
+		struct host *ho = next_host(h);
+		struct tg_http_transfer *t;
+		struct tg_error err;
+		int rc;
+
+		if (ho == NULL)
+			return;
+		t = ho->q.head;
+		tl_remove(&ho->q, t);
+		rc = launch(t, &err);
+		if (rc < 0)
+			fail_later(t, rc, err.msg, sizeof(err.msg));
+	}
 }
 
 static void transfer_complete(struct tg_http_transfer *t, CURLcode code)
@@ -732,8 +1320,8 @@ static void transfer_complete(struct tg_http_transfer *t, CURLcode code)
 	long status = 0;
 
 	if (t->raw_done != NULL) {
-		transfer_unlink(t);
-		(void)curl_multi_remove_handle(h->multi, t->easy);
+		detach(t);
+		pump(h);
 		t->finishing = true;
 		t->raw_done(t->ctx, t->easy, (int)code);
 		transfer_free(t);
@@ -741,7 +1329,9 @@ static void transfer_complete(struct tg_http_transfer *t, CURLcode code)
 	}
 
 	r.elapsed_ms = (int64_t)((now_usec() - t->started_usec) / 1000u);
-	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != NULL)
+	/* the same URL (no redirect): its redacted form is t->rurl already */
+	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != NULL &&
+	    strcmp(eff, t->o.url) != 0)
 		t->effective_url = redact_dup(eff);
 	if (t->hide_path && t->effective_url != NULL)
 		tg_http_hide_path(t->effective_url, strlen(t->effective_url) + 1);
@@ -759,14 +1349,74 @@ static void transfer_complete(struct tg_http_transfer *t, CURLcode code)
 		r.retry_after = t->retry_after;
 	} else {
 		r.result = describe_failure(t, code, &r);
-		r.error = t->error;
+		r.error = error_of(t);
 	}
 
-	transfer_unlink(t);
-	(void)curl_multi_remove_handle(h->multi, t->easy);
+	detach(t);
+	/* the handle (and its connection) go to the next one before the
+	 * callback: whatever the callback starts waits behind older requests */
+	pool_put(h, t->easy, &t->mem, t->mem_size, &t->o);
+	t->easy = NULL;
+	memset(&t->o, 0, sizeof(t->o));   /* its strings may be gone with the pool's */
+	pump(h);
 	t->finishing = true;   /* a tg_http_cancel(t) from the callback is a no-op */
 	t->done(t->ctx, &r);
 	transfer_free(t);
+}
+
+static void report_failed(struct tg_http_transfer *t)
+{
+	struct tg_http_response r = { .retry_after = -1 };
+
+	detach(t);
+	t->finishing = true;
+	if (t->raw_done != NULL) {
+		t->raw_done(t->ctx, t->easy, (int)t->fail_code);
+	} else {
+		r.result = t->fail_rc;
+		r.error = error_of(t);
+		r.body = "";
+		r.effective_url = t->rurl;
+		r.elapsed_ms = (int64_t)((now_usec() - t->started_usec) / 1000u);
+		t->done(t->ctx, &r);
+	}
+	transfer_free(t);
+}
+
+static void destroy(struct tg_http *h);
+
+static int on_defer(sd_event_source *src, void *userdata)
+{
+	struct tg_http *h = userdata;
+
+	(void)src;
+	h->draining = true;
+	while (!h->free_pending && h->failed.head != NULL)
+		report_failed(h->failed.head);
+	h->draining = false;
+	if (h->free_pending)
+		destroy(h);
+	return 0;
+}
+
+static void memo_clear(struct tg_http *h)
+{
+	free_secret(h->memo_url);   /* a webhook's path is its secret */
+	free_secret(h->memo_rurl);
+	free(h->memo_key);
+	h->memo_url = h->memo_rurl = h->memo_key = NULL;
+}
+
+static void memo_set(struct tg_http *h, const char *url, const char *rurl, const char *key,
+		     bool https)
+{
+	memo_clear(h);
+	h->memo_url = strdup(url);
+	h->memo_rurl = strdup(rurl);
+	h->memo_key = strdup(key);
+	h->memo_https = https;
+	if (h->memo_url == NULL || h->memo_rurl == NULL || h->memo_key == NULL)
+		memo_clear(h);   /* only a shortcut: nothing is lost */
 }
 
 static void destroy(struct tg_http *h)
@@ -774,22 +1424,35 @@ static void destroy(struct tg_http *h)
 	while (h->transfers != NULL) {
 		struct tg_http_transfer *t = h->transfers;
 
-		transfer_unlink(t);
-		(void)curl_multi_remove_handle(h->multi, t->easy);
+		detach(t);
 		transfer_free(t);
 	}
 	if (h->multi != NULL)
 		curl_multi_cleanup(h->multi);   /* may still report sockets removed */
 	while (h->socks != NULL)
 		sock_free(h->socks);
+	while (h->n_pool > 0) {
+		struct pooled *p = &h->pool[--h->n_pool];
+
+		curl_easy_cleanup(p->easy);
+		free_mem(p->mem, p->mem_size);
+	}
+	free(h->pool);
+	memo_clear(h);
+	while (h->hosts != NULL)
+		host_free(h, h->hosts);
 	sd_event_source_disable_unref(h->timer);
+	sd_event_source_disable_unref(h->kick);
+	sd_event_source_disable_unref(h->defer);
 	sd_event_unref(h->ev);
 	if (h->curl_global)
 		curl_global_cleanup();
 	free(h);
 }
 
-static void drain(struct tg_http *h)
+/* Completes every finished transfer.  Returns false when a callback freed
+ * the engine (h is gone). */
+static bool drain(struct tg_http *h)
 {
 	CURLMsg *m;
 	int left;
@@ -810,8 +1473,11 @@ static void drain(struct tg_http *h)
 		transfer_complete(t, code);
 	}
 	h->draining = false;
-	if (h->free_pending)
+	if (h->free_pending) {
 		destroy(h);
+		return false;
+	}
+	return true;
 }
 
 /* ---- public API ---- */
@@ -844,6 +1510,19 @@ struct tg_http *tg_http_new(sd_event *ev, const struct tg_http_limits *limits,
 		return NULL;
 	}
 	h->ev = sd_event_ref(ev);
+	h->max_parallel = (size_t)parallel;
+	h->max_per_host = (size_t)per_host;
+	h->pool_cap = h->max_parallel < POOL_MAX ? h->max_parallel : POOL_MAX;
+	h->pool = calloc(h->pool_cap, sizeof(*h->pool));
+	h->raw = calloc(1, sizeof(*h->raw) + 1);
+	if (h->pool == NULL || h->raw == NULL) {
+		free(h->raw);
+		h->raw = NULL;
+		tg_error_set(err, "http: out of memory");
+		goto fail;
+	}
+	h->raw->unlimited = true;
+	h->hosts = h->raw;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		tg_error_set(err, "http: libcurl initialisation failed");
 		goto fail;
@@ -870,6 +1549,18 @@ struct tg_http *tg_http_new(sd_event *ev, const struct tg_http_limits *limits,
 		goto fail;
 	}
 	(void)sd_event_source_set_description(h->timer, "http-timer");
+	r = sd_event_add_defer(ev, &h->kick, on_kick, h);
+	if (r < 0 || (r = sd_event_source_set_enabled(h->kick, SD_EVENT_OFF)) < 0) {
+		tg_error_setc(err, r, "http: cannot create an event source: %s", strerror(-r));
+		goto fail;
+	}
+	(void)sd_event_source_set_description(h->kick, "http-now");
+	r = sd_event_add_defer(ev, &h->defer, on_defer, h);
+	if (r < 0 || (r = sd_event_source_set_enabled(h->defer, SD_EVENT_OFF)) < 0) {
+		tg_error_setc(err, r, "http: cannot create an event source: %s", strerror(-r));
+		goto fail;
+	}
+	(void)sd_event_source_set_description(h->defer, "http-failed");
 	return h;
 fail:
 	destroy(h);
@@ -894,11 +1585,17 @@ size_t tg_http_in_flight(const struct tg_http *h)
 
 void tg_http_cancel(struct tg_http_transfer *t)
 {
+	struct tg_http *h;
+	bool was_active;
+
 	if (t == NULL || t->finishing)
 		return;
-	transfer_unlink(t);
-	(void)curl_multi_remove_handle(t->h->multi, t->easy);
+	h = t->h;
+	was_active = t->state == ST_ACTIVE;
+	detach(t);
 	transfer_free(t);
+	if (was_active)
+		pump(h);   /* its slot goes to the next one */
 }
 
 /* "Name: value" with a token name and no CR, LF or other control byte. */
@@ -925,38 +1622,14 @@ static bool value_ok(const char *s)
 	return true;
 }
 
-static int add_header(struct tg_http_transfer *t, const char *name, const char *value)
+/* Checks req, all but its URL. */
+static int check_request(const struct tg_http_request *req, const char *rurl, bool *sends_body,
+			 struct tg_error *err)
 {
-	struct curl_slist *l;
-	char *line;
-
-	if (value != NULL) {
-		if (asprintf(&line, "%s: %s", name, value) < 0)
-			return -ENOMEM;
-	} else if ((line = strdup(name)) == NULL) {
-		return -ENOMEM;
-	}
-	l = curl_slist_append(t->headers, line);
-	free(line);
-	if (l == NULL)
-		return -ENOMEM;
-	t->headers = l;
-	return 0;
-}
-
-/* Checks req and fills what only the URL parser knows (scheme, password). */
-static int check_request(const struct tg_http_request *req, const char *rurl, bool *https,
-			 char **url_password, bool *sends_body, struct tg_error *err)
-{
-	CURLU *u;
-	CURLUcode uc;
-	char *scheme = NULL;
 	const char *m = req->method;
 	size_t i;
-	int rc = 0;
 
 	*sends_body = false;
-	*url_password = NULL;
 	if (m != NULL && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
 	    strcmp(m, "DELETE") != 0) {
 		if (strcmp(m, "POST") != 0 && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0) {
@@ -996,6 +1669,22 @@ static int check_request(const struct tg_http_request *req, const char *rurl, bo
 	    (req->password != NULL && !value_ok(req->password)))
 		return tg_error_set(err, "%s: credentials with control characters", rurl);
 
+	return 0;
+}
+
+/* Checks the URL of req and fills what only the URL parser knows: the
+ * scheme, the password, and the key of the host for the per-host limit
+ * ("host:port", or the proxy: the connection goes there). */
+static int parse_url(const struct tg_http_request *req, const char *rurl, bool *https,
+		     char **url_password, char **key, struct tg_error *err)
+{
+	CURLU *u;
+	CURLUcode uc;
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int rc = 0;
+
+	*url_password = NULL;
+	*key = NULL;
 	u = curl_url();
 	if (u == NULL)
 		return tg_error_setc(err, -ENOMEM, "%s: out of memory", rurl);
@@ -1009,7 +1698,24 @@ static int check_request(const struct tg_http_request *req, const char *rurl, bo
 		*https = strcmp(scheme, "https") == 0;
 		if (curl_url_get(u, CURLUPART_PASSWORD, url_password, 0) != CURLUE_OK)
 			*url_password = NULL;
+		if (req->proxy != NULL) {
+			if (asprintf(key, "proxy %s", req->proxy) < 0)
+				*key = NULL;
+		} else if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+			   curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+			if (asprintf(key, "%s:%s", host, port) < 0)
+				*key = NULL;
+			else
+				for (char *p = *key; *p != '\0'; p++)
+					*p = lower(*p);
+		} else {
+			*key = strdup("");   /* no host: curl will say so */
+		}
+		if (*key == NULL)
+			rc = tg_error_setc(err, -ENOMEM, "%s: out of memory", rurl);
 	}
+	curl_free(port);
+	curl_free(host);
 	curl_free(scheme);
 	curl_url_cleanup(u);
 	return rc;
@@ -1044,20 +1750,129 @@ static char *take_curl_string(char *s, bool *failed)
 	return d;
 }
 
-#define SETOPT(opt, val)                                                                   \
-	do {                                                                               \
-		if (curl_easy_setopt(t->easy, opt, val) != CURLE_OK) {                    \
-			rc = tg_error_set(err, "%s: libcurl refused option %s", t->rurl, #opt); \
-			goto fail;                                                         \
-		}                                                                          \
-	} while (0)
+/* ---- the copy of a request ---- */
+
+struct block {
+	char *p;
+	size_t size;   /* what is needed; SIZE_MAX once it overflowed */
+};
+
+static void need(struct block *b, size_t n)
+{
+	b->size = n > SIZE_MAX - b->size ? SIZE_MAX : b->size + n;
+}
+
+static size_t len_or_0(const char *s)
+{
+	return s != NULL ? strlen(s) : 0;
+}
+
+/* Copies name[": " value] into the block, NUL-terminated. */
+static char *put(struct block *b, const char *name, const char *value, size_t value_len)
+{
+	char *d = b->p;
+	size_t n = strlen(name);
+
+	memcpy(b->p, name, n);
+	b->p += n;
+	if (value != NULL) {
+		if (name[0] != '\0') {
+			memcpy(b->p, ": ", 2);
+			b->p += 2;
+		}
+		memcpy(b->p, value, value_len);
+		b->p += value_len;
+	}
+	*b->p++ = '\0';
+	return d;
+}
+
+static const char *put_or_null(struct block *b, const char *s)
+{
+	return s != NULL ? put(b, "", s, strlen(s)) : NULL;
+}
+
+static void add_line(struct curl_slist *node, struct curl_slist ***tail, char *line)
+{
+	node->data = line;
+	node->next = NULL;
+	**tail = node;
+	*tail = &node->next;
+}
+
+/*
+ * Everything of req the transfer needs once it begins, in one block:
+ * the header list's nodes first, then the strings and the body.  The
+ * request may wait in the queue long after the caller's strings are gone.
+ */
+static int copy_request(struct tg_http_transfer *t, const struct tg_http_request *req,
+			bool sends_body)
+{
+	static const char inm[] = "If-None-Match", ims[] = "If-Modified-Since",
+			  expect[] = "Expect:";
+	size_t n_lines = req->n_headers, i, k = 0;
+	struct block b = { NULL, 0 };
+	struct curl_slist *nodes, **tail;
+
+	n_lines += (req->if_none_match != NULL) + (req->if_modified_since != NULL) + sends_body;
+	if (n_lines > SIZE_MAX / sizeof(*nodes))
+		return -ENOMEM;
+	need(&b, n_lines * sizeof(*nodes));
+	need(&b, strlen(req->url) + 1);
+	need(&b, len_or_0(req->ca_file) + 1);
+	need(&b, len_or_0(req->proxy) + 1);
+	need(&b, len_or_0(req->bearer_token) + 1);
+	need(&b, len_or_0(req->username) + 1);
+	need(&b, len_or_0(req->password) + 1);
+	need(&b, req->body_len);
+	need(&b, 1);
+	for (i = 0; i < req->n_headers; i++)
+		need(&b, strlen(req->headers[i]) + 1);
+	if (req->if_none_match != NULL)
+		need(&b, sizeof(inm) + 2 + strlen(req->if_none_match));
+	if (req->if_modified_since != NULL)
+		need(&b, sizeof(ims) + 2 + strlen(req->if_modified_since));
+	if (sends_body)
+		need(&b, sizeof(expect));
+	if (b.size == SIZE_MAX || (t->mem = malloc(b.size)) == NULL)
+		return -ENOMEM;
+	t->mem_size = b.size;
+	nodes = (struct curl_slist *)(void *)t->mem;
+	b.p = t->mem + n_lines * sizeof(*nodes);
+
+	t->o.url = put(&b, "", req->url, strlen(req->url));
+	t->o.ca_file = put_or_null(&b, req->ca_file);
+	t->o.proxy = put_or_null(&b, req->proxy);
+	t->o.bearer = put_or_null(&b, req->bearer_token);
+	t->o.username = put_or_null(&b, req->username);
+	t->o.password = put_or_null(&b, req->password);
+	t->body = put(&b, "", req->body_len > 0 ? req->body : "", req->body_len);
+	t->body_len = req->body_len;
+
+	/* curl only reads the list: nodes in the block are as good as
+	 * curl_slist_append's, and cost no allocation each */
+	tail = &t->headers;
+	for (i = 0; i < req->n_headers; i++)
+		add_line(&nodes[k++], &tail, put(&b, req->headers[i], NULL, 0));
+	if (req->if_none_match != NULL)
+		add_line(&nodes[k++], &tail, put(&b, inm, req->if_none_match,
+						  strlen(req->if_none_match)));
+	if (req->if_modified_since != NULL)
+		add_line(&nodes[k++], &tail, put(&b, ims, req->if_modified_since,
+						  strlen(req->if_modified_since)));
+	/* no "Expect: 100-continue" round trip (and its 1 s stall) on large bodies */
+	if (sends_body)
+		add_line(&nodes[k++], &tail, put(&b, expect, NULL, 0));
+	return 0;
+}
 
 struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_request *req,
 				       tg_http_done_fn done, void *ctx, struct tg_error *err)
 {
 	struct tg_http_transfer *t;
-	char *url_pw = NULL;
-	bool sends_body = false, oom = false, https = false;
+	char *url_pw = NULL, *key_alloc = NULL, *plain = NULL;
+	const char *key = NULL;
+	bool sends_body = false, oom = false, https = false, memo;
 	int rc;
 
 	if (h == NULL || req == NULL || req->url == NULL || done == NULL) {
@@ -1077,9 +1892,14 @@ struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_r
 	t->done = done;
 	t->ctx = ctx;
 	t->retry_after = -1;
-	t->rurl = redact_dup(req->url);
+	t->state = ST_DONE;
+	t->started_usec = now_usec();
+	memo = req->proxy == NULL && h->memo_url != NULL && strcmp(req->url, h->memo_url) == 0;
+	t->rurl = memo ? strdup(h->memo_rurl) : redact_dup(req->url);
 	t->hide_path = req->hide_path;
-	t->truncate_body = req->truncate_body;
+	t->o.truncate_body = req->truncate_body;
+	if (t->rurl != NULL && !memo && t->hide_path)
+		plain = strdup(t->rurl);   /* for the memo (a miss is rare) */
 	if (t->rurl != NULL && t->hide_path)
 		tg_http_hide_path(t->rurl, strlen(t->rurl) + 1);
 	if (t->rurl == NULL) {
@@ -1087,112 +1907,76 @@ struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_r
 		free(t);
 		return NULL;
 	}
-	rc = check_request(req, t->rurl, &https, &url_pw, &sends_body, err);
+	rc = check_request(req, t->rurl, &sends_body, err);
+	if (rc == 0 && memo) {
+		https = h->memo_https;
+		key = h->memo_key;
+	} else if (rc == 0) {
+		rc = parse_url(req, t->rurl, &https, &url_pw, &key_alloc, err);
+		key = key_alloc;
+		if (rc == 0 && url_pw == NULL && req->proxy == NULL &&
+		    (plain != NULL || !t->hide_path))
+			memo_set(h, req->url, plain != NULL ? plain : t->rurl, key, https);
+	}
+	free(plain);
 	t->secrets[0] = take_curl_string(url_pw, &oom);
 	if (rc < 0)
 		goto fail;
-	t->https = https;
+	t->o.https = https;
+	t->o.no_redirect = req->no_redirect;
 	t->secrets[1] = dup_or_null(req->password, &oom);
 	t->secrets[2] = dup_or_null(req->bearer_token, &oom);
 	if (req->proxy != NULL)
 		t->secrets[3] = take_curl_string(proxy_password(req->proxy), &oom);
-	t->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
-	if (t->timeout_ms > LONG_MAX)
-		t->timeout_ms = LONG_MAX;
-	t->max_size = req->max_size > 0 ? req->max_size : DEFAULT_MAX_SIZE;
-	if (t->max_size > SIZE_MAX - 2)
-		t->max_size = SIZE_MAX - 2;
-	t->low_speed_limit = req->low_speed_limit > 0 ? req->low_speed_limit : DEFAULT_LOW_LIMIT;
-	t->low_speed_time = req->low_speed_time > 0 ? req->low_speed_time : DEFAULT_LOW_TIME;
-	t->easy = curl_easy_init();
-	if (oom || t->easy == NULL) {
+	t->o.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (t->o.timeout_ms > LONG_MAX)
+		t->o.timeout_ms = LONG_MAX;
+	t->o.max_size = req->max_size > 0 ? req->max_size : DEFAULT_MAX_SIZE;
+	if (t->o.max_size > SIZE_MAX - 2)
+		t->o.max_size = SIZE_MAX - 2;
+	t->o.low_speed_limit = req->low_speed_limit > 0 ? req->low_speed_limit : DEFAULT_LOW_LIMIT;
+	t->o.low_speed_time = req->low_speed_time > 0 ? req->low_speed_time : DEFAULT_LOW_TIME;
+	if (req->method == NULL || strcmp(req->method, "GET") == 0)
+		t->o.method = M_GET;
+	else if (strcmp(req->method, "HEAD") == 0)
+		t->o.method = M_HEAD;
+	else if (strcmp(req->method, "DELETE") == 0)
+		t->o.method = M_DELETE;
+	else
+		t->o.method = M_BODY;
+	if (sends_body && strcmp(req->method, "PUT") == 0)
+		t->o.custom = "PUT";
+	else if (sends_body && strcmp(req->method, "PATCH") == 0)
+		t->o.custom = "PATCH";
+	if (oom || copy_request(t, req, sends_body) < 0 || (t->host = host_get(h, key)) == NULL) {
 		rc = tg_error_setc(err, -ENOMEM, "%s: out of memory", t->rurl);
 		goto fail;
 	}
-
-	SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
-	SETOPT(CURLOPT_PRIVATE, (void *)t);
-	SETOPT(CURLOPT_URL, req->url);
-	SETOPT(CURLOPT_NOSIGNAL, 1L);
-	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
-	SETOPT(CURLOPT_FOLLOWLOCATION, req->no_redirect ? 0L : 1L);
-	SETOPT(CURLOPT_MAXREDIRS, MAX_REDIRECTS);
-	SETOPT(CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
-	SETOPT(CURLOPT_LOW_SPEED_LIMIT, t->low_speed_limit);
-	SETOPT(CURLOPT_LOW_SPEED_TIME, t->low_speed_time);
-	if (!t->truncate_body)
-		SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(t->max_size > (size_t)INT64_MAX ?
-							       INT64_MAX : (int64_t)t->max_size));
-	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (req->ca_file != NULL) {
-		/* only this CA: the distribution's directory must not widen it */
-		SETOPT(CURLOPT_CAINFO, req->ca_file);
-		SETOPT(CURLOPT_CAPATH, (char *)NULL);
-	}
-	if (req->proxy != NULL) {
-		SETOPT(CURLOPT_PROXY, req->proxy);
-		SETOPT(CURLOPT_NOPROXY, "");   /* no_proxy from the environment ignored too */
+	free(key_alloc);
+	key_alloc = NULL;
+	t->seq = h->next_seq++;
+	if (h->active < h->max_parallel && t->host->active < h->max_per_host &&
+	    t->host->q.head == NULL) {
+		/* room for it: it begins now, and a refusal is the caller's error */
+		rc = launch(t, err);
+		if (rc < 0)
+			goto fail;
+		transfer_link(t);
 	} else {
-		SETOPT(CURLOPT_NOPROXY, "*");  /* http_proxy & co. ignored */
+		t->state = ST_QUEUED;
+		tl_push(&t->host->q, t);
+		transfer_link(t);
+		pump(h);
 	}
-	SETOPT(CURLOPT_ACCEPT_ENCODING, "");
-	SETOPT(CURLOPT_USERAGENT, "traguardo/" TG_VERSION);
-	SETOPT(CURLOPT_WRITEFUNCTION, on_write);
-	SETOPT(CURLOPT_WRITEDATA, (void *)t);
-	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-	SETOPT(CURLOPT_HEADERDATA, (void *)t);
-	if (req->bearer_token != NULL) {
-		SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		SETOPT(CURLOPT_XOAUTH2_BEARER, req->bearer_token);
-	} else if (req->username != NULL) {
-		SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		SETOPT(CURLOPT_USERNAME, req->username);
-		SETOPT(CURLOPT_PASSWORD, req->password != NULL ? req->password : "");
-	}
-	if (req->method != NULL && strcmp(req->method, "HEAD") == 0) {
-		SETOPT(CURLOPT_NOBODY, 1L);
-	} else if (req->method != NULL && strcmp(req->method, "DELETE") == 0) {
-		SETOPT(CURLOPT_CUSTOMREQUEST, "DELETE");
-	} else if (sends_body) {
-		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-		SETOPT(CURLOPT_COPYPOSTFIELDS, req->body_len > 0 ? req->body : "");
-		if (strcmp(req->method, "POST") != 0)
-			SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
-	}
-	for (size_t i = 0; i < req->n_headers; i++)
-		if (add_header(t, req->headers[i], NULL) < 0)
-			oom = true;
-	if (req->if_none_match != NULL && add_header(t, "If-None-Match", req->if_none_match) < 0)
-		oom = true;
-	if (req->if_modified_since != NULL &&
-	    add_header(t, "If-Modified-Since", req->if_modified_since) < 0)
-		oom = true;
-	/* no "Expect: 100-continue" round trip (and its 1 s stall) on large bodies */
-	if (sends_body && add_header(t, "Expect:", NULL) < 0)
-		oom = true;
-	if (oom) {
-		rc = tg_error_setc(err, -ENOMEM, "%s: out of memory", t->rurl);
-		goto fail;
-	}
-	if (t->headers != NULL)
-		SETOPT(CURLOPT_HTTPHEADER, t->headers);
-
-	t->started_usec = now_usec();
-	/* only arms the timer (at 0 ms): the transfer begins from the loop */
-	if (curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
-		rc = tg_error_set(err, "%s: libcurl refused the transfer", t->rurl);
-		goto fail;
-	}
-	t->next = h->transfers;
-	if (h->transfers != NULL)
-		h->transfers->prev = t;
-	h->transfers = t;
-	h->n_transfers++;
 	return t;
 fail:
-	(void)rc;
+	free(key_alloc);
+	if (t->host != NULL) {
+		struct host *ho = t->host;
+
+		t->host = NULL;
+		host_release(h, ho);
+	}
 	transfer_free(t);
 	return NULL;
 }
@@ -1218,17 +2002,30 @@ struct tg_http_transfer *tg_http_start_raw(struct tg_http *h, void *easy,
 	t->easy = easy;
 	t->raw_done = done;
 	t->ctx = ctx;
+	t->state = ST_DONE;
 	t->started_usec = now_usec();
-	if (curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t) != CURLE_OK ||
-	    curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
+	t->host = h->raw;
+	t->seq = h->next_seq++;
+	if (curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t) != CURLE_OK) {
 		tg_error_set(err, "libcurl refused the transfer");
 		transfer_free(t);
 		return NULL;
 	}
-	t->next = h->transfers;
-	if (h->transfers != NULL)
-		h->transfers->prev = t;
-	h->transfers = t;
-	h->n_transfers++;
+	if (h->active < h->max_parallel && h->raw->q.head == NULL) {
+		if (curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
+			tg_error_set(err, "libcurl refused the transfer");
+			transfer_free(t);
+			return NULL;
+		}
+		t->state = ST_ACTIVE;
+		h->active++;
+		h->raw->active++;
+		transfer_link(t);
+	} else {
+		t->state = ST_QUEUED;
+		tl_push(&h->raw->q, t);
+		transfer_link(t);
+		pump(h);
+	}
 	return t;
 }

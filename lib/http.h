@@ -14,8 +14,13 @@
  * CURLOPT_CAINFO: libcurl ignores CURL_CA_BUNDLE); proxies only as
  * configured (the *_proxy environment variables are ignored, so that a
  * service behaves the same whatever environment it was started from).
- * Parallel transfers are limited globally and per host; the extra ones wait
- * in curl's queue.
+ * Parallel transfers are limited globally and per host (host:port, or the
+ * proxy): the engine puts at most max_parallel transfers in curl's hands,
+ * at most max_per_host of them to one host, and keeps the others in its own
+ * queue (a copy of each request, a few hundred bytes beyond its body),
+ * beginning them in the order they were started as others finish; a busy
+ * host does not hold back the requests to another.  Connections and easy
+ * handles are reused from one transfer to the next.
  */
 #ifndef TG_HTTP_H
 #define TG_HTTP_H
@@ -30,7 +35,7 @@
 
 struct tg_http_limits {
 	int max_parallel;          /* transfers at once, all hosts; 0 = 8 */
-	int max_per_host;          /* connections per host; 0 = 4 */
+	int max_per_host;          /* transfers (connections) per host; 0 = 4 */
 };
 
 struct tg_http_request {
@@ -46,7 +51,9 @@ struct tg_http_request {
 	const char *username, *password; /* basic auth, or NULL */
 	const char *if_none_match;       /* conditional GET, or NULL */
 	const char *if_modified_since;   /* an HTTP date as received, or NULL */
-	int64_t timeout_ms;              /* total; 0 = 30 s */
+	int64_t timeout_ms;              /* total, from when the transfer begins (a
+					    queued request's wait does not count);
+					    0 = 30 s */
 	size_t max_size;                 /* response body bound; 0 = 50 MiB */
 	long low_speed_limit;            /* bytes/s below which ... 0 = 1 */
 	long low_speed_time;             /* ... for this many seconds aborts; 0 = 30 */
@@ -73,7 +80,7 @@ struct tg_http_response {
 	const char *error;       /* when result < 0: what went wrong, with the URL
 				    (credentials in it redacted) */
 	const char *effective_url; /* after redirects (redacted) */
-	int64_t elapsed_ms;
+	int64_t elapsed_ms;      /* from tg_http_start, the time queued included */
 };
 
 typedef void (*tg_http_done_fn)(void *ctx, const struct tg_http_response *resp);
@@ -84,29 +91,36 @@ struct tg_http_transfer;
 /* The engine takes a reference on ev. */
 struct tg_http *tg_http_new(sd_event *ev, const struct tg_http_limits *limits,
 			    struct tg_error *err);
-/* Aborts every transfer in flight (their callbacks are not called). NULL ok. */
+/* Aborts every transfer in flight or queued (their callbacks are not
+ * called). NULL ok. */
 void tg_http_free(struct tg_http *h);
 
 /*
- * Starts a transfer; every string of req is copied.  done is called exactly
- * once, from the event loop (never from inside tg_http_start), unless the
- * transfer is cancelled first.  Returns the transfer, or NULL with err.
+ * Starts a transfer, or queues it when the limits are reached; every string
+ * of req (and the body) is copied.  done is called exactly once, from the
+ * event loop (never from inside tg_http_start nor tg_http_cancel), unless
+ * the transfer is cancelled first: a queued transfer that cannot begin when
+ * its turn comes (out of memory, refused by libcurl) gets done with
+ * result < 0.  Returns the transfer, or NULL with err (a request that is
+ * not valid, or one that could begin at once and that libcurl refused).
  */
 struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_request *req,
 				       tg_http_done_fn done, void *ctx, struct tg_error *err);
-/* Aborts a transfer; its callback is not called.  NULL ok. */
+/* Aborts a transfer, running or queued; its callback is not called; the
+ * next queued one may begin.  NULL ok. */
 void tg_http_cancel(struct tg_http_transfer *t);
-/* Transfers started and not yet finished. */
+/* Transfers started and not yet finished, the queued ones included. */
 size_t tg_http_in_flight(const struct tg_http *h);
 
 /*
  * Other protocols (SMTP): the caller sets up easy completely (every option
  * but CURLOPT_PRIVATE, which the engine owns), then hands it over; the engine
- * drives it on the loop like any transfer and calls done exactly once, from
- * the loop, with curl's result code; after done returns the engine cleans
- * easy up.  Cancel (tg_http_cancel) and tg_http_free clean it up without
- * calling done, so ctx must not depend on done to be freed.  On failure
- * (NULL returned) easy has been cleaned up too.
+ * drives it on the loop like any transfer (queued past max_parallel, with no
+ * per-host limit of the engine's: curl's applies) and calls done exactly
+ * once, from the loop, with curl's result code; after done returns the
+ * engine cleans easy up.  Cancel (tg_http_cancel) and tg_http_free clean it
+ * up without calling done, so ctx must not depend on done to be freed.  On
+ * failure (NULL returned) easy has been cleaned up too.
  */
 typedef void (*tg_http_raw_done_fn)(void *ctx, void *easy, int curl_code);
 struct tg_http_transfer *tg_http_start_raw(struct tg_http *h, void *easy,
