@@ -7,7 +7,8 @@
  * text file, one record per line, each with a CRC-32 so that a torn or
  * corrupted line (a crash in the middle of a write) is detected and skipped
  * on replay, never fatal.  Appends are fsync'ed once per batch
- * (tg_store_commit).  When the journal holds much more than the live data it
+ * (tg_store_commit); a batch bigger than 1 MiB (a bulk load) is written out
+ * as it comes, not kept in memory, and made durable by the same fsync.  When the journal holds much more than the live data it
  * is compacted: rewritten to journal.tmp, fsync'ed, renamed over.
  *
  * Journal line format (version 1):
@@ -73,7 +74,9 @@ int tg_store_read_journal(struct tg_store *st, const char *state_dir, struct tg_
  * Inserts or updates (indicator, period) -> value.  Returns 1 if the store
  * changed (new period, or a different value), 0 if the same value was already
  * there, negative on error (bad id, ENOMEM).  A change is buffered for the
- * journal until tg_store_commit.  source may be NULL.
+ * journal until tg_store_commit (or written, unsynced, once 1 MiB of them
+ * wait; a failed write keeps them buffered for the commit to retry and
+ * report).  source may be NULL.
  * Refused (-EINVAL): an empty indicator, one over 64 bytes or with a byte
  * < 0x20 (TAB, CR, LF, NUL...); a source over 255 bytes or with such a byte;
  * NaN or infinite values.  -ERANGE: a period outside the years 1..9999.
@@ -107,8 +110,10 @@ void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref, uint32_t lat
 const struct tg_series *tg_store_series_ref(const struct tg_store *st, uint32_t ref);
 
 /* Appends the buffered changes to the journal and fsyncs it (no-op without a
- * journal).  May compact.  On error the changes stay buffered.
- * tg_store_free does not commit: uncommitted changes are lost. */
+ * journal).  May compact.  On error the changes stay buffered (or, for an
+ * fsync that failed, written and synced by the next commit).
+ * tg_store_free does not commit: uncommitted changes are lost, but for those
+ * a bulk load had already written out (they are replayed like any other). */
 int tg_store_commit(struct tg_store *st, struct tg_error *err);
 
 /* Rewrites the journal with only the live data (atomic rename). */
