@@ -8,7 +8,8 @@
  * buffer, not NUL-terminated.  Checks: a parsed date is a valid civil day,
  * is the first day of its period (tg_period_start(precision, day) == day),
  * and its label parses back to the same period; durations and times are in
- * range and durations survive format -> parse.
+ * range and durations survive format -> parse; the fast path of
+ * dd/mm/yyyy and yyyy-mm-dd agrees with the general one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -105,5 +106,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = tg_date_parse((const char *)data + 1, size - 1, NULL, &dt, &err);
 	check_date(rc, &dt, &err, false);
 	check_others(data + 1, size - 1);
+	/* dd/mm/yyyy and yyyy-mm-dd take a fast path; after a space (trimmed
+	 * by the general path only) the same text goes the general way */
+	if (size - 1 < 64) {
+		static const char *const fmts[] = { NULL, "%d/%m/%Y", "%Y-%m-%d" };
+		char spaced[65];
+
+		spaced[0] = ' ';
+		memcpy(spaced + 1, data + 1, size - 1);
+		for (size_t f = 0; f < 3; f++) {
+			struct tg_error e2;
+			struct tg_date d1 = { 0, TG_PERIOD_DAY }, d2 = { 0, TG_PERIOD_DAY };
+			int r1 = tg_date_parse((const char *)data + 1, size - 1, fmts[f], &d1, &err);
+			int r2 = tg_date_parse(spaced, size, fmts[f], &d2, &e2);
+
+			if (r1 != r2 || (r1 == 0 && (d1.day != d2.day || d1.precision != d2.precision)) ||
+			    (r1 < 0 && strcmp(err.msg, e2.msg) != 0))
+				abort();
+		}
+	}
 	return 0;
 }

@@ -6,7 +6,8 @@
  * dialect (decimal ',', thousands '.') and in C syntax (decimal '.', no
  * thousands).  Checks: a value is finite; in C syntax it equals glibc's
  * strtod on the same text; formatted for people and parsed back it is the
- * same value within a relative 1e-12; messages are terminated and bounded.
+ * same value within a relative 1e-12; messages are terminated and bounded;
+ * the fast path and the general one give the same result.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -107,6 +108,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_roundtrip(v);
 	} else if (rc != TG_NUMBER_MISSING) {
 		check_error(rc, &err);
+	}
+
+	/* the fast path (text as it comes) and the general one (the same text
+	 * after a space, which only the general path trims) agree */
+	if (size < 64) {
+		static const struct tg_number_format *const fmts[] = { &it, &c_syntax, &en_plain };
+		char spaced[65];
+
+		spaced[0] = ' ';
+		memcpy(spaced + 1, data, size);
+		for (size_t f = 0; f < 3; f++) {
+			struct tg_error e2;
+			double v1 = 0, v2 = 0;
+			int r1 = tg_number_parse(s, size, fmts[f], &v1, &err);
+			int r2 = tg_number_parse(spaced, size + 1, fmts[f], &v2, &e2);
+
+			if (r1 != r2 || memcmp(&v1, &v2, sizeof(v1)) != 0 ||
+			    (r1 < 0 && strcmp(err.msg, e2.msg) != 0))
+				abort();
+		}
 	}
 
 	/* the formatter on arbitrary bit patterns */

@@ -1025,6 +1025,28 @@ static void test_auto_compaction(void **state)
 	remove_dir(dir);
 }
 
+/* The descriptor of dir's journal in this process (the store's). */
+static int journal_fd(const char *dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	for (int fd = 255; fd > 2; fd--) {
+		char link[64], target[512];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (strcmp(target, path) == 0)
+				return fd;
+		}
+	}
+	fail_msg("no descriptor for %s", path);
+	return -1;
+}
+
 static void test_commit_failure_keeps_pending(void **state)
 {
 	char *dir = make_dir();
@@ -1042,23 +1064,9 @@ static void test_commit_failure_keeps_pending(void **state)
 	/* swap the journal for /dev/full behind the store's back */
 	snprintf(path, sizeof(path), "%s/journal", dir);
 	{
-		int full = open("/dev/full", O_WRONLY), fd;
+		int full = open("/dev/full", O_WRONLY), fd = journal_fd(dir);
 
 		assert_true(full >= 0);
-		/* find the store's journal descriptor: the highest open one */
-		for (fd = 255; fd > 2; fd--) {
-			char link[64], target[512];
-			ssize_t n;
-
-			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-			n = readlink(link, target, sizeof(target) - 1);
-			if (n > 0) {
-				target[n] = '\0';
-				if (strcmp(target, path) == 0)
-					break;
-			}
-		}
-		assert_true(fd > 2);
 		assert_true(dup2(full, fd) == fd);
 		close(full);
 		must_put(st, "a", 2, 2);
@@ -1115,28 +1123,6 @@ static void test_commit_partial_write(void **state)
 	assert_int_equal(stats.skipped_corrupt, 0);
 	tg_store_free(st);
 	remove_dir(dir);
-}
-
-/* The descriptor of dir's journal in this process (the store's). */
-static int journal_fd(const char *dir)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/journal", dir);
-	for (int fd = 255; fd > 2; fd--) {
-		char link[64], target[512];
-		ssize_t n;
-
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		n = readlink(link, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			if (strcmp(target, path) == 0)
-				return fd;
-		}
-	}
-	fail_msg("no descriptor for %s", path);
-	return -1;
 }
 
 /* References: puts through tg_store_ref / tg_store_put_ref give what
