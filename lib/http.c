@@ -761,10 +761,16 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	(void)easy;
 	/* curl forgets the assignment itself at REMOVE */
 	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL && s->ours)
+		if (s != NULL && s->ours) {
+			/* parked: only a word from the server (it closed the idle
+			 * connection) matters now; a writable socket would wake
+			 * on_io at once and lose the registration for nothing */
 			s->parked = true;
-		else if (s != NULL)
+			if (s->src != NULL)
+				(void)sd_event_source_set_io_events(s->src, EPOLLIN);
+		} else if (s != NULL) {
 			sock_free(s);
+		}
 		return 0;
 	}
 	if (what & CURL_POLL_IN)
@@ -830,6 +836,11 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	h->kick_wanted = false;
 	if (sd_event_source_set_enabled(h->kick, SD_EVENT_OFF) < 0)
 		return -1;
+	/* An earlier wake-up is harmless: libcurl clears its record of the
+	 * last deadline it reported on every CURL_SOCKET_TIMEOUT action ("the
+	 * application asks libcurl to run the timeout prematurely", multi.c),
+	 * so it tells us the later one again then.  Never moving the timer later
+	 * saves a re-arm per message. */
 	if (h->timer_armed && h->timer_at <= when)
 		return 0;
 	return arm_timer(h, when);

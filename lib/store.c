@@ -98,6 +98,7 @@ struct tg_store {
 	bool tail_dirty;        /* the file ends with a partial line we could not cut */
 	bool unsynced;          /* written since the last fsync */
 	bool write_failed;      /* an early write failed: wait for the commit */
+	bool must_rewrite;      /* an fsync failed: the next commit compacts */
 	size_t journal_records, replayed, skipped;
 	bool torn;              /* the last line had no newline: a write cut by a crash */
 };
@@ -1420,11 +1421,23 @@ int tg_store_commit(struct tg_store *st, struct tg_error *err)
 	if (st->fd < 0)
 		return 0;
 	st->write_failed = false;
+	if (st->must_rewrite) {
+		/* a failed fsync is reported once (Linux): a second one would pass
+		 * with the lost pages still lost, so the journal is written again
+		 * from memory, where every value is */
+		if ((r = compact(st, err)) < 0)
+			return r;
+		st->must_rewrite = false;
+		st->unsynced = false;
+		return 0;
+	}
 	if ((r = write_pending(st, err)) < 0)
 		return r;
 	if (st->unsynced) {
-		if (fsync(st->fd) < 0)
+		if (fsync(st->fd) < 0) {
+			st->must_rewrite = true;
 			return tg_error_setc(err, -errno, "%s: fsync: %s", st->path, strerror(errno));
+		}
 		st->unsynced = false;
 	}
 	pending_clear(st);

@@ -110,8 +110,9 @@ void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref, uint32_t lat
 const struct tg_series *tg_store_series_ref(const struct tg_store *st, uint32_t ref);
 
 /* Appends the buffered changes to the journal and fsyncs it (no-op without a
- * journal).  May compact.  On error the changes stay buffered (or, for an
- * fsync that failed, written and synced by the next commit).
+ * journal).  May compact.  On error the changes stay buffered; after a
+ * failed fsync (whose lost pages a second fsync would not report) the next
+ * commit rewrites the whole journal from memory (a compaction).
  * tg_store_free does not commit: uncommitted changes are lost, but for those
  * a bulk load had already written out (they are replayed like any other). */
 int tg_store_commit(struct tg_store *st, struct tg_error *err);
