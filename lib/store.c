@@ -474,6 +474,7 @@ static char *put_digits(char *p, unsigned v, int width)
  * range (printf writes those).  A bulk load formats millions of these, and
  * glibc's printf goes through multi-precision arithmetic for each.
  */
+#ifdef __SIZEOF_INT128__
 static size_t format_17g(double v, char *out)
 {
 	const unsigned __int128 e16 = (unsigned __int128)10000000000000000ull;
@@ -548,6 +549,14 @@ static size_t format_17g(double v, char *out)
 	}
 	return (size_t)(o - out);
 }
+#else
+static size_t format_17g(double v, char *out)
+{
+	(void)v;
+	(void)out;
+	return 0;  /* no 128-bit integers: printf writes them all */
+}
+#endif
 
 /* "%.17g", with whatever radix character the C library used made a '.' so
  * that a setlocale() elsewhere cannot change the journal. */
