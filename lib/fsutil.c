@@ -17,8 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const char *p, size_t len)
+int tg_fs_write_all(int fd, const void *data, size_t len)
 {
+	const char *p = data;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -27,6 +29,8 @@ static int write_all(int fd, const char *p, size_t len)
 				continue;
 			return -errno;
 		}
+		if (n == 0)
+			return -EIO;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -65,7 +69,7 @@ int tg_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 	/* mkostemp creates 0600; the mode asked for is set exactly */
 	rc = fchmod(fd, mode) < 0 ? -errno : 0;
 	if (rc == 0)
-		rc = write_all(fd, data, len);
+		rc = tg_fs_write_all(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

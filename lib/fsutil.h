@@ -19,6 +19,10 @@
 int tg_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		       struct tg_error *err);
 
+/* Writes all of p[0..len) to fd, again after EINTR and short writes.
+ * Returns 0 or -errno (-EIO if write(2) writes nothing). */
+int tg_fs_write_all(int fd, const void *p, size_t len);
+
 /* Creates dir and its missing parents with mode (like mkdir -p; the umask
  * applies).  Fails with -ENOTDIR when dir exists but is not a directory. */
 int tg_fs_mkdirs(const char *dir, mode_t mode, struct tg_error *err);

@@ -194,22 +194,6 @@ static char *display_copy(const char *s, size_t max)
 	return out;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Makes renames and unlinks in the directory durable.  EINVAL: a file
  * system that cannot sync directories (nothing more can be done). */
 static int fsync_dir(int fd)
@@ -253,7 +237,7 @@ static int write_file(struct tg_outbox *ob, int dir_fd, const char *sub, const c
 	/* the umask does not decide who may read the spool */
 	r = fchmod(fd, FILE_MODE) < 0 ? -errno : 0;
 	if (r == 0)
-		r = write_all(fd, data, len);
+		r = tg_fs_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

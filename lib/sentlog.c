@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "utf8.h"
 
 #define HEADER "# traguardo sent.log: wall\tcycle\tindicator\tkind\tstatus\tchannel\tto\tmessage\tevent\troute\n"
@@ -185,22 +186,6 @@ int tg_sentlog_format(const struct tg_sentlog_entry *e, char *buf, size_t size)
 	return (int)o.len;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int tg_sentlog_append(const char *state_dir, const struct tg_sentlog_entry *e, size_t n,
 		      struct tg_error *err)
 {
@@ -262,7 +247,7 @@ int tg_sentlog_append(const char *state_dir, const struct tg_sentlog_entry *e, s
 		}
 		len += (size_t)k;
 	}
-	if ((rc = write_all(fd, buf, len)) < 0) {
+	if ((rc = tg_fs_write_all(fd, buf, len)) < 0) {
 		tg_error_setc(err, rc, "%s: cannot append: %s", path, strerror(-rc));
 		goto out;
 	}

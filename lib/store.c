@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 #define ID_MAX 64
 #define SOURCE_MAX 255
 #define JLINE_MAX 4096          /* longer journal lines are corrupt */
@@ -177,24 +179,6 @@ static bool name_ok(const char *s, size_t len, size_t max)
 static bool same_value(double a, double b)
 {
 	return a == b || memcmp(&a, &b, sizeof(a)) == 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (w == 0)
-			return -EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
 }
 
 static int fsync_dir(const char *dir)
@@ -1116,7 +1100,7 @@ static int keep_corrupt(struct tg_store *st, int fd, struct tg_error *err)
 				break;
 			}
 			off += n;
-			r = write_all(cfd, buf, (size_t)n);
+			r = tg_fs_write_all(cfd, buf, (size_t)n);
 		}
 		if (r == 0 && fsync(cfd) < 0)
 			r = -errno;
@@ -1163,7 +1147,7 @@ static int compact(struct tg_store *st, struct tg_error *err)
 
 		for (size_t j = 0; j < e->s.n; j++) {
 			if (WBUF_SIZE - wlen < REC_MAX) {
-				if ((r = write_all(tfd, wbuf, wlen)) < 0)
+				if ((r = tg_fs_write_all(tfd, wbuf, wlen)) < 0)
 					goto fail_io;
 				wlen = 0;
 			}
@@ -1172,7 +1156,7 @@ static int compact(struct tg_store *st, struct tg_error *err)
 			records++;
 		}
 	}
-	if ((r = write_all(tfd, wbuf, wlen)) < 0)
+	if ((r = tg_fs_write_all(tfd, wbuf, wlen)) < 0)
 		goto fail_io;
 	what = "fsync";
 	if (fsync(tfd) < 0) {
@@ -1394,14 +1378,14 @@ static int write_pending(struct tg_store *st, struct tg_error *err)
 	if (st->plen > 0) {
 		if (st->tail_dirty) {
 			/* end the partial line a failed append left behind */
-			if ((r = write_all(st->fd, "\n", 1)) < 0)
+			if ((r = tg_fs_write_all(st->fd, "\n", 1)) < 0)
 				return tg_error_setc(err, r, "%s: write: %s", st->path, strerror(-r));
 			st->tail_dirty = false;
 			st->journal_records++;
 		}
 		if (fstat(st->fd, &sb) < 0)
 			return tg_error_setc(err, -errno, "%s: %s", st->path, strerror(errno));
-		r = write_all(st->fd, st->pending, st->plen);
+		r = tg_fs_write_all(st->fd, st->pending, st->plen);
 		if (r < 0) {
 			/* cut off what may have been written, so that the retry does
 			 * not glue its first record to a torn line */
