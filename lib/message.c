@@ -47,7 +47,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +58,7 @@
 #include "output.h"
 #include "period.h"
 #include "status.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 #define HISTORY 12
@@ -68,112 +68,6 @@
 #define ADMINS_KEY "admins"
 
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";   /* U+FFFD */
-
-/* ------------------------------------------------------------ strings */
-
-/* A growing string; after the first failed allocation every operation is a
- * no-op and oom stays set, so callers check once at the end. */
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static bool sb_reserve(struct sb *b, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (b->oom)
-		return false;
-	if (more > SIZE_MAX / 2 - b->len - 1) {
-		b->oom = true;
-		return false;
-	}
-	if (b->len + more + 1 <= b->cap)
-		return true;
-	cap = b->cap < 256 ? 256 : b->cap;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	if ((p = realloc(b->p, cap)) == NULL) {
-		b->oom = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-static void sb_putn(struct sb *b, const char *s, size_t n)
-{
-	if (!sb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		sb_putn(b, small, (size_t)n);
-		return;
-	}
-	if (!sb_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-/* The string (never NULL unless out of memory), owned by the caller. */
-static char *sb_take(struct sb *b)
-{
-	char *p;
-
-	if (b->oom) {
-		free(b->p);
-		*b = (struct sb){ 0 };
-		return NULL;
-	}
-	if (b->p == NULL) {
-		sb_putn(b, "", 0);
-		if (b->oom)
-			return NULL;
-	}
-	p = b->p;
-	*b = (struct sb){ 0 };
-	return p;
-}
-
-static void sb_free(struct sb *b)
-{
-	free(b->p);
-	*b = (struct sb){ 0 };
-}
-
-static const char *sb_str(const struct sb *b)
-{
-	return b->p != NULL && !b->oom ? b->p : "";
-}
 
 /* ------------------------------------------------------------ text safety */
 
@@ -204,62 +98,62 @@ static bool is_control(const char *s, size_t k)
 
 /* Untrusted text for the plain text: control characters as spaces (but
  * '\n' kept when keep_nl), invalid UTF-8 as U+FFFD. */
-static void put_text_n(struct sb *b, const char *s, size_t n, bool keep_nl)
+static void put_text_n(struct tg_sb *b, const char *s, size_t n, bool keep_nl)
 {
 	while (n > 0) {
 		size_t k = char_len(s, n);
 
 		if (k == 0) {
-			sb_puts(b, REPLACEMENT);
+			tg_sb_puts(b, REPLACEMENT);
 			k = 1;
 		} else if (keep_nl && *s == '\n') {
-			sb_putn(b, "\n", 1);
+			tg_sb_putn(b, "\n", 1);
 		} else if (is_control(s, k)) {
-			sb_putn(b, " ", 1);
+			tg_sb_putn(b, " ", 1);
 		} else {
-			sb_putn(b, s, k);
+			tg_sb_putn(b, s, k);
 		}
 		s += k;
 		n -= k;
 	}
 }
 
-static void put_text(struct sb *b, const char *s)
+static void put_text(struct tg_sb *b, const char *s)
 {
 	if (s != NULL)
 		put_text_n(b, s, strlen(s), false);
 }
 
 /* Untrusted text for HTML content and attribute values. */
-static void put_html_n(struct sb *b, const char *s, size_t n)
+static void put_html_n(struct tg_sb *b, const char *s, size_t n)
 {
 	while (n > 0) {
 		size_t k = char_len(s, n);
 
 		if (k == 0) {
-			sb_puts(b, REPLACEMENT);
+			tg_sb_puts(b, REPLACEMENT);
 			k = 1;
 		} else if (is_control(s, k)) {
-			sb_putn(b, " ", 1);
+			tg_sb_putn(b, " ", 1);
 		} else if (*s == '&') {
-			sb_puts(b, "&amp;");
+			tg_sb_puts(b, "&amp;");
 		} else if (*s == '<') {
-			sb_puts(b, "&lt;");
+			tg_sb_puts(b, "&lt;");
 		} else if (*s == '>') {
-			sb_puts(b, "&gt;");
+			tg_sb_puts(b, "&gt;");
 		} else if (*s == '"') {
-			sb_puts(b, "&quot;");
+			tg_sb_puts(b, "&quot;");
 		} else if (*s == '\'') {
-			sb_puts(b, "&#39;");
+			tg_sb_puts(b, "&#39;");
 		} else {
-			sb_putn(b, s, k);
+			tg_sb_putn(b, s, k);
 		}
 		s += k;
 		n -= k;
 	}
 }
 
-static void put_html(struct sb *b, const char *s)
+static void put_html(struct tg_sb *b, const char *s)
 {
 	if (s != NULL)
 		put_html_n(b, s, strlen(s));
@@ -280,7 +174,7 @@ static size_t columns(const char *s, size_t n)
 /* Clean text (no newlines) wrapped at WRAP columns, breaking at spaces:
  * the first line starts with first (already counted as col), the others
  * with cont.  Ends with a newline. */
-static void put_wrapped(struct sb *b, size_t col, const char *cont, const char *text)
+static void put_wrapped(struct tg_sb *b, size_t col, const char *cont, const char *text)
 {
 	size_t cont_cols = columns(cont, strlen(cont));
 	bool line_empty = true;
@@ -300,33 +194,33 @@ static void put_wrapped(struct sb *b, size_t col, const char *cont, const char *
 		wl = (size_t)(p - w);
 		wc = columns(w, wl);
 		if (!line_empty && col + 1 + wc > WRAP) {
-			sb_putn(b, "\n", 1);
-			sb_puts(b, cont);
+			tg_sb_putn(b, "\n", 1);
+			tg_sb_puts(b, cont);
 			col = cont_cols;
 			line_empty = true;
 		}
 		if (!line_empty) {
-			sb_putn(b, " ", 1);
+			tg_sb_putn(b, " ", 1);
 			col++;
 		}
-		sb_putn(b, w, wl);
+		tg_sb_putn(b, w, wl);
 		col += wc;
 		line_empty = false;
 	}
-	sb_putn(b, "\n", 1);
+	tg_sb_putn(b, "\n", 1);
 }
 
 /* Replaces control characters and invalid UTF-8 of s (in place, growing
  * it) by spaces and U+FFFD, trims spaces and cuts to SUBJECT_MAX bytes at a
  * character boundary.  Returns false when out of memory. */
-static bool subject_clean(struct sb *s)
+static bool subject_clean(struct tg_sb *s)
 {
-	struct sb o = { 0 };
+	struct tg_sb o = { 0 };
 	size_t start = 0, end, cut = 0;
 
-	put_text_n(&o, sb_str(s), s->len, false);
+	put_text_n(&o, tg_sb_str(s), s->len, false);
 	if (o.oom) {
-		sb_free(&o);
+		tg_sb_free(&o);
 		return false;
 	}
 	end = o.len;
@@ -341,9 +235,9 @@ static bool subject_clean(struct sb *s)
 			break;
 		cut += k;
 	}
-	sb_free(s);
-	sb_putn(s, o.p != NULL ? o.p + start : "", cut);
-	sb_free(&o);
+	tg_sb_free(s);
+	tg_sb_putn(s, o.p != NULL ? o.p + start : "", cut);
+	tg_sb_free(&o);
 	return !s->oom;
 }
 
@@ -549,73 +443,73 @@ static size_t n_resolved(const struct ctx *c)
 }
 
 /* "1 indicatore" / "2 indicatori" / "1 indicator" / "2 indicators" */
-static void put_count(struct sb *b, size_t n, bool en)
+static void put_count(struct tg_sb *b, size_t n, bool en)
 {
 	if (en)
-		sb_printf(b, "%zu indicator%s", n, n == 1 ? "" : "s");
+		tg_sb_printf(b, "%zu indicator%s", n, n == 1 ? "" : "s");
 	else
-		sb_printf(b, "%zu indicator%s", n, n == 1 ? "e" : "i");
+		tg_sb_printf(b, "%zu indicator%s", n, n == 1 ? "e" : "i");
 }
 
 /* "Ragioneria", "Ragioneria, URP", "3 settori" (the {{departments}}). */
-static void put_departments(struct sb *b, const struct ctx *c)
+static void put_departments(struct tg_sb *b, const struct ctx *c)
 {
 	if (c->n_depts == 1) {
-		sb_puts(b, c->dept[0]);
+		tg_sb_puts(b, c->dept[0]);
 	} else if (c->n_depts == 2) {
-		sb_puts(b, c->dept[0]);
-		sb_puts(b, ", ");
-		sb_puts(b, c->dept[1]);
+		tg_sb_puts(b, c->dept[0]);
+		tg_sb_puts(b, ", ");
+		tg_sb_puts(b, c->dept[1]);
 	} else if (c->n_depts > 2) {
-		sb_printf(b, c->en ? "%zu departments" : "%zu settori", c->n_depts);
+		tg_sb_printf(b, c->en ? "%zu departments" : "%zu settori", c->n_depts);
 	}
 }
 
 /* The default subject, uncleaned (subject_clean follows). */
-static void default_subject(struct sb *b, const struct ctx *c)
+static void default_subject(struct tg_sb *b, const struct ctx *c)
 {
 	const char *org = c->cfg->daemon.organization;
 	size_t res = n_resolved(c);
 	bool en = c->en;
 
-	sb_puts(b, "[traguardo] ");
+	tg_sb_puts(b, "[traguardo] ");
 	if (c->escalation)
-		sb_puts(b, "ESCALATION: ");
+		tg_sb_puts(b, "ESCALATION: ");
 	if (org != NULL && org[0] != '\0') {
-		sb_puts(b, org);
-		sb_puts(b, ": ");
+		tg_sb_puts(b, org);
+		tg_sb_puts(b, ": ");
 	}
 	if (c->off > 0) {
 		put_count(b, c->off, en);
-		sb_puts(b, en ? " off target" : " fuori obiettivo");
+		tg_sb_puts(b, en ? " off target" : " fuori obiettivo");
 		if (c->err > 0)
-			sb_printf(b, en ? ", %zu without data" : ", %zu senza dati", c->err);
+			tg_sb_printf(b, en ? ", %zu without data" : ", %zu senza dati", c->err);
 	} else if (c->err > 0) {
 		put_count(b, c->err, en);
-		sb_puts(b, en ? " without data: source failing" : " senza dati: fonte in errore");
+		tg_sb_puts(b, en ? " without data: source failing" : " senza dati: fonte in errore");
 	} else if (res == 0) {
-		sb_puts(b, en ? "nothing to report" : "nessuna segnalazione");
+		tg_sb_puts(b, en ? "nothing to report" : "nessuna segnalazione");
 	} else {
 		put_count(b, res, en);
 		if (c->res_ok == res)
-			sb_puts(b, en ? " back on target" : " di nuovo in obiettivo");
+			tg_sb_puts(b, en ? " back on target" : " di nuovo in obiettivo");
 		else if (c->res_admin == res)
-			sb_puts(b, en ? " with data again: source working"
+			tg_sb_puts(b, en ? " with data again: source working"
 				      : " di nuovo con dati: fonte ripristinata");
 		else
-			sb_puts(b, en ? " improved" : res == 1 ? " migliorato" : " migliorati");
+			tg_sb_puts(b, en ? " improved" : res == 1 ? " migliorato" : " migliorati");
 	}
 	if (n_problems(c) > 0 && res > 0)
-		sb_printf(b, en ? " (%zu resolved)" : res == 1 ? " (%zu rientrato)" : " (%zu rientrati)", res);
+		tg_sb_printf(b, en ? " (%zu resolved)" : res == 1 ? " (%zu rientrato)" : " (%zu rientrati)", res);
 	/* the administrators want the source, not the departments */
 	if (c->n_depts > 0 && !all_admin(c)) {
-		sb_puts(b, " — ");
+		tg_sb_puts(b, " — ");
 		put_departments(b, c);
 	}
 }
 
 /* "2 indicatori fuori obiettivo e 1 indicatore di nuovo in obiettivo" */
-static void put_summary(struct sb *b, const struct ctx *c)
+static void put_summary(struct tg_sb *b, const struct ctx *c)
 {
 	bool en = c->en;
 	struct { size_t n; const char *it, *en; } part[] = {
@@ -631,18 +525,18 @@ static void put_summary(struct sb *b, const struct ctx *c)
 		if (part[i].n > 0)
 			total++;
 	if (total == 0) {
-		sb_puts(b, en ? "nothing to report" : "nessuna segnalazione");
+		tg_sb_puts(b, en ? "nothing to report" : "nessuna segnalazione");
 		return;
 	}
 	for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
 		if (part[i].n == 0)
 			continue;
 		if (done > 0)
-			sb_puts(b, done + 1 == total ? (en ? " and " : " e ") : ", ");
+			tg_sb_puts(b, done + 1 == total ? (en ? " and " : " e ") : ", ");
 		put_count(b, part[i].n, en);
-		sb_puts(b, en ? part[i].en : part[i].it);
+		tg_sb_puts(b, en ? part[i].en : part[i].it);
 		if (!en && i == 3)
-			sb_puts(b, part[i].n == 1 ? "o" : "i");
+			tg_sb_puts(b, part[i].n == 1 ? "o" : "i");
 		done++;
 	}
 }
@@ -651,7 +545,7 @@ static void put_summary(struct sb *b, const struct ctx *c)
 
 struct row {
 	const char *label;       /* NULL: a sentence of its own */
-	struct sb value;         /* plain, uncleaned text */
+	struct tg_sb value;         /* plain, uncleaned text */
 };
 
 #define MAX_ROWS 12
@@ -660,7 +554,7 @@ struct block {
 	const struct tg_indicator *ind;
 	const struct tg_eval_result *r;
 	enum tg_status status;
-	struct sb kinds;         /* "Nuovo problema" or "Promemoria · Non più critico" */
+	struct tg_sb kinds;         /* "Nuovo problema" or "Promemoria · Non più critico" */
 	struct row row[MAX_ROWS];
 	size_t n_rows;
 	bool admin;
@@ -673,13 +567,13 @@ struct block {
 
 static void block_free(struct block *k)
 {
-	sb_free(&k->kinds);
+	tg_sb_free(&k->kinds);
 	for (size_t i = 0; i < k->n_rows; i++)
-		sb_free(&k->row[i].value);
+		tg_sb_free(&k->row[i].value);
 	k->n_rows = 0;
 }
 
-static struct sb *add_row(struct block *k, const char *label)
+static struct tg_sb *add_row(struct block *k, const char *label)
 {
 	struct row *r;
 
@@ -687,7 +581,7 @@ static struct sb *add_row(struct block *k, const char *label)
 		return NULL;
 	r = &k->row[k->n_rows++];
 	r->label = label;
-	r->value = (struct sb){ 0 };
+	r->value = (struct tg_sb){ 0 };
 	return &r->value;
 }
 
@@ -736,19 +630,19 @@ const char *tg_message_kind(const struct tg_alert_event *ev, bool en)
 }
 
 /* The target with its unit: "≥ 95%", "≤ 30 giorni", "80–95 giorni". */
-static void put_target(struct sb *b, const struct tg_indicator *ind, const char *lang)
+static void put_target(struct tg_sb *b, const struct tg_indicator *ind, const char *lang)
 {
 	char t[160];
 
-	sb_puts(b, tg_output_target(ind, lang, t, sizeof(t)));
+	tg_sb_puts(b, tg_output_target(ind, lang, t, sizeof(t)));
 	if (ind->unit != NULL && ind->unit[0] != '\0') {
 		if (strcmp(ind->unit, "%") != 0)
-			sb_putn(b, " ", 1);
-		sb_puts(b, ind->unit);
+			tg_sb_putn(b, " ", 1);
+		tg_sb_puts(b, ind->unit);
 	}
 }
 
-static void put_value(struct sb *b, const struct tg_indicator *ind, double v, const char *lang)
+static void put_value(struct tg_sb *b, const struct tg_indicator *ind, double v, const char *lang)
 {
 	char t[160];
 
@@ -757,21 +651,21 @@ static void put_value(struct sb *b, const struct tg_indicator *ind, double v, co
 		struct tg_indicator bare = *ind;
 
 		bare.unit = NULL;
-		sb_puts(b, tg_output_value(&bare, v, lang, t, sizeof(t)));
-		sb_putn(b, " ", 1);
-		sb_puts(b, ind->unit);
+		tg_sb_puts(b, tg_output_value(&bare, v, lang, t, sizeof(t)));
+		tg_sb_putn(b, " ", 1);
+		tg_sb_puts(b, ind->unit);
 		return;
 	}
-	sb_puts(b, tg_output_value(ind, v, lang, t, sizeof(t)));
+	tg_sb_puts(b, tg_output_value(ind, v, lang, t, sizeof(t)));
 }
 
 /* "5 giorni", "1 giorno", "oggi". */
-static void put_days(struct sb *b, int64_t days, bool en)
+static void put_days(struct tg_sb *b, int64_t days, bool en)
 {
 	if (en)
-		sb_printf(b, "%lld day%s", (long long)days, days == 1 ? "" : "s");
+		tg_sb_printf(b, "%lld day%s", (long long)days, days == 1 ? "" : "s");
 	else
-		sb_printf(b, "%lld giorn%s", (long long)days, days == 1 ? "o" : "i");
+		tg_sb_printf(b, "%lld giorn%s", (long long)days, days == 1 ? "o" : "i");
 }
 
 static void since_row(struct block *k, const struct tg_alert_event *ev, tg_time now,
@@ -779,7 +673,7 @@ static void since_row(struct block *k, const struct tg_alert_event *ev, tg_time 
 {
 	int64_t d0 = time_day(ev->since), d1 = time_day(now), days = d1 - d0;
 	char a[64], z[64];
-	struct sb *v;
+	struct tg_sb *v;
 
 	if (ev->since >= now && ev->kind != TG_ALERT_RESOLVED)
 		return;   /* it begins with this very message */
@@ -793,18 +687,18 @@ static void since_row(struct block *k, const struct tg_alert_event *ev, tg_time 
 		return;
 	if (ev->kind == TG_ALERT_RESOLVED) {
 		if (days == 0) {
-			sb_printf(v, en ? "%s (less than a day)" : "%s (meno di un giorno)", a);
+			tg_sb_printf(v, en ? "%s (less than a day)" : "%s (meno di un giorno)", a);
 			return;
 		}
-		sb_printf(v, en ? "from %s to %s (" : "dal %s al %s (", a, z);
+		tg_sb_printf(v, en ? "from %s to %s (" : "dal %s al %s (", a, z);
 		put_days(v, days, en);
-		sb_putn(v, ")", 1);
+		tg_sb_putn(v, ")", 1);
 	} else if (days == 0) {
-		sb_puts(v, en ? "since today" : "da oggi");
+		tg_sb_puts(v, en ? "since today" : "da oggi");
 	} else {
-		sb_printf(v, en ? "since %s (" : "dal %s (", a);
+		tg_sb_printf(v, en ? "since %s (" : "dal %s (", a);
 		put_days(v, days, en);
-		sb_putn(v, ")", 1);
+		tg_sb_putn(v, ")", 1);
 	}
 }
 
@@ -837,23 +731,23 @@ static void admin_rows(struct block *k, const struct ctx *c, const struct tg_ale
 	const struct tg_indicator *ind = k->ind;
 	const char *reason = k->r->reason, *name = NULL, *msg = NULL;
 	size_t len = 0;
-	struct sb *v;
+	struct tg_sb *v;
 	bool en = c->en;
 
 	if (ev->kind != TG_ALERT_RESOLVED && parse_source(reason, &name, &len, &msg)) {
 		if ((v = add_row(k, en ? "Source" : "Fonte")) != NULL)
-			sb_putn(v, name, len);
+			tg_sb_putn(v, name, len);
 		if ((v = add_row(k, en ? "Error" : "Errore")) != NULL)
-			sb_puts(v, msg);
+			tg_sb_puts(v, msg);
 	} else {
 		const struct tg_series *s = c->in->store != NULL ? tg_store_series(c->in->store, ind->id) : NULL;
 		const char *src = ind->source != NULL ? ind->source : s != NULL ? s->source : NULL;
 
 		if (src != NULL && (v = add_row(k, en ? "Source" : "Fonte")) != NULL)
-			sb_puts(v, src);
+			tg_sb_puts(v, src);
 		if ((v = add_row(k, ev->kind == TG_ALERT_RESOLVED ? (en ? "Now" : "Ora")
 								  : (en ? "Error" : "Errore"))) != NULL)
-			sb_puts(v, reason);
+			tg_sb_puts(v, reason);
 	}
 	since_row(k, ev, c->in->now, c->lang, en);
 }
@@ -863,7 +757,7 @@ static void forecast_row(struct block *k, const struct ctx *c)
 	const struct tg_indicator *ind = k->ind;
 	const struct tg_eval_result *r = k->r;
 	struct tg_indicator yt = *ind;
-	struct sb *v;
+	struct tg_sb *v;
 	bool en = c->en;
 	static const char *const agg_it[] = { "media", "totale", "ultimo valore" };
 	static const char *const agg_en[] = { "mean", "total", "last value" };
@@ -876,11 +770,11 @@ static void forecast_row(struct block *k, const struct ctx *c)
 	/* the year's objective reads like the target: reuse its wording */
 	if (ind->better != TG_BETTER_RANGE)
 		yt.target = ind->year_target.value;
-	sb_printf(v, en ? "%d would close at " : "il %d chiuderebbe a ", r->forecast_year);
+	tg_sb_printf(v, en ? "%d would close at " : "il %d chiuderebbe a ", r->forecast_year);
 	put_value(v, ind, r->forecast, c->lang);
-	sb_printf(v, en ? " (%s), yearly target " : " (%s), obiettivo annuale ", en ? agg_en[a] : agg_it[a]);
+	tg_sb_printf(v, en ? " (%s), yearly target " : " (%s), obiettivo annuale ", en ? agg_en[a] : agg_it[a]);
 	put_target(v, &yt, c->lang);
-	sb_puts(v, r->forecast_misses ? (en ? ": missed at this pace" : ": non raggiunto a questo ritmo")
+	tg_sb_puts(v, r->forecast_misses ? (en ? ": missed at this pace" : ": non raggiunto a questo ritmo")
 				      : (en ? ": on track" : ": in linea"));
 }
 
@@ -890,7 +784,7 @@ static void previous_row(struct block *k, const struct ctx *c, const struct tg_a
 	const struct tg_indicator *ind = k->ind;
 	const struct tg_eval_result *r = k->r;
 	char p[64];
-	struct sb *v;
+	struct tg_sb *v;
 	bool en = c->en;
 	bool first = ev->kind == TG_ALERT_FIRING && ev->previous == TG_STATUS_OK && !ev->after_silence;
 
@@ -903,18 +797,18 @@ static void previous_row(struct block *k, const struct ctx *c, const struct tg_a
 		return;
 	if (ev->has_previous_value && r->has_value && ev->previous_period == r->period &&
 	    ev->previous_value == r->value && ev->previous == ev->status) {
-		sb_puts(v, en ? "no change" : "nessun cambiamento");
+		tg_sb_puts(v, en ? "no change" : "nessun cambiamento");
 		return;
 	}
-	sb_puts(v, en ? "was " : "era ");
+	tg_sb_puts(v, en ? "was " : "era ");
 	if (ev->has_previous_value) {
 		put_value(v, ind, ev->previous_value, c->lang);
-		sb_printf(v, " (%s)", period_label(ind->period, ev->previous_period, c->lang, p, sizeof(p)));
+		tg_sb_printf(v, " (%s)", period_label(ind->period, ev->previous_period, c->lang, p, sizeof(p)));
 	} else {
-		sb_puts(v, en ? "without a value" : "senza valore");
+		tg_sb_puts(v, en ? "without a value" : "senza valore");
 	}
-	sb_puts(v, ", ");
-	sb_puts(v, tg_status_label(ev->previous, c->lang));
+	tg_sb_puts(v, ", ");
+	tg_sb_puts(v, tg_status_label(ev->previous, c->lang));
 }
 
 static void history(struct block *k, const struct ctx *c)
@@ -992,7 +886,7 @@ static void build_block(struct block *k, const struct ctx *c, const struct group
 	const struct tg_indicator *ind = &c->cfg->indicators[g->ind];
 	const struct tg_eval_result *r = &c->in->results[g->ind];
 	bool en = c->en;
-	struct sb *v;
+	struct tg_sb *v;
 	char p[64];
 
 	*k = (struct block){ .ind = ind, .r = r, .status = g->status, .admin = g->admin };
@@ -1007,42 +901,42 @@ static void build_block(struct block *k, const struct ctx *c, const struct group
 		if (seen)
 			continue;
 		if (k->kinds.len > 0)
-			sb_puts(&k->kinds, " · ");
-		sb_puts(&k->kinds, w);
+			tg_sb_puts(&k->kinds, " · ");
+		tg_sb_puts(&k->kinds, w);
 	}
 	if (g->admin) {
 		admin_rows(k, c, ev);
 		return;
 	}
 	if (ind->process != NULL && (v = add_row(k, en ? "Process" : "Processo")) != NULL)
-		sb_puts(v, ind->process);
+		tg_sb_puts(v, ind->process);
 	if ((v = add_row(k, en ? "Value" : "Valore")) != NULL) {
 		if (r->has_value) {
 			put_value(v, ind, r->value, c->lang);
-			sb_printf(v, " (%s)", period_label(ind->period, r->period, c->lang, p, sizeof(p)));
+			tg_sb_printf(v, " (%s)", period_label(ind->period, r->period, c->lang, p, sizeof(p)));
 		} else {
-			sb_puts(v, en ? "no data" : "nessun dato");
+			tg_sb_puts(v, en ? "no data" : "nessun dato");
 		}
-		sb_puts(v, en ? " — target " : " — obiettivo ");
+		tg_sb_puts(v, en ? " — target " : " — obiettivo ");
 		put_target(v, ind, c->lang);
 	}
 	if ((v = add_row(k, en ? "Reason" : "Motivo")) != NULL)
-		sb_putn(v, r->reason, strnlen(r->reason, sizeof(r->reason)));
+		tg_sb_putn(v, r->reason, strnlen(r->reason, sizeof(r->reason)));
 	forecast_row(k, c);
 	previous_row(k, c, ev);
 	for (size_t pos = g->first; pos != SIZE_MAX; pos = c->next[pos])
 		if (event_at(c, pos)->target_changed) {
 			if ((v = add_row(k, NULL)) != NULL) {
-				sb_puts(v, en ? "The target has changed since the previous message: now "
+				tg_sb_puts(v, en ? "The target has changed since the previous message: now "
 					      : "L'obiettivo è cambiato dal messaggio precedente: ora ");
 				put_target(v, ind, c->lang);
-				sb_putn(v, ".", 1);
+				tg_sb_putn(v, ".", 1);
 			}
 			break;
 		}
 	since_row(k, ev, c->in->now, c->lang, en);
 	if (ind->owner != NULL && (v = add_row(k, en ? "Owner" : "Responsabile")) != NULL)
-		sb_puts(v, ind->owner);
+		tg_sb_puts(v, ind->owner);
 	history(k, c);
 }
 
@@ -1058,111 +952,111 @@ static bool block_oom(const struct block *k)
 
 /* ------------------------------------------------------------ plain text */
 
-static void text_block(struct sb *b, const struct ctx *c, const struct block *k)
+static void text_block(struct tg_sb *b, const struct ctx *c, const struct block *k)
 {
-	struct sb line = { 0 };
+	struct tg_sb line = { 0 };
 	char lab[64], val[256];
 
-	sb_puts(&line, sb_str(&k->kinds));
-	sb_puts(&line, " [");
-	sb_puts(&line, tg_status_label(k->status, c->lang));
-	sb_puts(&line, "]");
-	sb_puts(b, "* ");
-	put_wrapped(b, 2, "  ", sb_str(&line));
-	sb_free(&line);
+	tg_sb_puts(&line, tg_sb_str(&k->kinds));
+	tg_sb_puts(&line, " [");
+	tg_sb_puts(&line, tg_status_label(k->status, c->lang));
+	tg_sb_puts(&line, "]");
+	tg_sb_puts(b, "* ");
+	put_wrapped(b, 2, "  ", tg_sb_str(&line));
+	tg_sb_free(&line);
 
-	sb_puts(&line, k->ind->id);
-	sb_puts(&line, " — ");
-	sb_puts(&line, k->ind->name);
+	tg_sb_puts(&line, k->ind->id);
+	tg_sb_puts(&line, " — ");
+	tg_sb_puts(&line, k->ind->name);
 	{
-		struct sb clean = { 0 };
+		struct tg_sb clean = { 0 };
 
-		put_text(&clean, sb_str(&line));
-		sb_puts(b, "  ");
-		put_wrapped(b, 2, "    ", sb_str(&clean));
-		sb_free(&clean);
+		put_text(&clean, tg_sb_str(&line));
+		tg_sb_puts(b, "  ");
+		put_wrapped(b, 2, "    ", tg_sb_str(&clean));
+		tg_sb_free(&clean);
 	}
-	sb_free(&line);
+	tg_sb_free(&line);
 
 	for (size_t i = 0; i < k->n_rows; i++) {
 		const struct row *r = &k->row[i];
 
 		if (r->label != NULL) {
-			sb_puts(&line, r->label);
-			sb_puts(&line, ": ");
+			tg_sb_puts(&line, r->label);
+			tg_sb_puts(&line, ": ");
 		}
-		put_text(&line, sb_str(&r->value));
-		sb_puts(b, "  ");
-		put_wrapped(b, 2, "    ", sb_str(&line));
-		sb_free(&line);
+		put_text(&line, tg_sb_str(&r->value));
+		tg_sb_puts(b, "  ");
+		put_wrapped(b, 2, "    ", tg_sb_str(&line));
+		tg_sb_free(&line);
 	}
 	if (k->n_hist > 0) {
 		size_t col;
 
-		sb_puts(b, c->en ? "  Last periods, newest first:\n" : "  Ultimi periodi, dal più recente:\n");
-		sb_puts(b, "    ");
+		tg_sb_puts(b, c->en ? "  Last periods, newest first:\n" : "  Ultimi periodi, dal più recente:\n");
+		tg_sb_puts(b, "    ");
 		col = 4;
 		for (size_t i = 0; i < k->n_hist; i++) {
-			struct sb item = { 0 };
+			struct tg_sb item = { 0 };
 			size_t w;
 
-			sb_puts(&item, period_label(k->ind->period, k->hist_period[i], c->lang, lab, sizeof(lab)));
-			sb_puts(&item, ": ");
+			tg_sb_puts(&item, period_label(k->ind->period, k->hist_period[i], c->lang, lab, sizeof(lab)));
+			tg_sb_puts(&item, ": ");
 			if (k->hist_has[i]) {
-				struct sb vb = { 0 };
+				struct tg_sb vb = { 0 };
 
 				put_value(&vb, k->ind, k->hist_value[i], c->lang);
-				put_text(&item, sb_str(&vb));
-				sb_free(&vb);
+				put_text(&item, tg_sb_str(&vb));
+				tg_sb_free(&vb);
 				snprintf(val, sizeof(val), " (%s)",
 					 tg_status_label(tg_eval_light(k->ind, k->hist_value[i]), c->lang));
-				sb_puts(&item, val);
+				tg_sb_puts(&item, val);
 			} else {
-				sb_puts(&item, "—");
+				tg_sb_puts(&item, "—");
 			}
 			if (i + 1 < k->n_hist)
-				sb_putn(&item, ";", 1);
-			w = columns(sb_str(&item), item.len);
+				tg_sb_putn(&item, ";", 1);
+			w = columns(tg_sb_str(&item), item.len);
 			if (col > 4 && col + 1 + w > WRAP) {
-				sb_puts(b, "\n    ");
+				tg_sb_puts(b, "\n    ");
 				col = 4;
 			} else if (col > 4) {
-				sb_putn(b, " ", 1);
+				tg_sb_putn(b, " ", 1);
 				col++;
 			}
-			sb_puts(b, sb_str(&item));
+			tg_sb_puts(b, tg_sb_str(&item));
 			col += w;
 			if (item.oom)
 				b->oom = true;
-			sb_free(&item);
+			tg_sb_free(&item);
 		}
-		sb_putn(b, "\n", 1);
+		tg_sb_putn(b, "\n", 1);
 	}
 }
 
-static void put_footer_time(struct sb *b, const struct ctx *c)
+static void put_footer_time(struct tg_sb *b, const struct ctx *c)
 {
 	tg_time now = c->in->now;
 	int64_t d = time_day(now);
 	int64_t sec = now - d * TG_DAY_SECONDS;
 
-	sb_printf(b, c->en ? "%s at %02d:%02d" : "%s alle %02d:%02d", c->date,
+	tg_sb_printf(b, c->en ? "%s at %02d:%02d" : "%s alle %02d:%02d", c->date,
 		  (int)(sec / 3600), (int)(sec % 3600 / 60));
 }
 
 /* The plan id, hex digits only (it is ours, but this is a document). */
-static void put_ref(struct sb *b, const struct tg_plan *plan)
+static void put_ref(struct tg_sb *b, const struct tg_plan *plan)
 {
 	for (size_t i = 0; i < sizeof(plan->id) && plan->id[i] != '\0'; i++) {
 		char ch = plan->id[i];
 
 		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
 			break;
-		sb_putn(b, &ch, 1);
+		tg_sb_putn(b, &ch, 1);
 	}
 }
 
-static void render_text(struct sb *b, const struct ctx *c, const struct block *blocks,
+static void render_text(struct tg_sb *b, const struct ctx *c, const struct block *blocks,
 			const char *intro)
 {
 	const char *dept = NULL;
@@ -1174,16 +1068,16 @@ static void render_text(struct sb *b, const struct ctx *c, const struct block *b
 		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
 
 		if (columns(p, n) > WRAP) {
-			struct sb one = { 0 };
+			struct tg_sb one = { 0 };
 
-			sb_putn(&one, p, n);
-			put_wrapped(b, 0, "", sb_str(&one));
+			tg_sb_putn(&one, p, n);
+			put_wrapped(b, 0, "", tg_sb_str(&one));
 			if (one.oom)
 				b->oom = true;
-			sb_free(&one);
+			tg_sb_free(&one);
 		} else {
-			sb_putn(b, p, n);
-			sb_putn(b, "\n", 1);
+			tg_sb_putn(b, p, n);
+			tg_sb_putn(b, "\n", 1);
 		}
 		p += n;
 		if (*p == '\n')
@@ -1193,21 +1087,21 @@ static void render_text(struct sb *b, const struct ctx *c, const struct block *b
 		const char *d = blocks[i].ind->department;
 
 		if (dept == NULL || strcmp(dept, d) != 0) {
-			sb_puts(b, "\n== ");
+			tg_sb_puts(b, "\n== ");
 			put_text(b, d);
-			sb_puts(b, " ==\n");
+			tg_sb_puts(b, " ==\n");
 			dept = d;
 		}
-		sb_putn(b, "\n", 1);
+		tg_sb_putn(b, "\n", 1);
 		text_block(b, c, &blocks[i]);
 	}
-	sb_puts(b, "\n-- \n");
-	sb_puts(b, c->en ? "Automatic message from traguardo, evaluation of "
+	tg_sb_puts(b, "\n-- \n");
+	tg_sb_puts(b, c->en ? "Automatic message from traguardo, evaluation of "
 			 : "Messaggio automatico di traguardo, valutazione del ");
 	put_footer_time(b, c);
-	sb_puts(b, c->en ? ".\nRef. " : ".\nRif. ");
+	tg_sb_puts(b, c->en ? ".\nRef. " : ".\nRif. ");
 	put_ref(b, c->in->plan);
-	sb_puts(b, "\n");
+	tg_sb_puts(b, "\n");
 }
 
 /* ------------------------------------------------------------ HTML */
@@ -1227,85 +1121,85 @@ static const char *colour(enum tg_status s)
 #define TD_VALUE "<td style=\"padding:2px 0;vertical-align:top;\">"
 #define TH_HIST "<th style=\"padding:2px 8px;border-bottom:1px solid #cccccc;text-align:left;font-weight:bold;color:#555555;\">"
 
-static void html_block(struct sb *b, const struct ctx *c, const struct block *k)
+static void html_block(struct tg_sb *b, const struct ctx *c, const struct block *k)
 {
 	const char *col = colour(k->status);
 	char lab[64];
 
-	sb_puts(b, "<tr><td style=\"padding:0 24px 16px 24px;\">\n");
-	sb_printf(b, "<table role=\"presentation\" width=\"100%%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" "
+	tg_sb_puts(b, "<tr><td style=\"padding:0 24px 16px 24px;\">\n");
+	tg_sb_printf(b, "<table role=\"presentation\" width=\"100%%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" "
 		     "style=\"border-collapse:collapse;border-left:4px solid %s;\">\n"
 		     "<tr><td style=\"padding:6px 12px;\">\n", col);
-	sb_printf(b, "<div style=\"font-size:13px;\"><span style=\"display:inline-block;padding:1px 8px;"
+	tg_sb_printf(b, "<div style=\"font-size:13px;\"><span style=\"display:inline-block;padding:1px 8px;"
 		     "background-color:%s;color:#ffffff;font-weight:bold;\">", col);
 	put_html(b, tg_status_label(k->status, c->lang));
-	sb_puts(b, "</span> <strong>");
-	put_html(b, sb_str(&k->kinds));
-	sb_puts(b, "</strong></div>\n<div style=\"font-size:16px;font-weight:bold;margin:6px 0 4px 0;\">");
+	tg_sb_puts(b, "</span> <strong>");
+	put_html(b, tg_sb_str(&k->kinds));
+	tg_sb_puts(b, "</strong></div>\n<div style=\"font-size:16px;font-weight:bold;margin:6px 0 4px 0;\">");
 	put_html(b, k->ind->id);
-	sb_puts(b, " — ");
+	tg_sb_puts(b, " — ");
 	put_html(b, k->ind->name);
-	sb_puts(b, "</div>\n");
+	tg_sb_puts(b, "</div>\n");
 	if (k->n_rows > 0) {
-		sb_puts(b, "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" "
+		tg_sb_puts(b, "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" "
 			   "style=\"border-collapse:collapse;font-size:14px;\">\n");
 		for (size_t i = 0; i < k->n_rows; i++) {
 			const struct row *r = &k->row[i];
 
 			if (r->label == NULL) {
-				sb_puts(b, "<tr><td colspan=\"2\" style=\"padding:2px 0;font-weight:bold;\">");
+				tg_sb_puts(b, "<tr><td colspan=\"2\" style=\"padding:2px 0;font-weight:bold;\">");
 			} else {
-				sb_puts(b, "<tr>" TD_LABEL);
+				tg_sb_puts(b, "<tr>" TD_LABEL);
 				put_html(b, r->label);
-				sb_puts(b, "</td>" TD_VALUE);
+				tg_sb_puts(b, "</td>" TD_VALUE);
 			}
-			put_html(b, sb_str(&r->value));
-			sb_puts(b, "</td></tr>\n");
+			put_html(b, tg_sb_str(&r->value));
+			tg_sb_puts(b, "</td></tr>\n");
 		}
-		sb_puts(b, "</table>\n");
+		tg_sb_puts(b, "</table>\n");
 	}
 	if (k->n_hist > 0) {
-		sb_puts(b, "<table cellpadding=\"0\" cellspacing=\"0\" border=\"0\" "
+		tg_sb_puts(b, "<table cellpadding=\"0\" cellspacing=\"0\" border=\"0\" "
 			   "style=\"border-collapse:collapse;margin-top:8px;font-size:12px;\">\n<caption "
 			   "style=\"text-align:left;color:#555555;padding:0 0 2px 0;\">");
 		put_html(b, c->en ? "Last periods, newest first" : "Ultimi periodi, dal più recente");
-		sb_puts(b, "</caption>\n<tr>" TH_HIST);
+		tg_sb_puts(b, "</caption>\n<tr>" TH_HIST);
 		put_html(b, c->en ? "Period" : "Periodo");
-		sb_puts(b, "</th>" TH_HIST);
+		tg_sb_puts(b, "</th>" TH_HIST);
 		put_html(b, c->en ? "Value" : "Valore");
-		sb_puts(b, "</th>" TH_HIST);
+		tg_sb_puts(b, "</th>" TH_HIST);
 		put_html(b, c->en ? "Light" : "Semaforo");
-		sb_puts(b, "</th></tr>\n");
+		tg_sb_puts(b, "</th></tr>\n");
 		for (size_t i = 0; i < k->n_hist; i++) {
-			sb_puts(b, "<tr><td style=\"padding:1px 8px;white-space:nowrap;\">");
+			tg_sb_puts(b, "<tr><td style=\"padding:1px 8px;white-space:nowrap;\">");
 			put_html(b, period_label(k->ind->period, k->hist_period[i], c->lang, lab, sizeof(lab)));
-			sb_puts(b, "</td><td style=\"padding:1px 8px;text-align:right;white-space:nowrap;\">");
+			tg_sb_puts(b, "</td><td style=\"padding:1px 8px;text-align:right;white-space:nowrap;\">");
 			if (k->hist_has[i]) {
 				enum tg_status l = tg_eval_light(k->ind, k->hist_value[i]);
-				struct sb vb = { 0 };
+				struct tg_sb vb = { 0 };
 
 				put_value(&vb, k->ind, k->hist_value[i], c->lang);
-				put_html(b, sb_str(&vb));
+				put_html(b, tg_sb_str(&vb));
 				if (vb.oom)
 					b->oom = true;
-				sb_free(&vb);
-				sb_printf(b, "</td><td style=\"padding:1px 8px;color:%s;font-weight:bold;"
+				tg_sb_free(&vb);
+				tg_sb_printf(b, "</td><td style=\"padding:1px 8px;color:%s;font-weight:bold;"
 					     "white-space:nowrap;\">&#9679; ", colour(l));
 				put_html(b, tg_status_label(l, c->lang));
 			} else {
-				sb_puts(b, "—</td><td style=\"padding:1px 8px;color:#555555;\">");
+				tg_sb_puts(b, "—</td><td style=\"padding:1px 8px;color:#555555;\">");
 				put_html(b, c->en ? "no data" : "nessun dato");
 			}
-			sb_puts(b, "</td></tr>\n");
+			tg_sb_puts(b, "</td></tr>\n");
 		}
-		sb_puts(b, "</table>\n");
+		tg_sb_puts(b, "</table>\n");
 	}
-	sb_puts(b, "</td></tr>\n</table>\n</td></tr>\n");
+	tg_sb_puts(b, "</td></tr>\n</table>\n</td></tr>\n");
 }
 
 /* Plain text (already clean) as HTML paragraphs: a blank line separates
  * paragraphs, a single newline is a line break. */
-static void html_paragraphs(struct sb *b, const char *text)
+static void html_paragraphs(struct tg_sb *b, const char *text)
 {
 	const char *p = text;
 	bool open = false;
@@ -1316,13 +1210,13 @@ static void html_paragraphs(struct sb *b, const char *text)
 
 		if (n == 0) {
 			if (open)
-				sb_puts(b, "</p>\n");
+				tg_sb_puts(b, "</p>\n");
 			open = false;
 		} else {
 			if (!open)
-				sb_puts(b, "<p style=\"margin:0 0 8px 0;\">");
+				tg_sb_puts(b, "<p style=\"margin:0 0 8px 0;\">");
 			else
-				sb_puts(b, "<br>\n");
+				tg_sb_puts(b, "<br>\n");
 			put_html_n(b, p, n);
 			open = true;
 		}
@@ -1331,10 +1225,10 @@ static void html_paragraphs(struct sb *b, const char *text)
 			p++;
 	}
 	if (open)
-		sb_puts(b, "</p>\n");
+		tg_sb_puts(b, "</p>\n");
 }
 
-static void render_html(struct sb *b, const struct ctx *c, const struct block *blocks,
+static void render_html(struct tg_sb *b, const struct ctx *c, const struct block *blocks,
 			const char *subject, const char *intro)
 {
 	const char *org = c->cfg->daemon.organization;
@@ -1345,56 +1239,56 @@ static void render_html(struct sb *b, const struct ctx *c, const struct block *b
 		if (c->g[i].unresolved && tg_status_severity(c->g[i].status) > tg_status_severity(worst))
 			worst = c->g[i].status;
 
-	sb_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
+	tg_sb_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
 		     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
 		  c->en ? "en" : "it");
 	put_html(b, subject);
-	sb_puts(b, "</title>\n</head>\n<body style=\"margin:0;padding:0;background-color:#f2f2f2;\">\n"
+	tg_sb_puts(b, "</title>\n</head>\n<body style=\"margin:0;padding:0;background-color:#f2f2f2;\">\n"
 		   "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" "
 		   "style=\"background-color:#f2f2f2;\">\n<tr><td align=\"center\" style=\"padding:16px 8px;\">\n"
 		   "<table role=\"presentation\" width=\"640\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" "
 		   "style=\"width:100%;max-width:640px;background-color:#ffffff;border:1px solid #dddddd;"
 		   "font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.4;color:#222222;\">\n");
-	sb_printf(b, "<tr><td style=\"padding:16px 24px 12px 24px;border-top:6px solid %s;\">\n"
+	tg_sb_printf(b, "<tr><td style=\"padding:16px 24px 12px 24px;border-top:6px solid %s;\">\n"
 		     "<div style=\"font-size:12px;color:#555555;\">traguardo", colour(worst));
 	if (org != NULL && org[0] != '\0') {
-		sb_puts(b, " · ");
+		tg_sb_puts(b, " · ");
 		put_html(b, org);
 	}
-	sb_puts(b, " · ");
+	tg_sb_puts(b, " · ");
 	put_html(b, c->date);
-	sb_puts(b, "</div>\n</td></tr>\n<tr><td style=\"padding:0 24px 8px 24px;font-size:15px;\">\n");
+	tg_sb_puts(b, "</div>\n</td></tr>\n<tr><td style=\"padding:0 24px 8px 24px;font-size:15px;\">\n");
 	html_paragraphs(b, intro);
-	sb_puts(b, "</td></tr>\n");
+	tg_sb_puts(b, "</td></tr>\n");
 	for (size_t i = 0; i < c->n_groups; i++) {
 		const char *d = blocks[i].ind->department;
 
 		if (dept == NULL || strcmp(dept, d) != 0) {
-			sb_puts(b, "<tr><td style=\"padding:8px 24px 8px 24px;\"><h2 style=\"margin:0;font-size:17px;"
+			tg_sb_puts(b, "<tr><td style=\"padding:8px 24px 8px 24px;\"><h2 style=\"margin:0;font-size:17px;"
 				   "border-bottom:1px solid #dddddd;padding-bottom:2px;\">");
 			put_html(b, d);
-			sb_puts(b, "</h2></td></tr>\n");
+			tg_sb_puts(b, "</h2></td></tr>\n");
 			dept = d;
 		}
 		html_block(b, c, &blocks[i]);
 	}
-	sb_puts(b, "<tr><td style=\"padding:12px 24px 16px 24px;font-size:12px;color:#555555;"
+	tg_sb_puts(b, "<tr><td style=\"padding:12px 24px 16px 24px;font-size:12px;color:#555555;"
 		   "border-top:1px solid #dddddd;\">");
 	{
-		struct sb f = { 0 };
+		struct tg_sb f = { 0 };
 
-		sb_puts(&f, c->en ? "Automatic message from traguardo, evaluation of "
+		tg_sb_puts(&f, c->en ? "Automatic message from traguardo, evaluation of "
 				  : "Messaggio automatico di traguardo, valutazione del ");
 		put_footer_time(&f, c);
-		sb_puts(&f, c->en ? ". Ref. " : ". Rif. ");
+		tg_sb_puts(&f, c->en ? ". Ref. " : ". Rif. ");
 		put_ref(&f, c->in->plan);
-		sb_putn(&f, ".", 1);
-		put_html(b, sb_str(&f));
+		tg_sb_putn(&f, ".", 1);
+		put_html(b, tg_sb_str(&f));
 		if (f.oom)
 			b->oom = true;
-		sb_free(&f);
+		tg_sb_free(&f);
 	}
-	sb_puts(b, "</td></tr>\n</table>\n</td></tr>\n</table>\n</body>\n</html>\n");
+	tg_sb_puts(b, "</td></tr>\n</table>\n</td></tr>\n</table>\n</body>\n</html>\n");
 }
 
 /* ------------------------------------------------------------ templates */
@@ -1404,16 +1298,16 @@ static void render_html(struct sb *b, const struct ctx *c, const struct block *b
 static int template_read(const char *dir, const char *name, const char *lang, char **out,
 			 struct tg_error *err)
 {
-	struct sb path = { 0 };
+	struct tg_sb path = { 0 };
 	struct stat st;
 	char *data = NULL;
 	size_t len = 0, o = 0;
 	int fd, rc = 0;
 
 	*out = NULL;
-	sb_printf(&path, "%s/%s.%s.txt", dir, name, lang);
+	tg_sb_printf(&path, "%s/%s.%s.txt", dir, name, lang);
 	if (path.oom) {
-		sb_free(&path);
+		tg_sb_free(&path);
 		return tg_error_setc(err, -ENOMEM, "message: out of memory");
 	}
 	if ((fd = open(path.p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
@@ -1484,13 +1378,13 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(data);
-	sb_free(&path);
+	tg_sb_free(&path);
 	return rc;
 }
 
 /* Substitutes the placeholders of tpl into b as plain text (values and
  * template cleaned of control characters; '\n' kept). */
-static void template_render(struct sb *b, const char *tpl, const struct ctx *c,
+static void template_render(struct tg_sb *b, const char *tpl, const struct ctx *c,
 			    const char *subject)
 {
 	const char *p = tpl;
@@ -1517,19 +1411,19 @@ static void template_render(struct sb *b, const char *tpl, const struct ctx *c,
 		p = close != NULL ? close : open + 2;
 #define IS(s) (nl == sizeof(s) - 1 && memcmp(name, s, nl) == 0)
 		if (close == NULL) {
-			sb_puts(b, "{{");
+			tg_sb_puts(b, "{{");
 		} else if (IS("count")) {
-			sb_printf(b, "%zu", n_problems(c));
+			tg_sb_printf(b, "%zu", n_problems(c));
 		} else if (IS("resolved")) {
-			sb_printf(b, "%zu", n_resolved(c));
+			tg_sb_printf(b, "%zu", n_resolved(c));
 		} else if (IS("departments")) {
-			struct sb d = { 0 };
+			struct tg_sb d = { 0 };
 
 			put_departments(&d, c);
-			put_text(b, sb_str(&d));
+			put_text(b, tg_sb_str(&d));
 			if (d.oom)
 				b->oom = true;
-			sb_free(&d);
+			tg_sb_free(&d);
 		} else if (IS("organization")) {
 			put_text(b, c->cfg->daemon.organization);
 		} else if (IS("date")) {
@@ -1561,7 +1455,7 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 {
 	struct ctx c = { 0 };
 	struct block *blocks = NULL;
-	struct sb subject = { 0 }, intro = { 0 }, text = { 0 }, html = { 0 };
+	struct tg_sb subject = { 0 }, intro = { 0 }, text = { 0 }, html = { 0 };
 	char *tpl_subject = NULL, *tpl_intro = NULL;
 	char *def_subject = NULL;
 	int rc = 0;
@@ -1594,7 +1488,7 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 	default_subject(&subject, &c);
 	if (!subject_clean(&subject))
 		goto oom;
-	def_subject = sb_take(&subject);
+	def_subject = tg_sb_take(&subject, NULL);
 	if (def_subject == NULL)
 		goto oom;
 	if (tpl_subject != NULL) {
@@ -1603,7 +1497,7 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 			goto oom;
 	}
 	if (subject.len == 0)
-		sb_puts(&subject, def_subject);
+		tg_sb_puts(&subject, def_subject);
 
 	/* intro, as plain clean text */
 	if (tpl_intro != NULL && tpl_intro[0] != '\0') {
@@ -1615,18 +1509,18 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 
 		if (has_org) {
 			put_text(&intro, org);
-			sb_puts(&intro, " — ");
+			tg_sb_puts(&intro, " — ");
 		}
 		if (c.en)
-			sb_printf(&intro, "%s as of %s: ", has_org ? "quality indicators" : "Quality indicators",
+			tg_sb_printf(&intro, "%s as of %s: ", has_org ? "quality indicators" : "Quality indicators",
 				  c.date);
 		else
-			sb_printf(&intro, "%s degli indicatori al %s: ", has_org ? "situazione" : "Situazione",
+			tg_sb_printf(&intro, "%s degli indicatori al %s: ", has_org ? "situazione" : "Situazione",
 				  c.date);
 		put_summary(&intro, &c);
-		sb_putn(&intro, ".", 1);
+		tg_sb_putn(&intro, ".", 1);
 		if (c.escalation)
-			sb_puts(&intro, c.en ? "\nThis is an escalation: some problems below have been open for a while."
+			tg_sb_puts(&intro, c.en ? "\nThis is an escalation: some problems below have been open for a while."
 					     : "\nQuesto messaggio è un'escalation: alcuni problemi qui sotto sono aperti da tempo.");
 	}
 	if (intro.oom)
@@ -1639,11 +1533,11 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 		if (block_oom(&blocks[i]))
 			goto oom;
 	}
-	render_text(&text, &c, blocks, sb_str(&intro));
-	render_html(&html, &c, blocks, sb_str(&subject), sb_str(&intro));
-	out->subject = sb_take(&subject);
-	out->text = sb_take(&text);
-	out->html = sb_take(&html);
+	render_text(&text, &c, blocks, tg_sb_str(&intro));
+	render_html(&html, &c, blocks, tg_sb_str(&subject), tg_sb_str(&intro));
+	out->subject = tg_sb_take(&subject, NULL);
+	out->text = tg_sb_take(&text, NULL);
+	out->html = tg_sb_take(&html, NULL);
 	if (out->subject == NULL || out->text == NULL || out->html == NULL) {
 		tg_message_free(out);
 		goto oom;
@@ -1661,9 +1555,9 @@ done:
 	free(tpl_subject);
 	free(tpl_intro);
 	free(def_subject);
-	sb_free(&subject);
-	sb_free(&intro);
-	sb_free(&text);
-	sb_free(&html);
+	tg_sb_free(&subject);
+	tg_sb_free(&intro);
+	tg_sb_free(&text);
+	tg_sb_free(&html);
 	return rc;
 }

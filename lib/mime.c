@@ -19,6 +19,7 @@
 #include "mime.h"
 
 #include "config.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -36,62 +37,6 @@
 #define QUOTE_MAX 40
 
 /* ------------------------------------------------------------------ */
-/* A growing string; an allocation failure is remembered, not checked at
- * each of the hundred appends, and reported once at the end. */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void buf_add(struct buf *b, const void *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (n > SIZE_MAX / 4 - b->len) {
-		b->oom = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap != 0 ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-/* The string (caller frees) or NULL after an allocation failure. */
-static char *buf_take(struct buf *b, size_t *len)
-{
-	buf_add(b, "", 0);      /* an empty result is still a string */
-	if (b->oom) {
-		free(b->p);
-		b->p = NULL;
-		return NULL;
-	}
-	if (len != NULL)
-		*len = b->len;
-	return b->p;
-}
-
-/* ------------------------------------------------------------------ */
 /* Text. */
 
 static bool is_control_at(const unsigned char *p, size_t n)
@@ -107,23 +52,23 @@ static char *sanitize(const char *s, bool header)
 {
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
 	size_t len = strlen((const char *)p);
-	struct buf b = { 0 };
+	struct tg_sb b = { 0 };
 
 	for (size_t i = 0; i < len;) {
 		size_t n = tg_utf8_len(p + i, len - i);
 
 		if (n == 0) {
-			buf_add(&b, "\xEF\xBF\xBD", 3);
+			tg_sb_putn(&b, "\xEF\xBF\xBD", 3);
 			i++;
 		} else if (header && is_control_at(p + i, n)) {
-			buf_add(&b, " ", 1);
+			tg_sb_putn(&b, " ", 1);
 			i += n;
 		} else {
-			buf_add(&b, p + i, n);
+			tg_sb_putn(&b, p + i, n);
 			i += n;
 		}
 	}
-	return buf_take(&b, NULL);
+	return tg_sb_take(&b, NULL);
 }
 
 static bool is_alnum(unsigned char c)
@@ -157,32 +102,32 @@ static bool has_encoded_word_start(const char *s, size_t n)
  * the tokens separated by single spaces. */
 
 struct hdr {
-	struct buf *b;
+	struct tg_sb *b;
 	size_t col;
 };
 
-static void hdr_start(struct hdr *h, struct buf *b, const char *name)
+static void hdr_start(struct hdr *h, struct tg_sb *b, const char *name)
 {
 	h->b = b;
-	buf_str(b, name);
-	buf_add(b, ":", 1);
+	tg_sb_puts(b, name);
+	tg_sb_putn(b, ":", 1);
 	h->col = strlen(name) + 1;
 }
 
 static void hdr_token(struct hdr *h, const char *t, size_t n)
 {
 	if (h->col + 1 + n > LINE_SOFT) {
-		buf_add(h->b, "\r\n", 2);
+		tg_sb_putn(h->b, "\r\n", 2);
 		h->col = 0;
 	}
-	buf_add(h->b, " ", 1);
-	buf_add(h->b, t, n);
+	tg_sb_putn(h->b, " ", 1);
+	tg_sb_putn(h->b, t, n);
 	h->col += 1 + n;
 }
 
 static void hdr_end(struct hdr *h)
 {
-	buf_add(h->b, "\r\n", 2);
+	tg_sb_putn(h->b, "\r\n", 2);
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -317,7 +262,7 @@ static size_t room_after_name(const struct hdr *h)
 }
 
 /* An unstructured field (Subject): sanitized, then as it is or encoded. */
-static void put_unstructured(struct buf *b, const char *name, const char *value)
+static void put_unstructured(struct tg_sb *b, const char *name, const char *value)
 {
 	char *s = sanitize(value, true);
 	struct hdr h;
@@ -390,12 +335,12 @@ static bool field_name_ok(const char *name)
 
 char *tg_mime_header(const char *name, const char *value)
 {
-	struct buf b = { 0 };
+	struct tg_sb b = { 0 };
 
 	if (!field_name_ok(name))
 		return NULL;
 	put_unstructured(&b, name, value);
-	return buf_take(&b, NULL);
+	return tg_sb_take(&b, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -436,7 +381,7 @@ static bool caseless_eq(const char *s, size_t n, const char *lit)
 	return i == n && lit[i] == '\0';
 }
 
-static int decode_b(const char *t, size_t n, struct buf *out)
+static int decode_b(const char *t, size_t n, struct tg_sb *out)
 {
 	uint32_t acc = 0;
 	size_t bits = 0, data = 0, pad;
@@ -451,7 +396,7 @@ static int decode_b(const char *t, size_t n, struct buf *out)
 		if (bits >= 8) {
 			unsigned char c = (unsigned char)(acc >> (bits - 8));
 
-			buf_add(out, &c, 1);
+			tg_sb_putn(out, &c, 1);
 			bits -= 8;
 		}
 	}
@@ -466,7 +411,7 @@ static int decode_b(const char *t, size_t n, struct buf *out)
 	return 0;
 }
 
-static int decode_q(const char *t, size_t n, struct buf *out)
+static int decode_q(const char *t, size_t n, struct tg_sb *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)t[i];
@@ -486,14 +431,14 @@ static int decode_q(const char *t, size_t n, struct buf *out)
 		} else if (c < 0x21 || c > 0x7E) {
 			return -1;
 		}
-		buf_add(out, &c, 1);
+		tg_sb_putn(out, &c, 1);
 	}
 	return 0;
 }
 
 /* t[0..n) as an encoded word: 1 decoded into out, 0 not an encoded word
  * (plain text), -1 an encoded word that cannot be decoded. */
-static int decode_word(const char *t, size_t n, struct buf *out)
+static int decode_word(const char *t, size_t n, struct tg_sb *out)
 {
 	const char *cs, *enc, *text, *end = t + n;
 	size_t cs_len, star;
@@ -530,9 +475,10 @@ static bool is_wsp(char c)
 
 char *tg_mime_decode_header(const char *value)
 {
-	struct buf b = { 0 };
+	struct tg_sb b = { 0 };
 	const char *p = value;
 	bool prev_encoded = false;
+	size_t len;
 	char *s;
 
 	if (value == NULL)
@@ -547,11 +493,11 @@ char *tg_mime_decode_header(const char *value)
 		while (*p != '\0' && !is_wsp(*p))
 			p++;
 		if (t == p) {           /* trailing white space */
-			buf_add(&b, ws, (size_t)(p - ws));
+			tg_sb_putn(&b, ws, (size_t)(p - ws));
 			break;
 		}
 		/* RFC 2047 6.2: white space between two encoded words is dropped */
-		struct buf word = { 0 };
+		struct tg_sb word = { 0 };
 
 		rc = decode_word(t, (size_t)(p - t), &word);
 		if (rc < 0 || word.oom) {
@@ -560,19 +506,19 @@ char *tg_mime_decode_header(const char *value)
 			return NULL;
 		}
 		if (rc == 0 || !prev_encoded)
-			buf_add(&b, ws, (size_t)(t - ws));
+			tg_sb_putn(&b, ws, (size_t)(t - ws));
 		if (rc == 0)
-			buf_add(&b, t, (size_t)(p - t));
+			tg_sb_putn(&b, t, (size_t)(p - t));
 		else
-			buf_add(&b, word.p != NULL ? word.p : "", word.len);
+			tg_sb_putn(&b, word.p != NULL ? word.p : "", word.len);
 		free(word.p);
 		prev_encoded = rc > 0;
 	}
-	if ((s = buf_take(&b, NULL)) == NULL)
+	if ((s = tg_sb_take(&b, &len)) == NULL)
 		return NULL;
 	/* the words may split a character between them (other encoders do):
 	 * only the whole result has to be UTF-8, without NUL */
-	for (size_t i = 0, len = b.len; i < len;) {
+	for (size_t i = 0; i < len;) {
 		size_t n = tg_utf8_len((const unsigned char *)s + i, len - i);
 
 		if (n == 0 || s[i] == '\0') {
@@ -645,7 +591,7 @@ static size_t qp_token(const unsigned char *p, size_t n, size_t col, char *tok, 
 char *tg_mime_qp_encode(const char *text, size_t len, size_t *out_len)
 {
 	const unsigned char *p = (const unsigned char *)text;
-	struct buf b = { 0 };
+	struct tg_sb b = { 0 };
 	size_t col = 0;
 
 	if (text == NULL)
@@ -655,7 +601,7 @@ char *tg_mime_qp_encode(const char *text, size_t len, size_t *out_len)
 		char tok[16];
 
 		if (e > 0) {
-			buf_add(&b, "\r\n", 2);
+			tg_sb_putn(&b, "\r\n", 2);
 			col = 0;
 			i += e;
 			continue;
@@ -663,15 +609,15 @@ char *tg_mime_qp_encode(const char *text, size_t len, size_t *out_len)
 		tn = qp_token(p + i, len - i, col, tok, &used);
 		if (col + tn > QP_LINE - 1) {
 			/* soft line break; the token may change at column 0 */
-			buf_add(&b, "=\r\n", 3);
+			tg_sb_putn(&b, "=\r\n", 3);
 			col = 0;
 			tn = qp_token(p + i, len - i, col, tok, &used);
 		}
-		buf_add(&b, tok, tn);
+		tg_sb_putn(&b, tok, tn);
 		col += tn;
 		i += used;
 	}
-	return buf_take(&b, out_len);
+	return tg_sb_take(&b, out_len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -830,7 +776,7 @@ static int split_from(const char *from, char **name, char **addr)
 	return 0;
 }
 
-static void put_tokens(struct buf *b, const char *name, const char *const *tok, size_t n)
+static void put_tokens(struct tg_sb *b, const char *name, const char *const *tok, size_t n)
 {
 	struct hdr h;
 
@@ -840,16 +786,16 @@ static void put_tokens(struct buf *b, const char *name, const char *const *tok, 
 	hdr_end(&h);
 }
 
-static void put_part_headers(struct buf *b, const char *type)
+static void put_part_headers(struct tg_sb *b, const char *type)
 {
 	const char *ct[] = { type, "charset=UTF-8" };
 
 	put_tokens(b, "Content-Type", ct, 2);
-	buf_str(b, "Content-Transfer-Encoding: quoted-printable\r\n");
+	tg_sb_puts(b, "Content-Transfer-Encoding: quoted-printable\r\n");
 }
 
 /* The body sanitized and quoted-printable, appended to b. */
-static void put_body(struct buf *b, const char *text)
+static void put_body(struct tg_sb *b, const char *text)
 {
 	char *s = sanitize(text, false), *qp = NULL;
 	size_t n = 0;
@@ -859,7 +805,7 @@ static void put_body(struct buf *b, const char *text)
 	if (qp == NULL)
 		b->oom = true;
 	else
-		buf_add(b, qp, n);
+		tg_sb_putn(b, qp, n);
 	free(s);
 	free(qp);
 }
@@ -892,7 +838,7 @@ static int check(const struct tg_mime_email *m, struct tg_error *err)
 
 int tg_mime_build(const struct tg_mime_email *m, char **out, size_t *len, struct tg_error *err)
 {
-	struct buf b = { 0 };
+	struct tg_sb b = { 0 };
 	char date[64], boundary[8 + ID_MAX], msgid[4 + ID_MAX + 256];
 	char *name = NULL, *addr = NULL;
 	struct hdr h;
@@ -915,9 +861,9 @@ int tg_mime_build(const struct tg_mime_email *m, char **out, size_t *len, struct
 	snprintf(msgid, sizeof(msgid), "<%s@%s>", m->id,
 		 m->domain != NULL ? m->domain : strrchr(addr, '@') + 1);
 
-	buf_str(&b, "Date: ");
-	buf_str(&b, date);
-	buf_str(&b, "\r\n");
+	tg_sb_puts(&b, "Date: ");
+	tg_sb_puts(&b, date);
+	tg_sb_puts(&b, "\r\n");
 
 	hdr_start(&h, &b, "From");
 	if (name[0] != '\0') {
@@ -968,58 +914,58 @@ int tg_mime_build(const struct tg_mime_email *m, char **out, size_t *len, struct
 
 		put_tokens(&b, "Message-ID", v, 1);
 	}
-	buf_str(&b, "MIME-Version: 1.0\r\n");
+	tg_sb_puts(&b, "MIME-Version: 1.0\r\n");
 	if (m->lang != NULL) {
-		buf_str(&b, "Content-Language: ");
-		buf_str(&b, m->lang);
-		buf_str(&b, "\r\n");
+		tg_sb_puts(&b, "Content-Language: ");
+		tg_sb_puts(&b, m->lang);
+		tg_sb_puts(&b, "\r\n");
 	}
-	buf_str(&b, "Auto-Submitted: auto-generated\r\n");
+	tg_sb_puts(&b, "Auto-Submitted: auto-generated\r\n");
 	{
 		const char *v[] = { m->id };
 
 		put_tokens(&b, "X-Traguardo-Event", v, 1);
 	}
 #ifdef TG_VERSION
-	buf_str(&b, "X-Mailer: traguardo " TG_VERSION "\r\n");
+	tg_sb_puts(&b, "X-Mailer: traguardo " TG_VERSION "\r\n");
 #else
-	buf_str(&b, "X-Mailer: traguardo\r\n");
+	tg_sb_puts(&b, "X-Mailer: traguardo\r\n");
 #endif
 
 	if (m->html == NULL) {
 		put_part_headers(&b, "text/plain;");
-		buf_str(&b, "\r\n");
+		tg_sb_puts(&b, "\r\n");
 		put_body(&b, m->text);
 		if (b.len >= 2 && !b.oom && memcmp(b.p + b.len - 2, "\r\n", 2) != 0)
-			buf_str(&b, "\r\n");
+			tg_sb_puts(&b, "\r\n");
 	} else {
 		char param[16 + sizeof(boundary)];
 		const char *ct[] = { "multipart/alternative;", param };
 
 		snprintf(param, sizeof(param), "boundary=\"%s\"", boundary);
 		put_tokens(&b, "Content-Type", ct, 2);
-		buf_str(&b, "\r\nThis is a multi-part message in MIME format.\r\n");
+		tg_sb_puts(&b, "\r\nThis is a multi-part message in MIME format.\r\n");
 		/* each delimiter is CRLF "--" boundary: the CRLF belongs to
 		 * it, not to the part before (RFC 2046 5.1.1) */
-		buf_str(&b, "\r\n--");
-		buf_str(&b, boundary);
-		buf_str(&b, "\r\n");
+		tg_sb_puts(&b, "\r\n--");
+		tg_sb_puts(&b, boundary);
+		tg_sb_puts(&b, "\r\n");
 		put_part_headers(&b, "text/plain;");
-		buf_str(&b, "\r\n");
+		tg_sb_puts(&b, "\r\n");
 		put_body(&b, m->text);
-		buf_str(&b, "\r\n--");
-		buf_str(&b, boundary);
-		buf_str(&b, "\r\n");
+		tg_sb_puts(&b, "\r\n--");
+		tg_sb_puts(&b, boundary);
+		tg_sb_puts(&b, "\r\n");
 		put_part_headers(&b, "text/html;");
-		buf_str(&b, "\r\n");
+		tg_sb_puts(&b, "\r\n");
 		put_body(&b, m->html);
-		buf_str(&b, "\r\n--");
-		buf_str(&b, boundary);
-		buf_str(&b, "--\r\n");
+		tg_sb_puts(&b, "\r\n--");
+		tg_sb_puts(&b, boundary);
+		tg_sb_puts(&b, "--\r\n");
 	}
 	free(name);
 	free(addr);
-	if ((*out = buf_take(&b, len)) == NULL)
+	if ((*out = tg_sb_take(&b, len)) == NULL)
 		return tg_error_setc(err, -ENOMEM, "out of memory");
 	return 0;
 }

@@ -47,7 +47,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +62,7 @@
 #include "output.h"
 #include "period.h"
 #include "status.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 #define TEAMS_MAX       (28 * 1024)
@@ -76,94 +76,6 @@
 #define VBUF            512     /* a value with its unit, a target */
 
 /* ---- growing strings ---------------------------------------------------- */
-
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_putn(struct sb *b, const char *s, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (n >= SIZE_MAX / 2 - b->len) {
-		b->oom = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		sb_putn(b, small, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-
-	if (big == NULL) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	sb_putn(b, big, (size_t)n);
-	free(big);
-}
-
-static void sb_reset(struct sb *b)
-{
-	b->len = 0;
-	if (b->p != NULL)
-		b->p[0] = '\0';
-}
-
-static void sb_free(struct sb *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-/* The text so far, "" when nothing was written. */
-static const char *sb_str(const struct sb *b)
-{
-	return b->p != NULL ? b->p : "";
-}
 
 /* Where to cut s[0..len) to keep at most max bytes without splitting a
  * UTF-8 character; with entities, not inside an "&...;" either. */
@@ -187,7 +99,7 @@ static size_t cut_point(const char *s, size_t len, size_t max, bool entities)
 }
 
 /* Cuts b to at most max bytes, ending with "…" when anything was cut. */
-static void sb_cut(struct sb *b, size_t max, bool entities)
+static void sb_cut(struct tg_sb *b, size_t max, bool entities)
 {
 	size_t n;
 
@@ -196,7 +108,7 @@ static void sb_cut(struct sb *b, size_t max, bool entities)
 	n = cut_point(b->p, b->len, max - 3, entities);
 	b->len = n;
 	b->p[n] = '\0';
-	sb_puts(b, "…");
+	tg_sb_puts(b, "…");
 }
 
 /* Drops an incomplete UTF-8 sequence that snprintf may have left at the end. */
@@ -229,7 +141,7 @@ static bool ascii_alnum(unsigned char c)
 }
 
 /* Appends s with the cleaning of `mode`; s NULL appends nothing. */
-static void sb_clean(struct sb *b, const char *s, int mode)
+static void sb_clean(struct tg_sb *b, const char *s, int mode)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t len, i = 0;
@@ -242,27 +154,27 @@ static void sb_clean(struct sb *b, const char *s, int mode)
 		unsigned char c = u[i];
 
 		if (n == 0) {
-			sb_puts(b, REPLACEMENT);
+			tg_sb_puts(b, REPLACEMENT);
 			i++;
 			continue;
 		}
 		if ((mode & CL_CTRL) &&
 		    (c < 0x20 || c == 0x7F || (n == 2 && c == 0xC2 && u[i + 1] < 0xA0))) {
-			sb_putn(b, " ", 1);
+			tg_sb_putn(b, " ", 1);
 			i += n;
 			continue;
 		}
 		if (n == 1 && (mode & CL_SLACK) && (c == '&' || c == '<' || c == '>')) {
-			sb_puts(b, c == '&' ? "&amp;" : c == '<' ? "&lt;" : "&gt;");
+			tg_sb_puts(b, c == '&' ? "&amp;" : c == '<' ? "&lt;" : "&gt;");
 		} else if (n == 1 && (mode & CL_MD) && strchr("\\`*_~[]<>|", c) != NULL) {
-			sb_putn(b, "\\", 1);
-			sb_putn(b, s + i, 1);
+			tg_sb_putn(b, "\\", 1);
+			tg_sb_putn(b, s + i, 1);
 		} else if (n == 1 && (mode & CL_MD) && c == '@' && (i == 0 || !ascii_alnum(u[i - 1]))) {
-			sb_puts(b, "@" ZWSP);
+			tg_sb_puts(b, "@" ZWSP);
 		} else if (n == 1 && (mode & CL_GCHAT) && c == '<') {
-			sb_puts(b, "<" ZWSP);
+			tg_sb_puts(b, "<" ZWSP);
 		} else {
-			sb_putn(b, s + i, n);
+			tg_sb_putn(b, s + i, n);
 		}
 		i += n;
 	}
@@ -278,7 +190,7 @@ struct jb {
  * s NULL is the result of a failed text build: it fails too. */
 static json_t *jstr(struct jb *j, const char *s)
 {
-	struct sb b = { 0 };
+	struct tg_sb b = { 0 };
 	json_t *v;
 
 	if (s == NULL) {
@@ -286,8 +198,8 @@ static json_t *jstr(struct jb *j, const char *s)
 		return NULL;
 	}
 	sb_clean(&b, s, 0);
-	v = b.oom ? NULL : json_stringn(sb_str(&b), b.len);
-	sb_free(&b);
+	v = b.oom ? NULL : json_stringn(tg_sb_str(&b), b.len);
+	tg_sb_free(&b);
 	if (v == NULL)
 		j->oom = true;
 	return v;
@@ -622,7 +534,7 @@ static void build_title(struct ctx *c)
 	size_t problems = 0, resolved = 0, errors = 0, ndept = 0;
 	bool escalation = false;
 	const char *d0 = NULL, *d1 = NULL;
-	struct sb b = { 0 };
+	struct tg_sb b = { 0 };
 	bool en = c->en;
 
 	for (size_t i = 0; i < c->n; i++) {
@@ -650,39 +562,39 @@ static void build_title(struct ctx *c)
 	}
 	if (c->cfg->daemon.organization != NULL && c->cfg->daemon.organization[0] != '\0') {
 		sb_clean(&b, c->cfg->daemon.organization, CL_CTRL);
-		sb_puts(&b, ": ");
+		tg_sb_puts(&b, ": ");
 	}
 	if (escalation)
-		sb_puts(&b, "ESCALATION: ");
+		tg_sb_puts(&b, "ESCALATION: ");
 	if (problems == 0) {
-		sb_printf(&b, en ? "%zu indicator%s back on target" : "%zu indicator%s di nuovo in obiettivo",
+		tg_sb_printf(&b, en ? "%zu indicator%s back on target" : "%zu indicator%s di nuovo in obiettivo",
 			  resolved, resolved == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
 	} else if (errors == problems && resolved == 0) {
-		sb_printf(&b, en ? "%zu indicator%s without data: source failing"
+		tg_sb_printf(&b, en ? "%zu indicator%s without data: source failing"
 				 : "%zu indicator%s senza dati: fonte in errore",
 			  problems, problems == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
 	} else {
-		sb_printf(&b, en ? "%zu indicator%s off target" : "%zu indicator%s fuori obiettivo",
+		tg_sb_printf(&b, en ? "%zu indicator%s off target" : "%zu indicator%s fuori obiettivo",
 			  problems, problems == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
 		if (resolved > 0)
-			sb_printf(&b, en ? " (%zu back on target)" : " (%zu rientrat%s)", resolved,
+			tg_sb_printf(&b, en ? " (%zu back on target)" : " (%zu rientrat%s)", resolved,
 				  en ? "" : resolved == 1 ? "o" : "i");
 	}
 	if (!(errors == problems && resolved == 0 && problems > 0) && ndept > 0) {
-		sb_puts(&b, " — ");
+		tg_sb_puts(&b, " — ");
 		if (ndept == 1) {
 			sb_clean(&b, d0, CL_CTRL);
 		} else if (ndept == 2) {
 			sb_clean(&b, d0, CL_CTRL);
-			sb_puts(&b, ", ");
+			tg_sb_puts(&b, ", ");
 			sb_clean(&b, d1, CL_CTRL);
 		} else {
-			sb_printf(&b, en ? "%zu departments" : "%zu settori", ndept);
+			tg_sb_printf(&b, en ? "%zu departments" : "%zu settori", ndept);
 		}
 	}
 	sb_cut(&b, TITLE_MAX, false);
-	snprintf(c->title, sizeof(c->title), "%s", b.oom ? "traguardo" : sb_str(&b));
-	sb_free(&b);
+	snprintf(c->title, sizeof(c->title), "%s", b.oom ? "traguardo" : tg_sb_str(&b));
+	tg_sb_free(&b);
 }
 
 static void more_words(const struct ctx *c, size_t n, char *buf, size_t size)
@@ -712,23 +624,23 @@ static const struct style st_gchat = { "*", "*", "_", "_", "• ", "    ", "\n",
 
 /* "*RAG-01 Pagamenti* — critico · _Nuovo problema_" */
 static void event_head(const struct ctx *c, const struct evtext *t, const struct style *s,
-		       struct sb *b)
+		       struct tg_sb *b)
 {
 	(void)c;
-	sb_puts(b, s->bullet);
-	sb_puts(b, s->b0);
+	tg_sb_puts(b, s->bullet);
+	tg_sb_puts(b, s->b0);
 	sb_clean(b, t->heading, s->mode);
-	sb_puts(b, s->b1);
-	sb_puts(b, " — ");
+	tg_sb_puts(b, s->b1);
+	tg_sb_puts(b, " — ");
 	sb_clean(b, t->status, s->mode);
-	sb_puts(b, " · ");
-	sb_puts(b, s->i0);
+	tg_sb_puts(b, " · ");
+	tg_sb_puts(b, s->i0);
 	sb_clean(b, t->kind, s->mode);
-	sb_puts(b, s->i1);
+	tg_sb_puts(b, s->i1);
 }
 
 static void event_block(const struct ctx *c, const struct evtext *t, const struct style *s,
-			struct sb *b)
+			struct tg_sb *b)
 {
 	struct fact *f = malloc(sizeof(struct fact) * N_FACTS);
 	size_t n;
@@ -738,46 +650,46 @@ static void event_block(const struct ctx *c, const struct evtext *t, const struc
 		return;
 	}
 	event_head(c, t, s, b);
-	sb_puts(b, "\n");
+	tg_sb_puts(b, "\n");
 	n = facts_of(c, t, f);
 	for (size_t i = 0; i < n; i++) {
-		sb_puts(b, s->indent);
-		sb_puts(b, f[i].label);
-		sb_puts(b, ": ");
+		tg_sb_puts(b, s->indent);
+		tg_sb_puts(b, f[i].label);
+		tg_sb_puts(b, ": ");
 		sb_clean(b, f[i].value, s->mode);
-		sb_puts(b, "\n");
+		tg_sb_puts(b, "\n");
 	}
 	free(f);
 }
 
 /* Event i's text, after its department's heading when it opens one. */
-static void event_chunk(const struct ctx *c, size_t i, const struct style *s, struct sb *b)
+static void event_chunk(const struct ctx *c, size_t i, const struct style *s, struct tg_sb *b)
 {
 	if (i == 0 || strcmp(c->ev[i - 1].dept, c->ev[i].dept) != 0) {
 		if (i > 0)
-			sb_puts(b, s->dept_gap);
-		sb_puts(b, s->b0);
+			tg_sb_puts(b, s->dept_gap);
+		tg_sb_puts(b, s->b0);
 		sb_clean(b, c->ev[i].dept, s->mode);
-		sb_puts(b, s->b1);
-		sb_puts(b, "\n");
+		tg_sb_puts(b, s->b1);
+		tg_sb_puts(b, "\n");
 	}
 	event_block(c, &c->ev[i], s, b);
 }
 
 /* Title, events while they fit in max bytes, "… and N more", "id: …". */
 static void chat_text(const struct ctx *c, const struct style *s, const char *title_pre,
-		      const char *title_post, size_t max, struct sb *out)
+		      const char *title_post, size_t max, struct tg_sb *out)
 {
-	struct sb chunk = { 0 };
+	struct tg_sb chunk = { 0 };
 	char tail[64], more[96];
 	size_t i;
 
-	sb_puts(out, title_pre);
+	tg_sb_puts(out, title_pre);
 	sb_clean(out, c->title, s->mode);
-	sb_puts(out, title_post);
+	tg_sb_puts(out, title_post);
 	snprintf(tail, sizeof(tail), "\nid: %s", c->in->plan->id);
 	for (i = 0; i < c->n; i++) {
-		sb_reset(&chunk);
+		tg_sb_reset(&chunk);
 		event_chunk(c, i, s, &chunk);
 		if (chunk.oom) {
 			out->oom = true;
@@ -785,15 +697,15 @@ static void chat_text(const struct ctx *c, const struct style *s, const char *ti
 		}
 		if (out->len + chunk.len + MORE_RESERVE + strlen(tail) > max)
 			break;
-		sb_putn(out, chunk.p, chunk.len);
+		tg_sb_putn(out, chunk.p, chunk.len);
 	}
-	sb_free(&chunk);
+	tg_sb_free(&chunk);
 	if (i < c->n) {
 		more_words(c, c->n - i, more, sizeof(more));
-		sb_puts(out, more);
-		sb_puts(out, "\n");
+		tg_sb_puts(out, more);
+		tg_sb_puts(out, "\n");
 	}
-	sb_puts(out, tail);
+	tg_sb_puts(out, tail);
 	/* only a title longer than the whole budget could get here */
 	sb_cut(out, max, (s->mode & CL_SLACK) != 0);
 }
@@ -829,7 +741,7 @@ static json_t *generic(const struct ctx *c, struct jb *j)
 	json_t *common_l = NULL, *common_a = NULL;
 	char when[48], now[48], key[160];
 	bool firing = false;
-	struct sb text = { 0 };
+	struct tg_sb text = { 0 };
 
 	if (root == NULL || alerts == NULL || ids == NULL || tg == NULL)
 		goto fail;
@@ -855,18 +767,18 @@ static json_t *generic(const struct ctx *c, struct jb *j)
 		put_s(j, lab, "route", t->ev->route ? t->ev->route : "");
 		put_s(j, lab, "event", tg_alert_kind_name(t->ev->kind));
 
-		sb_reset(&text);
+		tg_sb_reset(&text);
 		sb_clean(&text, t->heading, CL_CTRL);
-		sb_puts(&text, ": ");
-		sb_puts(&text, t->status);
-		put_s(j, ann, "summary", text.oom ? NULL : sb_str(&text));
-		sb_reset(&text);
+		tg_sb_puts(&text, ": ");
+		tg_sb_puts(&text, t->status);
+		put_s(j, ann, "summary", text.oom ? NULL : tg_sb_str(&text));
+		tg_sb_reset(&text);
 		event_block(c, t, &st_plain, &text);
 		if (text.len > 0 && text.p[text.len - 1] == '\n')
 			text.p[--text.len] = '\0';
 		if (text.oom)
 			j->oom = true;
-		put_s(j, ann, "description", sb_str(&text));
+		put_s(j, ann, "description", tg_sb_str(&text));
 		put_fact_strings(j, ann, t);
 
 		if (common_l == NULL && !j->oom) {
@@ -890,7 +802,7 @@ static json_t *generic(const struct ctx *c, struct jb *j)
 		append(j, alerts, a);
 		append(j, ids, jstr(j, t->ev->id));
 	}
-	sb_free(&text);
+	tg_sb_free(&text);
 	if (common_l == NULL)
 		common_l = jobj(j);
 	if (common_a == NULL)
@@ -940,7 +852,7 @@ static json_t *teams(const struct ctx *c, size_t k, struct jb *j)
 	static const char *const colours[] = { NULL, "good", "warning", "attention" };
 	json_t *root = jobj(j), *atts = jarr(j), *att = jobj(j), *card = jobj(j), *body = jarr(j);
 	json_t *box = NULL, *items = NULL, *tb;
-	struct sb s = { 0 };
+	struct tg_sb s = { 0 };
 	char line[160];
 	struct fact *f = malloc(sizeof(struct fact) * N_FACTS);
 
@@ -956,7 +868,7 @@ static json_t *teams(const struct ctx *c, size_t k, struct jb *j)
 		return NULL;
 	}
 	sb_clean(&s, c->title, CL_CTRL);
-	tb = text_block(j, s.oom ? NULL : sb_str(&s));
+	tb = text_block(j, s.oom ? NULL : tg_sb_str(&s));
 	put_s(j, tb, "size", "Large");
 	put_s(j, tb, "weight", "Bolder");
 	append(j, body, tb);
@@ -974,16 +886,16 @@ static json_t *teams(const struct ctx *c, size_t k, struct jb *j)
 			append(j, body, box);
 			if (j->oom)
 				break;
-			sb_reset(&s);
+			tg_sb_reset(&s);
 			sb_clean(&s, t->dept, CL_CTRL);
-			tb = text_block(j, s.oom ? NULL : sb_str(&s));
+			tb = text_block(j, s.oom ? NULL : tg_sb_str(&s));
 			put_s(j, tb, "weight", "Bolder");
 			put_s(j, tb, "size", "Medium");
 			append(j, items, tb);
 		}
-		sb_reset(&s);
+		tg_sb_reset(&s);
 		event_head(c, t, &(struct style){ "**", "**", "", "", "", "", "", CL_CTRL }, &s);
-		tb = text_block(j, s.oom ? NULL : sb_str(&s));
+		tb = text_block(j, s.oom ? NULL : tg_sb_str(&s));
 		if (colours[t->colour] != NULL)
 			put_s(j, tb, "color", colours[t->colour]);
 		put_s(j, tb, "spacing", "Medium");
@@ -1001,14 +913,14 @@ static json_t *teams(const struct ctx *c, size_t k, struct jb *j)
 			json_t *fo = jobj(j);
 
 			put_s(j, fo, "title", f[m].label);
-			sb_reset(&s);
+			tg_sb_reset(&s);
 			sb_clean(&s, f[m].value, CL_CTRL);
-			put_s(j, fo, "value", s.oom ? NULL : sb_str(&s));
+			put_s(j, fo, "value", s.oom ? NULL : tg_sb_str(&s));
 			append(j, facts, fo);
 		}
 	}
 	free(f);
-	sb_free(&s);
+	tg_sb_free(&s);
 	if (k < c->n) {
 		more_words(c, c->n - k, line, sizeof(line));
 		tb = text_block(j, line);
@@ -1043,7 +955,7 @@ static json_t *teams(const struct ctx *c, size_t k, struct jb *j)
 static json_t *slack(const struct ctx *c, struct jb *j)
 {
 	json_t *root = jobj(j), *blocks = jarr(j), *b, *t;
-	struct sb s = { 0 };
+	struct tg_sb s = { 0 };
 	size_t shown, room = SLACK_BLOCKS - 2;   /* header and the id line */
 	char more[96];
 
@@ -1054,24 +966,24 @@ static json_t *slack(const struct ctx *c, struct jb *j)
 	}
 	/* fallback for notifications: the title, then the id line */
 	sb_clean(&s, c->title, CL_CTRL | CL_SLACK);
-	sb_printf(&s, "\nid: %s", c->in->plan->id);
-	put_s(j, root, "text", s.oom ? NULL : sb_str(&s));
+	tg_sb_printf(&s, "\nid: %s", c->in->plan->id);
+	put_s(j, root, "text", s.oom ? NULL : tg_sb_str(&s));
 
-	sb_reset(&s);
+	tg_sb_reset(&s);
 	sb_clean(&s, c->title, CL_CTRL);     /* plain_text: no entities */
 	sb_cut(&s, SLACK_HEADER, false);
 	b = jobj(j);
 	t = jobj(j);
 	put_s(j, b, "type", "header");
 	put_s(j, t, "type", "plain_text");
-	put_s(j, t, "text", s.oom ? NULL : sb_str(&s));
+	put_s(j, t, "text", s.oom ? NULL : tg_sb_str(&s));
 	put(j, t, "emoji", json_true());
 	put(j, b, "text", t);
 	append(j, blocks, b);
 
 	shown = c->n <= room ? c->n : room - 1;
 	for (size_t i = 0; i < shown && !j->oom; i++) {
-		sb_reset(&s);
+		tg_sb_reset(&s);
 		event_chunk(c, i, &st_slack, &s);
 		if (s.len > 0 && s.p[s.len - 1] == '\n')
 			s.p[--s.len] = '\0';
@@ -1080,7 +992,7 @@ static json_t *slack(const struct ctx *c, struct jb *j)
 		t = jobj(j);
 		put_s(j, b, "type", "section");
 		put_s(j, t, "type", "mrkdwn");
-		put_s(j, t, "text", s.oom ? NULL : sb_str(&s));
+		put_s(j, t, "text", s.oom ? NULL : tg_sb_str(&s));
 		put(j, b, "text", t);
 		append(j, blocks, b);
 	}
@@ -1094,8 +1006,8 @@ static json_t *slack(const struct ctx *c, struct jb *j)
 		put(j, b, "text", t);
 		append(j, blocks, b);
 	}
-	sb_reset(&s);
-	sb_printf(&s, "id: %s", c->in->plan->id);
+	tg_sb_reset(&s);
+	tg_sb_printf(&s, "id: %s", c->in->plan->id);
 	b = jobj(j);
 	t = jobj(j);
 	{
@@ -1103,20 +1015,20 @@ static json_t *slack(const struct ctx *c, struct jb *j)
 
 		put_s(j, b, "type", "context");
 		put_s(j, t, "type", "mrkdwn");
-		put_s(j, t, "text", s.oom ? NULL : sb_str(&s));
+		put_s(j, t, "text", s.oom ? NULL : tg_sb_str(&s));
 		append(j, els, t);
 		put(j, b, "elements", els);
 	}
 	append(j, blocks, b);
 	put(j, root, "blocks", blocks);
-	sb_free(&s);
+	tg_sb_free(&s);
 	return root;
 }
 
 static json_t *text_only(const struct ctx *c, struct jb *j, bool mattermost)
 {
 	json_t *root = jobj(j);
-	struct sb s = { 0 };
+	struct tg_sb s = { 0 };
 
 	if (root == NULL)
 		return NULL;
@@ -1124,10 +1036,10 @@ static json_t *text_only(const struct ctx *c, struct jb *j, bool mattermost)
 		chat_text(c, &st_mm, "#### ", "\n\n", MATTERMOST_MAX, &s);
 	else
 		chat_text(c, &st_gchat, "*", "*\n\n", GOOGLECHAT_MAX, &s);
-	put_s(j, root, "text", s.oom ? NULL : sb_str(&s));
+	put_s(j, root, "text", s.oom ? NULL : tg_sb_str(&s));
 	if (mattermost)
 		put_s(j, root, "username", "traguardo");
-	sb_free(&s);
+	tg_sb_free(&s);
 	return root;
 }
 
