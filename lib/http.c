@@ -255,20 +255,20 @@ static void format_size(size_t n, char *buf, size_t size)
 		snprintf(buf, size, "%zu bytes", n);
 }
 
-/* "20 s", "1.5 s", "0.25 s". */
-static void format_ms(int64_t ms, char *buf, size_t size)
+const char *tg_http_format_ms(int64_t ms, char *buf, size_t size)
 {
 	int len;
 
 	if (ms % 1000 == 0) {
 		snprintf(buf, size, "%" PRId64 " s", ms / 1000);
-		return;
+		return buf;
 	}
 	len = snprintf(buf, size, "%" PRId64 ".%03" PRId64, ms / 1000, ms % 1000);
 	while (len > 0 && (size_t)len < size && buf[len - 1] == '0')
 		buf[--len] = '\0';
 	if (len > 0 && (size_t)len < size)
 		snprintf(buf + len, size - (size_t)len, " s");
+	return buf;
 }
 
 /* ---- URL redaction ---- */
@@ -1147,7 +1147,7 @@ static int describe_failure(struct tg_http_transfer *t, CURLcode code,
 				 t->o.low_speed_limit, t->o.low_speed_limit == 1 ? "" : "s",
 				 t->o.low_speed_time);
 		} else {
-			format_ms(t->o.timeout_ms, tmp, sizeof(tmp));
+			tg_http_format_ms(t->o.timeout_ms, tmp, sizeof(tmp));
 			snprintf(what, sizeof(what), "timed out after %s", tmp);
 		}
 	} else if (code == CURLE_UNSUPPORTED_PROTOCOL && t->o.https) {

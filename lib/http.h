@@ -109,6 +109,9 @@ struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_r
 /* Aborts a transfer, running or queued; its callback is not called; the
  * next queued one may begin.  NULL ok. */
 void tg_http_cancel(struct tg_http_transfer *t);
+/* A timeout for messages: "20 s", "1.5 s", "0.25 s".  Returns buf. */
+const char *tg_http_format_ms(int64_t ms, char *buf, size_t size);
+
 /* Transfers started and not yet finished, the queued ones included. */
 size_t tg_http_in_flight(const struct tg_http *h);
 

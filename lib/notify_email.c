@@ -27,7 +27,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,22 +105,6 @@ static char upper(char c)
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-/* "60 s", "1.5 s" */
-static void format_ms(int64_t ms, char *buf, size_t size)
-{
-	int len;
-
-	if (ms % 1000 == 0) {
-		snprintf(buf, size, "%" PRId64 " s", ms / 1000);
-		return;
-	}
-	len = snprintf(buf, size, "%" PRId64 ".%03" PRId64, ms / 1000, ms % 1000);
-	while (len > 0 && (size_t)len < size && buf[len - 1] == '0')
-		buf[--len] = '\0';
-	if (len > 0 && (size_t)len < size)
-		snprintf(buf + len, size - (size_t)len, " s");
 }
 
 /* An addr-spec we can put between < and > on a command line: no control
@@ -488,7 +471,7 @@ static int classify(struct tg_email_transfer *t, CURLcode code, char *error, siz
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
 		rc = -EAGAIN;
-		format_ms(t->timeout_ms, tmp, sizeof(tmp));
+		tg_http_format_ms(t->timeout_ms, tmp, sizeof(tmp));
 		snprintf(what, sizeof(what), "timed out after %s, %s", tmp, waiting_for(t));
 		break;
 	case CURLE_OUT_OF_MEMORY:
