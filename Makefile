@@ -46,8 +46,8 @@ TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 CPPFLAGS += -D_GNU_SOURCE -DTG_VERSION='"$(VERSION)"' -Ilib
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=c11 $(WARN) $(HARDEN) $(SANFLAGS) $(PKG_CFLAGS)
-LDFLAGS  += -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+CFLAGS   += -std=c11 -pthread $(WARN) $(HARDEN) $(SANFLAGS) $(PKG_CFLAGS)
+LDFLAGS  += -pthread -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
 LIB_SRCS    := $(sort $(wildcard lib/*.c))
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)

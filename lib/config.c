@@ -2325,6 +2325,7 @@ static void load_source(struct loader *L, const config_setting_t *g, size_t i)
 		load_columns(L, found[SK_COLUMNS], src, label, layout_valid);
 	src->dialect.number.missing = (const char *const *)src->dialect.missing.v;
 	src->dialect.number.n_missing = src->dialect.missing.n;
+	tg_number_prepare(&src->dialect.number);
 
 	if (type_valid && src->type != TG_SOURCE_PG)
 		for (size_t k = 0; k < sizeof(pg_only) / sizeof(pg_only[0]); k++)

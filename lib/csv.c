@@ -70,8 +70,6 @@
 #define MAX_FIELDS ((size_t)131072)
 #define DETECT_LIMIT READ_BUF_SIZE
 #define QUOTE_MAX 40
-#define FAST_SEP 1
-#define FAST_OFF 2
 
 enum state {
 	ST_REC_START,    /* before the first byte of a record */
@@ -105,7 +103,6 @@ struct tg_csv_reader {
 	size_t max_record;
 	iconv_t cd;
 	unsigned char cls_unq[256];  /* bytes that stop an unquoted scan */
-	unsigned char cls_fast[256]; /* FAST_SEP, or FAST_OFF: no fast record */
 
 	unsigned long line;      /* physical line at in[pos] */
 	uint64_t line_start;     /* input offset where that line starts */
@@ -493,11 +490,6 @@ static int start(struct tg_csv_reader *r)
 	r->cls_unq['\n'] = 1;
 	r->cls_unq['\r'] = 1;
 	r->cls_unq['\0'] = 1;
-	memset(r->cls_fast, 0, sizeof(r->cls_fast));
-	r->cls_fast[(unsigned char)r->sep] = FAST_SEP;
-	r->cls_fast['"'] = FAST_OFF;
-	r->cls_fast['\r'] = FAST_OFF;
-	r->cls_fast['\0'] = FAST_OFF;
 	r->started = true;
 	return 0;
 }
@@ -750,20 +742,56 @@ nomem:
 	return PUT_NOMEM;
 }
 
+static bool ensure_out(struct tg_csv_reader *r, size_t n);
+
+/* 0x80 in each byte of x that is zero, nothing else (exact: no borrow
+ * crosses bytes). */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+	const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
+
+	return ~(((x & low7) + low7) | x | low7);
+}
+
+/* Byte index of the lowest flagged byte of a zero_bytes() mask. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR_SCAN 1
+#define FIRST_BYTE(m) ((size_t)__builtin_ctzll(m) / 8)
+#else
+#define SWAR_SCAN 0
+#define FIRST_BYTE(m) ((size_t)0)
+#endif
+
+/* Remembers a separator at offset off of the line in flen[] (turned into
+ * field lengths by fast_record).  false: too many fields, or no memory. */
+static inline bool note_sep(struct tg_csv_reader *r, size_t *nsep, size_t off)
+{
+	if (*nsep + 2 > r->outcap &&
+	    (*nsep + 2 > MAX_FIELDS || !ensure_out(r, r->outcap != 0 ? 2 * r->outcap : 64)))
+		return false;
+	r->flen[(*nsep)++] = off;
+	return true;
+}
+
 /*
  * The common record: a whole line in the buffer without quotes, NUL bytes
- * or CRs (but the CR of a CRLF).  Built exactly as parse() builds it (the
- * line copied once, each separator turned into the NUL that ends a field,
- * the same field positions for messages), without the state machine.
- * Returns 1 with the record built and the line consumed (2: and it is all
- * ASCII, so finish() has nothing to check), 0 for the general path
- * (nothing consumed, nothing kept), PUT_NOMEM.
+ * or CRs (but the CR of a CRLF).  Built as parse() builds it (each
+ * separator turned into the NUL that ends a field, the same field positions
+ * for messages; the line copied once, or, all ASCII in the reader's own
+ * buffer, not at all), without the state machine: the
+ * line is scanned 8 bytes at a time for its end, the separators and the
+ * bytes that need the general path, and the fields go straight to fptr and
+ * flen.  Returns 1 with the record built and the line consumed (2: and it
+ * is all ASCII, so finish() has nothing to check: fptr and flen are the
+ * record), 0 for the general path (nothing consumed, nothing kept: also
+ * for too many fields, which the general path reports), PUT_NOMEM.
  */
 static int fast_record(struct tg_csv_reader *r)
 {
-	const unsigned char *buf, *lf;
-	size_t len, i;
-	unsigned char acc = 0;
+	const unsigned char *buf;
+	size_t avail, i = 0, lf = SIZE_MAX, special = SIZE_MAX, len, nsep = 0, from, k;
+	uint64_t high = 0;
+	char *text;
 	int rc;
 
 	if (r->skip_lf && r->pos < r->end) {
@@ -775,44 +803,120 @@ static int fast_record(struct tg_csv_reader *r)
 			r->line_start = r->base + r->pos;
 		}
 	}
-	buf = (const unsigned char *)r->in + r->pos;
-	lf = memchr(buf, '\n', r->end - r->pos);
-	if (lf == NULL || r->skip_lf)
+	if (r->skip_lf)
 		return 0;
-	len = (size_t)(lf - buf);
+	buf = (const unsigned char *)r->in + r->pos;
+	avail = r->end - r->pos;
+#if SWAR_SCAN
+	{
+		const uint64_t ones = 0x0101010101010101ULL, top = 0x8080808080808080ULL;
+		const uint64_t vsep = ones * (unsigned char)r->sep, vlf = ones * '\n';
+		const uint64_t vquote = ones * '"', vcr = ones * '\r';
+
+		for (; i + 8 <= avail; i += 8) {
+			uint64_t w, zl, zs, zq;
+
+			memcpy(&w, buf + i, sizeof(w));
+			zl = zero_bytes(w ^ vlf);
+			zs = zero_bytes(w ^ vsep);
+			zq = zero_bytes(w ^ vquote) | zero_bytes(w ^ vcr) | zero_bytes(w);
+			if (zl != 0) {
+				/* only the bytes before the line's end count */
+				uint64_t keep = (zl & (0 - zl)) - 1;
+
+				zs &= keep;
+				zq &= keep;
+				w &= keep;
+				lf = i + FIRST_BYTE(zl);
+			}
+			high |= w & top;
+			if (zq != 0 && special == SIZE_MAX)
+				special = i + FIRST_BYTE(zq);
+			for (; zs != 0; zs &= zs - 1)
+				if (!note_sep(r, &nsep, i + FIRST_BYTE(zs)))
+					return 0;
+			if (lf != SIZE_MAX)
+				break;
+			if (i > r->max_record)
+				return 0;
+		}
+	}
+#endif
+	for (; lf == SIZE_MAX && i < avail; i++) {
+		unsigned char c = buf[i];
+
+		if (c == '\n') {
+			lf = i;
+			break;
+		}
+		high |= c & 0x80;
+		if (c == (unsigned char)r->sep) {
+			if (!note_sep(r, &nsep, i))
+				return 0;
+		} else if ((c == '"' || c == '\r' || c == '\0') && special == SIZE_MAX) {
+			special = i;
+		}
+	}
+	if (lf == SIZE_MAX)
+		return 0;
+	len = lf;
 	if (len > 0 && buf[len - 1] == '\r')
 		len--;
-	if (len > r->max_record)
+	/* the CR of the CRLF is the only special byte allowed, at len */
+	if (special < len || len > r->max_record)
 		return 0;
-	if (len + 1 > r->reccap && (rc = rec_grow(r, len + 1)) != PUT_OK)
-		return rc == PUT_NOMEM ? PUT_NOMEM : 0;
-	r->rec_line = r->line;
-	if ((rc = push_field(r, r->pos, false)) != PUT_OK)
-		goto general;
-	for (i = 0; i < len; i++) {
-		unsigned char k = r->cls_fast[buf[i]];
-
-		acc |= buf[i];
-		if (k == 0)
-			continue;
-		if (k == FAST_OFF)
-			goto general;
-		if ((rc = push_field(r, r->pos + i + 1, false)) != PUT_OK)
-			goto general;
-		r->meta[r->nfields - 1].off = i + 1;
+	if (nsep + 1 > r->outcap && !ensure_out(r, nsep + 1))
+		return PUT_NOMEM;
+	if (high == 0 && r->in == r->ibuf) {
+		/* ASCII in our own read buffer: the fields stay where they are,
+		 * ended in place (the line is consumed; the buffer is only read
+		 * again after this record's life) */
+		text = r->ibuf + r->pos;
+	} else {
+		if (len + 1 > r->reccap && (rc = rec_grow(r, len + 1)) != PUT_OK)
+			return rc == PUT_NOMEM ? PUT_NOMEM : 0;
+		memcpy(r->rec, buf, len);
+		text = r->rec;
 	}
-	memcpy(r->rec, buf, len);
-	for (i = 1; i < r->nfields; i++)
-		r->rec[r->meta[i].off - 1] = '\0';
-	r->rec[len] = '\0';
+	text[len] = '\0';
+	for (k = 0, from = 0; k < nsep; k++) {
+		size_t at = r->flen[k];
+
+		text[at] = '\0';
+		r->fptr[k] = text + from;
+		r->flen[k] = at - from;
+		from = at + 1;
+	}
+	r->fptr[nsep] = text + from;
+	r->flen[nsep] = len - from;
+	r->nfields = nsep + 1;
 	r->reclen = len + 1;
-	r->pos += (size_t)(lf - buf) + 1;
+	r->rec_line = r->line;
+	if (high != 0) {
+		/* not ASCII: finish() checks or converts, and wants the fields'
+		 * positions */
+		if (r->metacap < r->nfields) {
+			struct field_meta *m = realloc(r->meta, r->nfields * sizeof(*m));
+
+			if (m == NULL) {
+				r->nfields = 0;
+				r->reclen = 0;
+				return PUT_NOMEM;
+			}
+			r->meta = m;
+			r->metacap = r->nfields;
+		}
+		for (k = 0; k < r->nfields; k++) {
+			size_t off = (size_t)(r->fptr[k] - r->rec);
+
+			r->meta[k] = (struct field_meta){
+				.off = off, .line = r->line, .quoted = false,
+				.col = (size_t)(r->base + r->pos + off - r->line_start) + 1 };
+		}
+	}
+	r->pos += lf + 1;
 	newline(r, r->pos);
-	return acc < 0x80 ? 2 : 1;
-general:
-	r->nfields = 0;
-	r->reclen = 0;
-	return rc == PUT_NOMEM ? PUT_NOMEM : 0;
+	return high != 0 ? 1 : 2;
 }
 
 static bool ensure_out(struct tg_csv_reader *r, size_t n)
@@ -1080,13 +1184,7 @@ int tg_csv_next(struct tg_csv_reader *r, struct tg_csv_record *rec, struct tg_er
 	r->reclen = 0;
 	r->nfields = 0;
 	rc = fast_record(r);
-	if (rc == 2 && ensure_out(r, r->nfields)) {
-		for (size_t i = 0; i < r->nfields; i++) {
-			size_t off = r->meta[i].off;
-
-			r->fptr[i] = r->rec + off;
-			r->flen[i] = (i + 1 < r->nfields ? r->meta[i + 1].off : r->reclen) - off - 1;
-		}
+	if (rc == 2) {
 		rec->line = r->rec_line;
 		rec->nfields = r->nfields;
 		rec->fields = r->fptr;

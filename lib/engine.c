@@ -30,6 +30,7 @@ struct slot {
 	tg_day last_day, last_start;
 	enum tg_period_kind last_kind;
 	bool have_start;
+	const char *store_name;            /* the store's copy of the source's name, or NULL */
 	struct tg_source_sink sink;        /* outlives the run: it points here */
 	tg_engine_done_fn done;
 	void *ctx;
@@ -39,8 +40,12 @@ struct ind_info {
 	uint32_t ref;                      /* its series in the store, NO_REF until its first point */
 	uint32_t idlen;
 	uint8_t period;                    /* enum tg_period_kind */
-	bool bound;                        /* it has a 'source' setting */
+	uint16_t source;                   /* its 'source' setting: the index of
+					      that source, SOURCE_ANY or SOURCE_BY_NAME */
 };
+
+#define SOURCE_ANY UINT16_MAX              /* no 'source' setting */
+#define SOURCE_BY_NAME (UINT16_MAX - 1)    /* compare the names (no index fits) */
 
 struct ind_index {
 	struct ind_info *info;
@@ -103,7 +108,12 @@ static struct ind_index *index_new(const struct tg_config *cfg)
 			goto fail;
 		x->info[i] = (struct ind_info){ .ref = NO_REF, .idlen = (uint32_t)len,
 						.period = (uint8_t)ind->period,
-						.bound = ind->source != NULL };
+						.source = ind->source != NULL ? SOURCE_BY_NAME : SOURCE_ANY };
+		for (size_t j = 0; ind->source != NULL && j < cfg->n_sources && j < SOURCE_BY_NAME; j++)
+			if (strcmp(cfg->sources[j].name, ind->source) == 0) {
+				x->info[i].source = (uint16_t)j;
+				break;
+			}
 		total += len + 1;
 	}
 	if ((x->ids = malloc(total)) == NULL)
@@ -212,9 +222,25 @@ static bool date_fits(enum tg_period_kind p, enum tg_period_kind k)
 	return p < k;
 }
 
+/* a[0..n) == b[0..n): codes are short, and a call to memcmp costs more
+ * than comparing them */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y, u, v;
+
+	if (n < 8 || n > 16)
+		return memcmp(a, b, n) == 0;
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	memcpy(&u, a + n - 8, 8);
+	memcpy(&v, b + n - 8, 8);
+	return ((x ^ y) | (u ^ v)) == 0;
+}
+
 static bool id_is(const struct tg_engine *e, size_t i, const char *id, size_t len)
 {
-	return i < e->cfg->n_indicators && e->index->info[i].idlen == len && memcmp(e->index->id[i], id, len) == 0;
+	return i < e->cfg->n_indicators && e->index->info[i].idlen == len &&
+	       same_bytes(e->index->id[i], id, len);
 }
 
 /* The index of indicator id in the config, or -1.  Exports are sorted: by
@@ -262,7 +288,9 @@ static int sink_measure(void *ctx, const struct tg_source *src, const char *id, 
 	ind = &e->cfg->indicators[i];
 	/* a located bad row, not an unknown indicator: the id is right, the
 	 * file is not the one the configuration names for it */
-	if (info->bound && strcmp(ind->source, src->name) != 0)
+	if (info->source != SOURCE_ANY &&
+	    (info->source == SOURCE_BY_NAME ? strcmp(ind->source, src->name) != 0
+					    : info->source != sl->idx))
 		return tg_error_set(err, "indicator %s takes values only from source '%s' (its 'source' setting)",
 				    ind->id, ind->source);
 	if (!date_fits(date->precision, kind))
@@ -278,7 +306,10 @@ static int sink_measure(void *ctx, const struct tg_source *src, const char *id, 
 		sl->last_kind = kind;
 		sl->have_start = true;
 	}
-	return tg_store_put_ref(e->store, info->ref, sl->last_start, value, src->name, sl->wall,
+	if (sl->store_name == NULL)
+		sl->store_name = tg_store_source(e->store, src->name);
+	return tg_store_put_ref(e->store, info->ref, sl->last_start, value,
+				sl->store_name != NULL ? sl->store_name : src->name, sl->wall,
 				err) < 0 ? -EINVAL : TG_SINK_ACCEPTED;
 }
 

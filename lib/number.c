@@ -408,10 +408,68 @@ static bool fast_number(const char *s, size_t len, char decimal, double *out)
 	return true;
 }
 
+/* Whether a number written like fast_number() takes it could be one of
+ * the markers: only a marker that is itself such a number (markers are
+ * compared ignoring ASCII case, which digits, signs and separators do not
+ * have). */
+static bool number_may_be_marker(const char *s, size_t len, const struct tg_number_format *fmt)
+{
+	if (fmt->markers_not_numbers)
+		return false;
+	/* a marker may be written like a number ("-1", "999") */
+	return marker_may_be(s[0], fmt) && is_missing(s, len, fmt);
+}
+
+void tg_number_prepare(struct tg_number_format *fmt)
+{
+	double v;
+
+	fmt->markers_not_numbers = false;
+	if (!fmt_valid(fmt))
+		return;
+	for (size_t i = 0; fmt->missing != NULL && i < fmt->n_missing; i++) {
+		const char *m = fmt->missing[i];
+		size_t mlen;
+
+		if (m == NULL)
+			continue;
+		mlen = strlen(m);
+		tg_utf8_trim(&m, &mlen);
+		if (fast_number(m, mlen, fmt->decimal, &v))
+			return;
+	}
+	fmt->markers_not_numbers = true;
+}
+
+static int parse_general(const char *s, size_t len, const struct tg_number_format *fmt,
+			 double *out, struct tg_error *err) __attribute__((noinline));
+
+/* The common cell (fast_number) without the general parser's frame. */
 int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fmt,
 		    double *out, struct tg_error *err)
 {
-	static const struct tg_number_format c_format = { '.', 0, NULL, 0 };
+	static const struct tg_number_format c_format = { '.', 0, NULL, 0, false };
+	double v;
+
+	if (fmt == NULL)
+		fmt = &c_format;
+	if (s == NULL) {
+		s = "";
+		len = 0;
+	}
+	if (fmt_valid(fmt) && fast_number(s, len, fmt->decimal, &v)) {
+		if (number_may_be_marker(s, len, fmt))
+			return TG_NUMBER_MISSING;
+		if (out != NULL)
+			*out = v;
+		return TG_NUMBER_VALUE;
+	}
+	return parse_general(s, len, fmt, out, err);
+}
+
+static int parse_general(const char *s, size_t len, const struct tg_number_format *fmt,
+			 double *out, struct tg_error *err)
+{
 	const unsigned char *u;
 	char q[QUOTE_BUF], cq[QUOTE_BUF];
 	struct scan sc;
@@ -422,20 +480,6 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 	double v = 0.0;
 
 #define QUOTED quote(s, len, q, sizeof(q))
-	if (fmt == NULL)
-		fmt = &c_format;
-	if (s == NULL) {
-		s = "";
-		len = 0;
-	}
-	if (fmt_valid(fmt) && fast_number(s, len, fmt->decimal, &v)) {
-		/* a marker may be written like a number ("-1", "999") */
-		if (marker_may_be(s[0], fmt) && is_missing(s, len, fmt))
-			return TG_NUMBER_MISSING;
-		if (out != NULL)
-			*out = v;
-		return TG_NUMBER_VALUE;
-	}
 	tg_utf8_trim(&s, &len);
 	if (!fmt_valid(fmt))
 		return tg_error_set(err, "'%s' is not a number: invalid number format (decimal '%c', thousands '%c')",

@@ -20,7 +20,15 @@ struct tg_number_format {
 	 * trimming spaces).  The empty string is always a missing marker. */
 	const char *const *missing;
 	size_t n_missing;
+	/* Set by tg_number_prepare(): no marker is itself a number, so a cell
+	 * that is a plain number is not compared with them.  Only a shortcut:
+	 * false is always right. */
+	bool markers_not_numbers;
 };
+
+/* Sets fmt->markers_not_numbers; call it again after changing decimal or
+ * the markers. */
+void tg_number_prepare(struct tg_number_format *fmt);
 
 #define TG_NUMBER_VALUE 0
 #define TG_NUMBER_MISSING 1

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +28,9 @@
 #include "number.h"
 
 #define WARN_ROWS_PER_FILE 10
+
+/* The delivering side: the sink, the counts and the warnings, in the order
+ * of the file. */
 struct run {
 	const struct tg_source *src;
 	const struct tg_source_sink *sink;
@@ -34,6 +39,61 @@ struct run {
 	char qfile[1024];  /* the current file's name, quoted for messages */
 	size_t file_bad;   /* bad rows in the current file */
 	int64_t deadline;  /* CLOCK_MONOTONIC ms by which the run must end; 0: none */
+};
+
+/*
+ * What the reading side hands to the delivering side: a measurement, a bad
+ * row (line and reason, or a whole message from the CSV reader), or a
+ * warning.  With a reader thread they travel in batches (the text, ids and
+ * messages, in the batch's own buffer); without one each is delivered at
+ * once.
+ */
+enum item_kind { IT_MEASURE, IT_BAD, IT_BAD_RECORD, IT_WARN };
+
+struct item {
+	unsigned char kind;
+	unsigned long line;
+	size_t off, len;   /* the id, or the message, in the text */
+	struct tg_date date;
+	double value;
+};
+
+#define BATCH_ITEMS 4096
+#define BATCH_TEXT (64 * 1024)
+#define N_BATCHES 4
+
+struct batch {
+	struct item item[BATCH_ITEMS];
+	size_t n;
+	size_t rows, missing;  /* counted while it was filled */
+	char *text;
+	size_t tlen, tcap;
+};
+
+/* The batches between the reader thread and the caller's: `full` in file
+ * order, `empty` to be filled again. */
+struct pipeline {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch *full[N_BATCHES], *empty[N_BATCHES];
+	size_t full_head, n_full, n_empty;
+	bool done;        /* the reader thread has handed over its last batch */
+	bool cancel;      /* the delivering side stopped (timeout): stop reading */
+	struct batch all[N_BATCHES];
+};
+
+/* The reading side: the CSV reader, the columns, the numbers. */
+struct reading {
+	struct run *run;          /* read-only here when threaded: src, qfile, deadline */
+	struct tg_csv_reader *rd;
+	size_t rows, missing;     /* not yet added to the run's counts */
+	size_t rows_before;       /* the run's rows before this file */
+	size_t rows_seen;         /* this file's rows */
+	struct pipeline *pipe;    /* NULL: each item delivered at once */
+	struct batch *cur;        /* being filled */
+	int rc;                   /* < 0: stopped, err says why */
+	struct tg_error err;
+	bool finished;            /* the input was read to its end */
 	/* the last period cell read and its date: an export sorted by period
 	 * has the same one on thousands of rows in a row */
 	char last_period[32];
@@ -81,21 +141,81 @@ static bool blank_record(const struct tg_csv_record *rec)
 	return true;
 }
 
-/* One value cell: parse, hand to the sink, count (a bad cell is reported).
+static void deliver(struct run *r, const struct item *it, const char *text);
+static void hand_over(struct reading *g, bool last);
+
+/* Hands an item to the delivering side (text: the id or the message). */
+static void emit(struct reading *g, struct item *it, const char *text, size_t len)
+{
+	struct batch *b;
+
+	it->off = 0;
+	it->len = len;
+	if (g->pipe == NULL) {
+		deliver(g->run, it, text);
+		return;
+	}
+	b = g->cur;
+	if (len + 1 > b->tcap - b->tlen) {
+		size_t ncap = b->tcap * 2;
+		char *t;
+
+		while (ncap - b->tlen < len + 1)
+			ncap *= 2;
+		t = realloc(b->text, ncap);
+		if (t == NULL) {
+			/* a row that cannot be carried is a row that cannot be read */
+			if (g->rc == 0)
+				g->rc = tg_error_setc(&g->err, -ENOMEM, "%s: out of memory", g->run->qfile);
+			return;
+		}
+		b->text = t;
+		b->tcap = ncap;
+	}
+	memcpy(b->text + b->tlen, text, len);
+	b->text[b->tlen + len] = '\0';
+	it->off = b->tlen;
+	b->tlen += len + 1;
+	b->item[b->n++] = *it;
+	if (b->n == BATCH_ITEMS || b->tlen >= BATCH_TEXT)
+		hand_over(g, false);
+}
+
+static void emit_bad(struct reading *g, unsigned long line, const char *why)
+{
+	struct item it = { .kind = IT_BAD, .line = line };
+
+	emit(g, &it, why, strlen(why));
+}
+
+static void emit_warn(struct reading *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit_warn(struct reading *g, const char *fmt, ...)
+{
+	char msg[TG_ERROR_MAX + 256];
+	struct item it = { .kind = IT_WARN };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit(g, &it, msg, strlen(msg));
+}
+
+/* One value cell: parsed here, handed over (a bad cell is reported).
  * column is the cell's header, already quoted, or NULL in the long layout. */
-static void measure(struct run *r, unsigned long line, const char *id, size_t idlen,
+static void measure(struct reading *g, unsigned long line, const char *id, size_t idlen,
 		    const struct tg_date *date, const char *cell, size_t clen, const char *column)
 {
-	const struct tg_dialect *d = &r->src->dialect;
+	const struct tg_dialect *d = &g->run->src->dialect;
 	struct tg_error err;
 	char why[TG_ERROR_MAX + 64];
-	double v;
+	struct item it;
 	int rc;
 
 	tg_error_clear(&err);
-	rc = tg_number_parse(cell, clen, &d->number, &v, &err);
+	rc = tg_number_parse(cell, clen, &d->number, &it.value, &err);
 	if (rc == TG_NUMBER_MISSING) {
-		r->stats->missing++;
+		g->missing++;
 		return;
 	}
 	if (rc < 0) {
@@ -103,17 +223,43 @@ static void measure(struct run *r, unsigned long line, const char *id, size_t id
 			snprintf(why, sizeof(why), "column '%s': %s", column, err.msg);
 		else
 			snprintf(why, sizeof(why), "%s", err.msg);
-		bad_row(r, line, why);
+		emit_bad(g, line, why);
 		return;
 	}
-	tg_error_clear(&err);
-	rc = r->sink->measure(r->sink->ctx, r->src, id, idlen, date, v, &err);
-	if (rc == TG_SINK_UNKNOWN) {
-		tg_unknown_ids_add(r->unknown, id, idlen, r->stats);
-	} else if (rc < 0) {
-		bad_row(r, line, err.msg[0] != '\0' ? err.msg : "value refused");
-	} else {
-		r->stats->measurements++;
+	it.kind = IT_MEASURE;
+	it.line = line;
+	it.date = *date;
+	emit(g, &it, id, idlen);
+}
+
+/* The delivering side of an item. */
+static void deliver(struct run *r, const struct item *it, const char *text)
+{
+	struct tg_error err;
+	int rc;
+
+	switch (it->kind) {
+	case IT_MEASURE:
+		tg_error_clear(&err);
+		rc = r->sink->measure(r->sink->ctx, r->src, text, it->len, &it->date, it->value, &err);
+		if (rc == TG_SINK_UNKNOWN)
+			tg_unknown_ids_add(r->unknown, text, it->len, r->stats);
+		else if (rc < 0)
+			bad_row(r, it->line, err.msg[0] != '\0' ? err.msg : "value refused");
+		else
+			r->stats->measurements++;
+		break;
+	case IT_BAD:
+		bad_row(r, it->line, text);
+		break;
+	case IT_BAD_RECORD:
+		r->stats->bad_rows++;
+		if (++r->file_bad <= WARN_ROWS_PER_FILE)
+			warnf(r, "%s; row skipped", text);
+		break;
+	default:
+		warnf(r, "%s", text);
+		break;
 	}
 }
 
@@ -221,47 +367,49 @@ static int layout_from_header(struct run *r, const struct tg_csv_record *hdr, st
 	return 0;
 }
 
-static void row(struct run *r, const struct tg_csv_record *rec, const struct layout *l)
+static void row(struct reading *g, const struct tg_csv_record *rec, const struct layout *l)
 {
-	const struct tg_dialect *d = &r->src->dialect;
+	const struct tg_source *src = g->run->src;
 	const char *id;
 	size_t idlen;
 	struct tg_error err;
 	char why[TG_ERROR_MAX + 64];
 
-	r->stats->rows++;
+	g->rows++;
+	g->rows_seen++;
 	/* long: every column is needed; wide: at least the code (the period
 	 * cells missing at the end of a short row are empty, as Excel writes) */
-	if (rec->nfields < (r->src->layout == TG_LAYOUT_LONG ? l->need : l->col_id + 1)) {
+	if (rec->nfields < (src->layout == TG_LAYOUT_LONG ? l->need : l->col_id + 1)) {
 		snprintf(why, sizeof(why), "%zu field%s, expected at least %zu", rec->nfields,
 			 rec->nfields == 1 ? "" : "s",
-			 r->src->layout == TG_LAYOUT_LONG ? l->need : l->col_id + 1);
-		bad_row(r, rec->line, why);
+			 src->layout == TG_LAYOUT_LONG ? l->need : l->col_id + 1);
+		emit_bad(g, rec->line, why);
 		return;
 	}
 	id = rec->fields[l->col_id];
 	idlen = rec->lens[l->col_id];
-	tg_source_trim_id(&id, &idlen);
+	if (idlen == 0 || id[0] == ' ' || id[0] == '\t' || id[idlen - 1] == ' ' || id[idlen - 1] == '\t')
+		tg_source_trim_id(&id, &idlen);
 	if (idlen == 0) {
-		bad_row(r, rec->line, "empty indicator code");
+		emit_bad(g, rec->line, "empty indicator code");
 		return;
 	}
-	if (r->src->layout == TG_LAYOUT_LONG) {
+	if (src->layout == TG_LAYOUT_LONG) {
 		struct tg_date date;
 		const char *p = rec->fields[l->col_period];
 		size_t plen = rec->lens[l->col_period];
 
-		if (plen != 0 && plen == r->last_plen && memcmp(p, r->last_period, plen) == 0) {
-			date = r->last_date;
-		} else if (tg_date_parse(p, plen, d->date_format, &date, &err) < 0) {
-			bad_row(r, rec->line, err.msg);
+		if (plen != 0 && plen == g->last_plen && memcmp(p, g->last_period, plen) == 0) {
+			date = g->last_date;
+		} else if (tg_date_parse(p, plen, src->dialect.date_format, &date, &err) < 0) {
+			emit_bad(g, rec->line, err.msg);
 			return;
-		} else if (plen < sizeof(r->last_period)) {
-			memcpy(r->last_period, p, plen);
-			r->last_plen = plen;
-			r->last_date = date;
+		} else if (plen < sizeof(g->last_period)) {
+			memcpy(g->last_period, p, plen);
+			g->last_plen = plen;
+			g->last_date = date;
 		}
-		measure(r, rec->line, id, idlen, &date, rec->fields[l->col_value],
+		measure(g, rec->line, id, idlen, &date, rec->fields[l->col_value],
 			rec->lens[l->col_value], NULL);
 		return;
 	}
@@ -269,7 +417,7 @@ static void row(struct run *r, const struct tg_csv_record *rec, const struct lay
 		/* a short row: the missing trailing cells are empty, as Excel writes them */
 		if (l->cols[i] >= rec->nfields)
 			break;
-		measure(r, rec->line, id, idlen, &l->dates[i], rec->fields[l->cols[i]],
+		measure(g, rec->line, id, idlen, &l->dates[i], rec->fields[l->cols[i]],
 			rec->lens[l->cols[i]], l->names[i]);
 	}
 }
@@ -277,10 +425,10 @@ static void row(struct run *r, const struct tg_csv_record *rec, const struct lay
 /* Columns taken by position read the first line as a header whatever it
  * holds; an export without a header would silently lose its first row.
  * A "header" whose period and value cells parse is most likely data. */
-static void header_looks_like_data(struct run *r, const struct tg_csv_record *hdr,
+static void header_looks_like_data(struct reading *g, const struct tg_csv_record *hdr,
 				   const struct layout *l)
 {
-	const struct tg_source *s = r->src;
+	const struct tg_source *s = g->run->src;
 	struct tg_error ignored;
 	struct tg_date date;
 	double v;
@@ -292,70 +440,265 @@ static void header_looks_like_data(struct run *r, const struct tg_csv_record *hd
 			  &date, &ignored) == 0 &&
 	    tg_number_parse(hdr->fields[l->col_value], hdr->lens[l->col_value], &s->dialect.number,
 			    &v, &ignored) == TG_NUMBER_VALUE)
-		warnf(r, "%s:%lu: the first line looks like data, not a header; it was read as the header and not as a value",
-		      r->qfile, hdr->line);
+		emit_warn(g, "%s:%lu: the first line looks like data, not a header; it was read as the header and not as a value",
+			  g->run->qfile, hdr->line);
 }
 
-/* Reads every record of an open reader: the header, then the rows. */
-static int read_records(struct run *r, struct tg_csv_reader *rd, struct tg_error *err)
+/* The reading side: every record of an open reader, the header, then the
+ * rows.  Sets g->rc and g->err on failure, g->finished at the end of the
+ * input. */
+static void parse_records(struct reading *g)
 {
+	const struct run *r = g->run;
 	struct tg_csv_record rec;
 	struct layout l;
 	bool have_header = false;
 	int rc;
 
 	memset(&l, 0, sizeof(l));
-	r->file_bad = 0;
-	r->stats->files++;
-	for (unsigned long n = 1;; n++) {
+	for (unsigned long n = 1; g->rc == 0; n++) {
 		struct tg_error rerr;
 
 		/* `timeout` bounds a source however big or slow its files are */
 		if (r->deadline != 0 && n % DEADLINE_EVERY == 0 && monotonic_ms() > r->deadline) {
-			rc = tg_error_setc(err, -ETIMEDOUT, "%s: timed out after %llds (timeout of source '%s'), %zu rows read",
-					   r->qfile, (long long)r->src->timeout, r->src->name, r->stats->rows);
-			goto out;
-		}
-		rc = tg_csv_next(rd, &rec, &rerr);
-		if (rc == TG_CSV_EOF)
+			g->rc = tg_error_setc(&g->err, -ETIMEDOUT, "%s: timed out after %llds (timeout of source '%s'), %zu rows read",
+					      r->qfile, (long long)r->src->timeout, r->src->name,
+					      g->rows_before + g->rows_seen);
 			break;
+		}
+		rc = tg_csv_next(g->rd, &rec, &rerr);
+		if (rc == TG_CSV_EOF) {
+			g->finished = true;
+			if (!have_header)
+				g->rc = tg_error_set(&g->err, "%s: empty file (no header line)", r->qfile);
+			break;
+		}
 		if (rc == TG_CSV_BAD_RECORD && !have_header) {
 			/* the next line is not the header: the columns are unknown */
-			tg_error_set(err, "%s; the header line cannot be read", rerr.msg);
-			rc = -EINVAL;
-			goto out;
+			tg_error_set(&g->err, "%s; the header line cannot be read", rerr.msg);
+			g->rc = -EINVAL;
+			break;
 		}
 		if (rc == TG_CSV_BAD_RECORD) {
-			r->stats->bad_rows++;
-			if (++r->file_bad <= WARN_ROWS_PER_FILE)
-				warnf(r, "%s; row skipped", rerr.msg);
+			struct item it = { .kind = IT_BAD_RECORD, .line = 0 };
+
+			emit(g, &it, rerr.msg, strlen(rerr.msg));
 			continue;
 		}
 		if (rc < 0) {
-			*err = rerr;
-			goto out;
+			g->err = rerr;
+			g->rc = rc;
+			break;
 		}
 		if (blank_record(&rec))
 			continue;
 		if (!have_header) {
-			rc = layout_from_header(r, &rec, &l, err);
-			if (rc < 0)
-				goto out;
+			rc = layout_from_header(g->run, &rec, &l, &g->err);
+			if (rc < 0) {
+				g->rc = rc;
+				break;
+			}
 			have_header = true;
-			header_looks_like_data(r, &rec, &l);
+			header_looks_like_data(g, &rec, &l);
 			continue;
 		}
-		row(r, &rec, &l);
+		row(g, &rec, &l);
 	}
-	rc = 0;
-	if (!have_header)
-		rc = tg_error_set(err, "%s: empty file (no header line)", r->qfile);
-	if (r->file_bad > WARN_ROWS_PER_FILE)
+	layout_free(&l);
+}
+
+/* ---- the reader thread ------------------------------------------------ */
+
+static bool use_threads = true;
+
+void tg_source_csv_threads(bool on)
+{
+	use_threads = on;
+}
+
+static void pipeline_free(struct pipeline *pp)
+{
+	if (pp == NULL)
+		return;
+	for (size_t i = 0; i < N_BATCHES; i++)
+		free(pp->all[i].text);
+	pthread_cond_destroy(&pp->cv);
+	pthread_mutex_destroy(&pp->mu);
+	free(pp);
+}
+
+static struct pipeline *pipeline_new(void)
+{
+	struct pipeline *pp = calloc(1, sizeof(*pp));
+
+	if (pp == NULL)
+		return NULL;
+	if (pthread_mutex_init(&pp->mu, NULL) != 0) {
+		free(pp);
+		return NULL;
+	}
+	if (pthread_cond_init(&pp->cv, NULL) != 0) {
+		pthread_mutex_destroy(&pp->mu);
+		free(pp);
+		return NULL;
+	}
+	for (size_t i = 0; i < N_BATCHES; i++) {
+		struct batch *b = &pp->all[i];
+
+		if ((b->text = malloc(BATCH_TEXT)) == NULL) {
+			pipeline_free(pp);
+			return NULL;
+		}
+		b->tcap = BATCH_TEXT;
+		pp->empty[pp->n_empty++] = b;
+	}
+	return pp;
+}
+
+/* The reading side's batch goes to the delivering side; an empty one is
+ * taken (waiting for it) unless last. */
+static void hand_over(struct reading *g, bool last)
+{
+	struct pipeline *pp = g->pipe;
+
+	g->cur->rows = g->rows;
+	g->cur->missing = g->missing;
+	g->rows = g->missing = 0;
+	pthread_mutex_lock(&pp->mu);
+	pp->full[(pp->full_head + pp->n_full) % N_BATCHES] = g->cur;
+	pp->n_full++;
+	g->cur = NULL;
+	if (last)
+		pp->done = true;
+	pthread_cond_signal(&pp->cv);
+	while (!last && pp->n_empty == 0)
+		pthread_cond_wait(&pp->cv, &pp->mu);
+	if (!last) {
+		g->cur = pp->empty[--pp->n_empty];
+		g->cur->n = 0;
+		g->cur->tlen = 0;
+		if (pp->cancel && g->rc == 0)
+			g->rc = -ECANCELED;  /* the delivering side says why */
+	}
+	pthread_mutex_unlock(&pp->mu);
+}
+
+static void *reader_thread(void *arg)
+{
+	struct reading *g = arg;
+
+	parse_records(g);
+	hand_over(g, true);
+	return NULL;
+}
+
+static int timed_out(struct run *r, struct tg_error *err)
+{
+	return tg_error_setc(err, -ETIMEDOUT, "%s: timed out after %llds (timeout of source '%s'), %zu rows read",
+			     r->qfile, (long long)r->src->timeout, r->src->name, r->stats->rows);
+}
+
+/* The delivering side, in the caller's thread: the batches in order until
+ * the reader thread is done.  The source's timeout is watched here too (a
+ * slow sink): then the rest is dropped and the reader told to stop.
+ * Returns 0 or -ETIMEDOUT with err. */
+static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *err)
+{
+	size_t delivered = 0;
+	int rc = 0;
+
+	for (;;) {
+		struct batch *b;
+
+		pthread_mutex_lock(&pp->mu);
+		while (pp->n_full == 0 && !pp->done)
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		if (pp->n_full == 0) {
+			pthread_mutex_unlock(&pp->mu);
+			return rc;
+		}
+		b = pp->full[pp->full_head];
+		pp->full_head = (pp->full_head + 1) % N_BATCHES;
+		pp->n_full--;
+		pthread_mutex_unlock(&pp->mu);
+
+		if (rc == 0) {
+			r->stats->rows += b->rows;
+			r->stats->missing += b->missing;
+		}
+		for (size_t i = 0; i < b->n && rc == 0; i++) {
+			if (r->deadline != 0 && ++delivered % DEADLINE_EVERY == 0 &&
+			    monotonic_ms() > r->deadline)
+				rc = timed_out(r, err);
+			else
+				deliver(r, &b->item[i], b->text + b->item[i].off);
+		}
+
+		pthread_mutex_lock(&pp->mu);
+		if (rc < 0)
+			pp->cancel = true;
+		pp->empty[pp->n_empty++] = b;
+		pthread_cond_signal(&pp->cv);
+		pthread_mutex_unlock(&pp->mu);
+	}
+}
+
+/* Starts the reader thread with every signal blocked (they are the main
+ * loop's).  false: read in this thread instead. */
+static bool start_reader(struct reading *g, pthread_t *th)
+{
+	sigset_t all, old;
+	bool ok;
+
+	if (!use_threads || (g->pipe = pipeline_new()) == NULL)
+		return false;
+	g->cur = g->pipe->empty[--g->pipe->n_empty];
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ok = pthread_create(th, NULL, reader_thread, g) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!ok) {
+		pipeline_free(g->pipe);
+		g->pipe = NULL;
+		g->cur = NULL;
+	}
+	return ok;
+}
+
+/*
+ * Reads every record of an open reader.  The parsing (CSV, dates, numbers)
+ * runs in a thread of its own and hands the measurements over in batches,
+ * while this thread gives them to the sink in file order: the two halves of
+ * the work on two cores.  The sink, the counts and the warnings stay in the
+ * caller's thread, so the engine, the store and the log see one thread, as
+ * before.  Without a thread (none can be started) the same items are
+ * delivered one by one.
+ */
+static int read_records(struct run *r, struct tg_csv_reader *rd, struct tg_error *err)
+{
+	struct reading g = { .run = r, .rd = rd, .rows_before = r->stats->rows };
+	pthread_t th;
+	int rc = 0;
+
+	r->file_bad = 0;
+	r->stats->files++;
+	if (start_reader(&g, &th)) {
+		rc = deliver_batches(r, g.pipe, err);
+		pthread_join(th, NULL);
+		pipeline_free(g.pipe);
+		if (rc < 0)
+			return rc;
+	} else {
+		parse_records(&g);
+		r->stats->rows += g.rows;
+		r->stats->missing += g.missing;
+	}
+	if (g.finished && r->file_bad > WARN_ROWS_PER_FILE)
 		warnf(r, "%s: %zu more bad row%s not shown", r->qfile, r->file_bad - WARN_ROWS_PER_FILE,
 		      r->file_bad - WARN_ROWS_PER_FILE == 1 ? "" : "s");
-out:
-	layout_free(&l);
-	return rc;
+	if (g.rc < 0)
+		*err = g.err;
+	return g.rc;
 }
 
 static struct tg_csv_options reader_options(const struct tg_source *src)

@@ -14,6 +14,7 @@
 #ifndef TG_SOURCE_CSV_H
 #define TG_SOURCE_CSV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -32,5 +33,10 @@ int tg_source_csv_run(const struct tg_source *src, const struct tg_source_sink *
 int tg_source_csv_parse_mem(const struct tg_source *src, const char *buf, size_t len,
 			    const char *name, const struct tg_source_sink *sink,
 			    struct tg_source_stats *stats, struct tg_error *err);
+
+/* Whether a source's records are parsed in a thread of their own (the
+ * default) or in the caller's; for tests and measurements.  Not to be
+ * changed while a source runs. */
+void tg_source_csv_threads(bool on);
 
 #endif

@@ -785,8 +785,9 @@ static int put_entry(struct tg_store *st, struct entry *e, const char *id, size_
 			return 0;
 	}
 	if (slen > 0) {
-		if (e != NULL && e->s.source != NULL && strncmp(e->s.source, src, slen) == 0 &&
-		    e->s.source[slen] == '\0')
+		if (e != NULL && e->s.source != NULL &&
+		    (e->s.source == src ||
+		     (strncmp(e->s.source, src, slen) == 0 && e->s.source[slen] == '\0')))
 			isrc = e->s.source;
 		else if ((isrc = intern_source(st, src, slen)) == NULL)
 			return -ENOMEM;
@@ -941,9 +942,11 @@ int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double va
 		return tg_error_set(err, "invalid series reference %" PRIu32, ref);
 	e = &st->ent[ref];
 	k = &st->ikey[ref];
-	/* the same source as the series' latest point: already checked */
-	if (e->s.source != NULL && strcmp(e->s.source, src) == 0) {
-		slen = strlen(e->s.source);
+	/* the same source as the series' latest point: already checked (the
+	 * same pointer when the caller passes the store's copy) */
+	if (e->s.source != NULL && (e->s.source == src || strcmp(e->s.source, src) == 0)) {
+		src = e->s.source;
+		slen = strlen(src);
 	} else {
 		slen = strlen(src);
 		if (!name_ok(src, slen, SOURCE_MAX))
@@ -1449,6 +1452,15 @@ const struct tg_series *tg_store_series(const struct tg_store *st, const char *i
 	len = strlen(indicator);
 	e = find_entry(st, indicator, len, fnv1a(indicator, len));
 	return e != NULL && e->s.n > 0 ? &e->s : NULL;
+}
+
+const char *tg_store_source(struct tg_store *st, const char *name)
+{
+	size_t len = name != NULL ? strlen(name) : 0;
+
+	if (name == NULL || !name_ok(name, len, SOURCE_MAX))
+		return NULL;
+	return intern_source(st, name, len);
 }
 
 void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref, uint32_t later)

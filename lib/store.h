@@ -96,9 +96,16 @@ int tg_store_put(struct tg_store *st, const char *indicator, size_t ilen, tg_day
 int tg_store_ref(struct tg_store *st, const char *indicator, size_t ilen, uint32_t *ref,
 		 struct tg_error *err);
 
-/* tg_store_put on the series of ref (from tg_store_ref): same results. */
+/* tg_store_put on the series of ref (from tg_store_ref): same results.
+ * source may be the store's own copy of the name (tg_store_source), which
+ * spares comparing it with the series' on every put. */
 int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double value,
 		     const char *source, int64_t loaded_at, struct tg_error *err);
+
+/* The store's copy of a source name (kept for the life of the store), to
+ * pass to tg_store_put_ref; NULL if the name is invalid or out of memory
+ * (then pass the name itself). */
+const char *tg_store_source(struct tg_store *st, const char *name);
 
 /* A hint: a put on ref will likely come soon, and one on later after it (a
  * bulk load sorted by period touches every series in turn): fetches the end

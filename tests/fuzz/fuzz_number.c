@@ -20,10 +20,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const missing[] = { "n.d.", "-", "N/A" };
-static const struct tg_number_format it = { ',', '.', missing, 3 };
-static const struct tg_number_format it_plain = { ',', '.', NULL, 0 };
-static const struct tg_number_format en_plain = { '.', ',', NULL, 0 };
-static const struct tg_number_format c_syntax = { '.', 0, NULL, 0 };
+static const struct tg_number_format it = { ',', '.', missing, 3, false };
+static const struct tg_number_format it_plain = { ',', '.', NULL, 0, false };
+static const struct tg_number_format en_plain = { '.', ',', NULL, 0, false };
+static const struct tg_number_format c_syntax = { '.', 0, NULL, 0, false };
 
 static void check_error(int rc, const struct tg_error *err)
 {

@@ -24,12 +24,12 @@
 
 static const char *const missing_list[] = { "n.d.", "-", " N/A ", "", NULL };
 
-static const struct tg_number_format IT = { ',', '.', missing_list, 5 };
-static const struct tg_number_format IT0 = { ',', 0, NULL, 0 };
-static const struct tg_number_format C = { '.', 0, NULL, 0 };
-static const struct tg_number_format EN = { '.', ',', NULL, 0 };
-static const struct tg_number_format SP = { ',', ' ', NULL, 0 };
-static const struct tg_number_format AP = { '.', '\'', NULL, 0 };
+static const struct tg_number_format IT = { ',', '.', missing_list, 5, false };
+static const struct tg_number_format IT0 = { ',', 0, NULL, 0, false };
+static const struct tg_number_format C = { '.', 0, NULL, 0, false };
+static const struct tg_number_format EN = { '.', ',', NULL, 0, false };
+static const struct tg_number_format SP = { ',', ' ', NULL, 0, false };
+static const struct tg_number_format AP = { '.', '\'', NULL, 0, false };
 
 static char *exact_copy(const char *s, size_t len)
 {
@@ -212,9 +212,9 @@ static void test_number_table(void **state)
 
 static void test_number_edges(void **state)
 {
-	static const struct tg_number_format bad1 = { 'x', 0, NULL, 0 };
-	static const struct tg_number_format bad2 = { ',', ',', NULL, 0 };
-	static const struct tg_number_format bad3 = { '.', '_', NULL, 0 };
+	static const struct tg_number_format bad1 = { 'x', 0, NULL, 0, false };
+	static const struct tg_number_format bad2 = { ',', ',', NULL, 0, false };
+	static const struct tg_number_format bad3 = { '.', '_', NULL, 0, false };
 	struct tg_error err = { "" };
 	double v = 0;
 	char *big;

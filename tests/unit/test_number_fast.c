@@ -19,9 +19,9 @@
 #include "number.h"
 
 static const char *const markers[] = { "n.d.", "-", "999", "-1", " 7 " };
-static const struct tg_number_format IT = { ',', '.', markers, 5 };
-static const struct tg_number_format EN = { '.', ',', NULL, 0 };
-static const struct tg_number_format C = { '.', 0, NULL, 0 };
+static const struct tg_number_format IT = { ',', '.', markers, 5, false };
+static const struct tg_number_format EN = { '.', ',', NULL, 0, false };
+static const struct tg_number_format C = { '.', 0, NULL, 0, false };
 
 static void both_ways(size_t ci, const char *s, const struct tg_number_format *fmt)
 {
@@ -94,11 +94,48 @@ static void test_random(void **state)
 	}
 }
 
+/* tg_number_prepare: the shortcut is taken only when no marker is itself a
+ * plain number, and a prepared format answers exactly as an unprepared one. */
+static void test_prepared(void **state)
+{
+	static const char *const words[] = { "n.d.", "-", "--", "N/A", "" };
+	static const char *const seven[] = { "n.d.", " 7 " };
+	static const char *const comma[] = { "1,5" };
+	static const char *const texts[] = { "7", " 7", "1,5", "1.5", "-", "n.d.", "53582,72", "-1", "" };
+	struct tg_number_format f[] = {
+		{ ',', '.', words, 5, false }, { ',', '.', seven, 2, false },
+		{ ',', '.', comma, 1, false }, { '.', ',', comma, 1, false },
+		{ ',', '.', markers, 5, false },
+	};
+	const bool expect[] = { true, false, false, true, false };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		struct tg_number_format p = f[i];
+
+		tg_number_prepare(&p);
+		assert_int_equal(p.markers_not_numbers, expect[i]);
+		for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+			struct tg_error e1, e2;
+			double v1 = -1.0, v2 = -1.0;
+			int r1 = tg_number_parse(texts[t], strlen(texts[t]), &f[i], &v1, &e1);
+			int r2 = tg_number_parse(texts[t], strlen(texts[t]), &p, &v2, &e2);
+
+			assert_int_equal(r1, r2);
+			assert_memory_equal(&v1, &v2, sizeof(v1));
+		}
+	}
+	/* the marker " 7 " still wins over the number 7 once prepared */
+	tg_number_prepare(&f[1]);
+	assert_int_equal(tg_number_parse("7", 1, &f[1], NULL, NULL), TG_NUMBER_MISSING);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_prepared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -572,6 +572,185 @@ static void test_timeout(void **state)
 	assert_true(st.rows < 20000);
 }
 
+/* A sink that remembers everything it is given, in order, as a hash. */
+struct trace {
+	uint64_t hash;
+	size_t n, nwarn, more;  /* more: "more bad rows not shown" lines */
+	char first_warning[512], last_warning[512];
+};
+
+static void mix(struct trace *t, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		t->hash = (t->hash ^ b[i]) * 0x100000001b3ULL;
+}
+
+static int trace_measure(void *ctx, const struct tg_source *src, const char *id, size_t len,
+			 const struct tg_date *date, double value, struct tg_error *err)
+{
+	struct trace *t = ctx;
+
+	(void)src;
+	if (len >= 2 && memcmp(id, "X-", 2) == 0)
+		return TG_SINK_UNKNOWN;
+	if (len >= 4 && memcmp(id, "BAD-", 4) == 0)
+		return tg_error_set(err, "rejected by the sink");
+	mix(t, id, len);
+	mix(t, &date->day, sizeof(date->day));
+	mix(t, &value, sizeof(value));
+	t->n++;
+	return TG_SINK_ACCEPTED;
+}
+
+static void trace_warn(void *ctx, const struct tg_source *src, const char *msg)
+{
+	struct trace *t = ctx;
+
+	(void)src;
+	mix(t, msg, strlen(msg) + 1);
+	t->more += strstr(msg, "more bad rows not shown") != NULL;
+	if (t->nwarn++ == 0)
+		snprintf(t->first_warning, sizeof(t->first_warning), "%s", msg);
+	snprintf(t->last_warning, sizeof(t->last_warning), "%s", msg);
+}
+
+/* Many batches of every kind of row: the reader thread hands over the same
+ * measurements, bad rows and warnings, in the same order, as reading in the
+ * caller's thread; also from a glob of several files and from memory. */
+static void test_reader_thread_same_as_inline(void **state)
+{
+	const size_t nrows = 60000;
+	char *data = malloc(nrows * 48 + 64);
+	size_t len = (size_t)sprintf(data, "Codice;Mese;Valore\r\n");
+	struct tg_source s;
+	struct tg_source_stats st[2];
+	struct tg_error err[2];
+	struct trace t[2];
+	int rc[2];
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < nrows; i++) {
+		unsigned m = 1 + (unsigned)(i / 5000) % 12;
+
+		switch (i % 97) {
+		case 3: len += (size_t)sprintf(data + len, "A-%zu;%02u/2026;x1\r\n", i % 700, m); break;
+		case 7: len += (size_t)sprintf(data + len, "A-%zu;32/13/2026;1\r\n", i % 700); break;
+		case 11: len += (size_t)sprintf(data + len, "X-%zu;%02u/2026;1\r\n", i % 40, m); break;
+		case 13: len += (size_t)sprintf(data + len, "BAD-%zu;%02u/2026;1\r\n", i, m); break;
+		case 17: len += (size_t)sprintf(data + len, "A-%zu;%02u/2026\r\n", i % 700, m); break;
+		case 19: len += (size_t)sprintf(data + len, "\"A-%zu\";\"%02u/2026\";\"1,5\"\r\n", i % 700, m); break;
+		case 23: len += (size_t)sprintf(data + len, "A-%zu;%02u/2026;n.d.\r\n", i % 700, m); break;
+		case 29: len += (size_t)sprintf(data + len, "\r\n"); break;
+		case 31: len += (size_t)sprintf(data + len, "  A-%zu ;%02u/2026;\xE8\r\n", i % 700, m); break;
+		case 37: len += (size_t)sprintf(data + len, ";%02u/2026;1\n", m); break;
+		default:
+			len += (size_t)sprintf(data + len, "A-%zu;%02u/2026;%zu,%02zu\r\n", i % 700, m, i,
+					       i % 100);
+		}
+	}
+	init_source(&s, write_file(16, data, len), TG_LAYOUT_LONG);
+	for (int k = 0; k < 2; k++) {
+		struct tg_source_sink sink = { trace_measure, trace_warn, &t[k] };
+
+		tg_source_csv_threads(k == 0);
+		memset(&t[k], 0, sizeof(t[k]));
+		rc[k] = tg_source_csv_run(&s, &sink, &st[k], &err[k]);
+	}
+	tg_source_csv_threads(true);
+	assert_int_equal(rc[0], 0);
+	assert_int_equal(rc[1], 0);
+	assert_memory_equal(&st[0], &st[1], sizeof(st[0]));
+	assert_int_equal(t[0].n, t[1].n);
+	assert_true(t[0].hash == t[1].hash);
+	assert_string_equal(t[0].first_warning, t[1].first_warning);
+	assert_string_equal(t[0].last_warning, t[1].last_warning);
+	/* and what they agree on is right */
+	assert_int_equal(st[0].rows, nrows - nrows / 97 - 1);  /* less the blank lines */
+	assert_true(st[0].bad_rows > 5 * (nrows / 97) && st[0].missing > nrows / 97);
+	assert_int_equal(st[0].unknown_ids, 40);
+	assert_non_null(strstr(t[0].first_warning, ":5: "));
+	assert_int_equal(t[0].more, 1);
+	assert_non_null(strstr(t[0].last_warning, "40 indicators not in the configuration"));
+
+	/* the same document from memory, in two files of a glob */
+	for (int k = 0; k < 2; k++) {
+		struct tg_source_sink sink = { trace_measure, trace_warn, &t[k] };
+
+		tg_source_csv_threads(k == 0);
+		memset(&t[k], 0, sizeof(t[k]));
+		rc[k] = tg_source_csv_parse_mem(&s, data, len, "http://x/feed.csv", &sink, &st[k], &err[k]);
+	}
+	tg_source_csv_threads(true);
+	assert_int_equal(rc[0], 0);
+	assert_memory_equal(&st[0], &st[1], sizeof(st[0]));
+	assert_true(t[0].hash == t[1].hash && t[0].n == t[1].n);
+	write_file(17, data, len);
+	{
+		char glob_path[128];
+
+		snprintf(glob_path, sizeof(glob_path), "%s/f1[67].csv", dir);
+		s.path = glob_path;
+		for (int k = 0; k < 2; k++) {
+			struct tg_source_sink sink = { trace_measure, trace_warn, &t[k] };
+
+			tg_source_csv_threads(k == 0);
+			memset(&t[k], 0, sizeof(t[k]));
+			rc[k] = tg_source_csv_run(&s, &sink, &st[k], &err[k]);
+		}
+		tg_source_csv_threads(true);
+		assert_int_equal(rc[0], 0);
+		assert_memory_equal(&st[0], &st[1], sizeof(st[0]));
+		assert_true(t[0].hash == t[1].hash && t[0].n == t[1].n);
+		assert_int_equal(st[0].files, 2);
+		assert_int_equal(st[0].rows, 2 * (nrows - nrows / 97 - 1));
+	}
+	free(data);
+}
+
+/* A file that cannot be read to its end stops the reader thread cleanly. */
+static void test_reader_thread_stops_on_error(void **state)
+{
+	struct tg_source s;
+	struct tg_source_stats st;
+	struct tg_error err;
+	struct trace t;
+	struct tg_source_sink sink = { trace_measure, trace_warn, &t };
+	char *data = malloc(200000);
+	size_t len = (size_t)sprintf(data, "c;m;v\n");
+
+	(void)state;
+	assert_non_null(data);
+	while (len < 150000)
+		len += (size_t)sprintf(data + len, "A-1;01/2026;1\n");
+	/* a record past max_record (8 MiB) is not needed: a wide layout whose
+	 * header has no period fails at the header, after nothing was handed */
+	init_source(&s, write_file(18, data, len), TG_LAYOUT_WIDE);
+	memset(&t, 0, sizeof(t));
+	assert_true(tg_source_csv_run(&s, &sink, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "no column header is a period"));
+	assert_int_equal(t.n, 0);
+	assert_int_equal(st.rows, 0);
+	free(data);
+}
+
+static int threads_off(void **state)
+{
+	(void)state;
+	tg_source_csv_threads(false);
+	return setup(state);
+}
+
+static int threads_on(void **state)
+{
+	int rc = teardown(state);
+
+	tg_source_csv_threads(true);
+	return rc;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,7 +773,12 @@ int main(void)
 		cmocka_unit_test(test_header_that_looks_like_data),
 		cmocka_unit_test(test_many_unknown_ids),
 		cmocka_unit_test(test_error_quote),
+		cmocka_unit_test(test_reader_thread_same_as_inline),
+		cmocka_unit_test(test_reader_thread_stops_on_error),
 	};
+	int failed = cmocka_run_group_tests(tests, setup, teardown);
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* and every case again with the records parsed in the caller's thread */
+	return failed + cmocka_run_group_tests_name("records parsed inline", tests, threads_off,
+						    threads_on);
 }
