@@ -48,8 +48,11 @@
  *    each end one, an LF inside quotes too); byte columns count from 1,
  *    after the BOM on line 1.
  *
- * Speed: the common path is a table-driven scan of the read buffer followed
- * by one memcpy per field chunk; ASCII fields skip all encoding work.
+ * Speed: a whole line without quotes (nearly every line of an export) is
+ * scanned 16 bytes at a time (SSE2; else 8, in a 64-bit word) and its
+ * fields are ended in place (fast_record); the rest goes through a
+ * table-driven state machine that copies each field chunk once.  ASCII
+ * fields skip all encoding work.
  */
 #include "csv.h"
 
@@ -60,6 +63,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "utf8.h"
 
@@ -807,8 +813,45 @@ static int fast_record(struct tg_csv_reader *r)
 		return 0;
 	buf = (const unsigned char *)r->in + r->pos;
 	avail = r->end - r->pos;
-#if SWAR_SCAN
+#ifdef __SSE2__
 	{
+		const __m128i vsep = _mm_set1_epi8(r->sep), vlf = _mm_set1_epi8('\n');
+		const __m128i vquote = _mm_set1_epi8('"'), vcr = _mm_set1_epi8('\r');
+		const __m128i zero = _mm_setzero_si128();
+
+		for (; i + 16 <= avail; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+			unsigned ml = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf));
+			unsigned ms = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vsep));
+			unsigned mq = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vquote), _mm_cmpeq_epi8(v, vcr)),
+					     _mm_cmpeq_epi8(v, zero)));
+			unsigned mh = (unsigned)_mm_movemask_epi8(v);
+
+			if (ml != 0) {
+				/* only the bytes before the line's end count */
+				unsigned keep = (ml & (0u - ml)) - 1;
+
+				ms &= keep;
+				mq &= keep;
+				mh &= keep;
+				lf = i + (size_t)__builtin_ctz(ml);
+			}
+			high |= mh;
+			if (mq != 0 && special == SIZE_MAX)
+				special = i + (size_t)__builtin_ctz(mq);
+			for (; ms != 0; ms &= ms - 1)
+				if (!note_sep(r, &nsep, i + (size_t)__builtin_ctz(ms)))
+					return 0;
+			if (lf != SIZE_MAX)
+				break;
+			if (i > r->max_record)
+				return 0;
+		}
+	}
+#endif
+#if SWAR_SCAN
+	if (lf == SIZE_MAX) {
 		const uint64_t ones = 0x0101010101010101ULL, top = 0x8080808080808080ULL;
 		const uint64_t vsep = ones * (unsigned char)r->sep, vlf = ones * '\n';
 		const uint64_t vquote = ones * '"', vcr = ones * '\r';

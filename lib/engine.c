@@ -26,6 +26,7 @@ struct slot {
 	struct tg_source_http_run *run;    /* an HTTP run in progress, or NULL */
 	struct tg_source_pg_run *pg;       /* a PostgreSQL run in progress, or NULL */
 	size_t last;                       /* indicator of the last row, or SIZE_MAX */
+	bool stepped;                      /* ... the one after the row's before: try the next first */
 	/* the period of the last row: rows sorted by period repeat it */
 	tg_day last_day, last_start;
 	enum tg_period_kind last_kind;
@@ -222,25 +223,10 @@ static bool date_fits(enum tg_period_kind p, enum tg_period_kind k)
 	return p < k;
 }
 
-/* a[0..n) == b[0..n): codes are short, and a call to memcmp costs more
- * than comparing them */
-static inline bool same_bytes(const char *a, const char *b, size_t n)
-{
-	uint64_t x, y, u, v;
-
-	if (n < 8 || n > 16)
-		return memcmp(a, b, n) == 0;
-	memcpy(&x, a, 8);
-	memcpy(&y, b, 8);
-	memcpy(&u, a + n - 8, 8);
-	memcpy(&v, b + n - 8, 8);
-	return ((x ^ y) | (u ^ v)) == 0;
-}
-
 static bool id_is(const struct tg_engine *e, size_t i, const char *id, size_t len)
 {
 	return i < e->cfg->n_indicators && e->index->info[i].idlen == len &&
-	       same_bytes(e->index->id[i], id, len);
+	       tg_source_same_bytes(e->index->id[i], id, len);
 }
 
 /* The index of indicator id in the config, or -1.  Exports are sorted: by
@@ -253,7 +239,7 @@ static ssize_t find_indicator(struct slot *sl, const char *id, size_t len)
 	ssize_t i;
 
 	if (sl->last != SIZE_MAX) {
-		if (id_is(e, sl->last, id, len))
+		if (!sl->stepped && id_is(e, sl->last, id, len))
 			return (ssize_t)sl->last;
 		if (id_is(e, sl->last + 1, id, len)) {
 			/* rows walk the indicators in order: the series a few
@@ -261,12 +247,18 @@ static ssize_t find_indicator(struct slot *sl, const char *id, size_t len)
 			if (sl->last + 2 * PREFETCH_AHEAD < e->cfg->n_indicators)
 				tg_store_prefetch_ref(e->store, e->index->info[sl->last + PREFETCH_AHEAD].ref,
 						      e->index->info[sl->last + 2 * PREFETCH_AHEAD].ref);
+			sl->stepped = true;
 			return (ssize_t)++sl->last;
+		}
+		if (sl->stepped && id_is(e, sl->last, id, len)) {
+			sl->stepped = false;
+			return (ssize_t)sl->last;
 		}
 	}
 	i = tg_config_indicator_index(e->cfg, id, len);
 	if (i >= 0)
 		sl->last = (size_t)i;
+	sl->stepped = false;
 	return i;
 }
 

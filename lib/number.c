@@ -375,36 +375,37 @@ static bool marker_may_be(char c, const struct tg_number_format *fmt)
 
 static bool fast_number(const char *s, size_t len, char decimal, double *out)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, nd = 0, nfrac = 0;
+	const unsigned char *p = (const unsigned char *)s, *end = p + len, *from;
 	uint64_t D = 0;
-	bool neg = false, frac = false;
+	size_t nd, nfrac = 0;
+	unsigned c;
+	bool neg = false;
 
 	if (len == 0 || len > 17)
 		return false;
-	if (u[0] == '-' || u[0] == '+') {
-		neg = u[0] == '-';
-		i = 1;
+	if (*p == '-' || *p == '+') {
+		neg = *p == '-';
+		p++;
 	}
-	if (i == len || (unsigned)u[i] - '0' > 9)
+	for (from = p; p < end && (c = (unsigned)*p - '0') <= 9; p++)
+		D = D * 10 + c;
+	if (p == from)
 		return false;  /* a digit first: ",5" is left to the general path */
-	for (; i < len; i++) {
-		unsigned c = (unsigned)u[i] - '0';
-
-		if (c <= 9) {
-			D = D * 10 + c;
-			nd++;
-			nfrac += frac;
-		} else if (u[i] == (unsigned char)decimal && !frac) {
-			frac = true;
-		} else {
+	nd = (size_t)(p - from);
+	if (p < end) {
+		if (*p != (unsigned char)decimal)
 			return false;
-		}
+		for (from = ++p; p < end && (c = (unsigned)*p - '0') <= 9; p++)
+			D = D * 10 + c;
+		nfrac = (size_t)(p - from);
+		if (nfrac == 0 || p != end)
+			return false;
+		nd += nfrac;
 	}
-	if (nd > 15 || (frac && nfrac == 0))
+	if (nd > 15)
 		return false;
-	/* "-0" is 0 */
-	*out = D == 0 ? 0.0 : (neg ? -1.0 : 1.0) * ((double)D / pow10_exact[nfrac]);
+	/* "-0" is 0; the division rounds the same either sign */
+	*out = D == 0 ? 0.0 : (neg ? -(double)D : (double)D) / pow10_exact[nfrac];
 	return true;
 }
 

@@ -51,15 +51,17 @@ struct run {
 enum item_kind { IT_MEASURE, IT_BAD, IT_BAD_RECORD, IT_WARN };
 
 struct item {
-	unsigned char kind;
 	unsigned long line;
-	size_t off, len;   /* the id, or the message, in the text */
+	uint32_t len;      /* of the id or the message: the next one in the text */
+	unsigned char kind;
 	struct tg_date date;
 	double value;
 };
 
-#define BATCH_ITEMS 4096
-#define BATCH_TEXT (64 * 1024)
+/* Small enough that the batches in flight stay in the caches (the text, ids
+ * and messages, NUL-terminated one after the other) */
+#define BATCH_ITEMS 2048
+#define BATCH_TEXT (32 * 1024)
 #define N_BATCHES 4
 
 struct batch {
@@ -149,8 +151,13 @@ static void emit(struct reading *g, struct item *it, const char *text, size_t le
 {
 	struct batch *b;
 
-	it->off = 0;
-	it->len = len;
+	if (len > UINT32_MAX - 1) {
+		/* a row that cannot be carried is a row that cannot be read */
+		if (g->rc == 0)
+			g->rc = tg_error_setc(&g->err, -E2BIG, "%s: a field of %zu bytes", g->run->qfile, len);
+		return;
+	}
+	it->len = (uint32_t)len;
 	if (g->pipe == NULL) {
 		deliver(g->run, it, text);
 		return;
@@ -172,9 +179,14 @@ static void emit(struct reading *g, struct item *it, const char *text, size_t le
 		b->text = t;
 		b->tcap = ncap;
 	}
-	memcpy(b->text + b->tlen, text, len);
+	if (len >= 8 && len <= 16) {
+		/* a code: two words (overlapping) instead of a call */
+		memcpy(b->text + b->tlen, text, 8);
+		memcpy(b->text + b->tlen + len - 8, text + len - 8, 8);
+	} else {
+		memcpy(b->text + b->tlen, text, len);
+	}
 	b->text[b->tlen + len] = '\0';
-	it->off = b->tlen;
 	b->tlen += len + 1;
 	b->item[b->n++] = *it;
 	if (b->n == BATCH_ITEMS || b->tlen >= BATCH_TEXT)
@@ -399,7 +411,7 @@ static void row(struct reading *g, const struct tg_csv_record *rec, const struct
 		const char *p = rec->fields[l->col_period];
 		size_t plen = rec->lens[l->col_period];
 
-		if (plen != 0 && plen == g->last_plen && memcmp(p, g->last_period, plen) == 0) {
+		if (plen != 0 && plen == g->last_plen && tg_source_same_bytes(p, g->last_period, plen)) {
 			date = g->last_date;
 		} else if (tg_date_parse(p, plen, src->dialect.date_format, &date, &err) < 0) {
 			emit_bad(g, rec->line, err.msg);
@@ -626,12 +638,13 @@ static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *
 			r->stats->rows += b->rows;
 			r->stats->missing += b->missing;
 		}
-		for (size_t i = 0; i < b->n && rc == 0; i++) {
+		for (size_t i = 0, off = 0; i < b->n && rc == 0; i++) {
 			if (r->deadline != 0 && ++delivered % DEADLINE_EVERY == 0 &&
 			    monotonic_ms() > r->deadline)
 				rc = timed_out(r, err);
 			else
-				deliver(r, &b->item[i], b->text + b->item[i].off);
+				deliver(r, &b->item[i], b->text + off);
+			off += b->item[i].len + 1;
 		}
 
 		pthread_mutex_lock(&pp->mu);

@@ -85,6 +85,8 @@ struct tg_store {
 
 	struct key *skey;       /* interned source names */
 	uint32_t nsrc, capsrc;
+	const char *put_src;    /* the name tg_store_source gave last, and its length */
+	size_t put_slen;
 	struct table stab;
 
 	struct chunk *arena;
@@ -381,7 +383,9 @@ static void series_sync(struct entry *e)
 	e->s.period = e->per;
 }
 
-/* Room for one more point: grow by 25% (+4), periods move behind the values. */
+/* Room for one more point: double (from 8), periods move behind the values.
+ * (A bulk load grows every series a point at a time: each growth is a copy;
+ * the room left over is given back when a journal is replayed.) */
 static int series_reserve(struct entry *e)
 {
 	size_t ncap;
@@ -389,7 +393,7 @@ static int series_reserve(struct entry *e)
 
 	if (e->s.n < e->cap)
 		return 0;
-	ncap = (size_t)e->cap + e->cap / 2 + 4;
+	ncap = e->cap != 0 ? (size_t)e->cap * 2 : 8;
 	if (ncap > UINT32_MAX)
 		return -ENOMEM;
 	val = realloc(e->val, ncap * (sizeof(double) + sizeof(tg_day)));
@@ -946,7 +950,7 @@ int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double va
 	 * same pointer when the caller passes the store's copy) */
 	if (e->s.source != NULL && (e->s.source == src || strcmp(e->s.source, src) == 0)) {
 		src = e->s.source;
-		slen = strlen(src);
+		slen = src == st->put_src ? st->put_slen : strlen(src);
 	} else {
 		slen = strlen(src);
 		if (!name_ok(src, slen, SOURCE_MAX))
@@ -1460,7 +1464,9 @@ const char *tg_store_source(struct tg_store *st, const char *name)
 
 	if (name == NULL || !name_ok(name, len, SOURCE_MAX))
 		return NULL;
-	return intern_source(st, name, len);
+	st->put_src = intern_source(st, name, len);
+	st->put_slen = len;
+	return st->put_src;
 }
 
 void tg_store_prefetch_ref(const struct tg_store *st, uint32_t ref, uint32_t later)
