@@ -331,7 +331,7 @@ struct scan {
 	size_t nd;
 };
 
-static bool fmt_valid(const struct tg_number_format *fmt)
+static inline bool fmt_valid(const struct tg_number_format *fmt)
 {
 	if (fmt->decimal != '.' && fmt->decimal != ',')
 		return false;
@@ -373,7 +373,9 @@ static bool marker_may_be(char c, const struct tg_number_format *fmt)
 	return false;
 }
 
-static bool fast_number(const char *s, size_t len, char decimal, double *out)
+/* The value, or NaN (never a result) for the general path: nothing here
+ * has its address taken, so the common cell costs no stack canary. */
+static inline double fast_number(const char *s, size_t len, char decimal)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len, *from;
 	uint64_t D = 0;
@@ -382,7 +384,7 @@ static bool fast_number(const char *s, size_t len, char decimal, double *out)
 	bool neg = false;
 
 	if (len == 0 || len > 17)
-		return false;
+		return NAN;
 	if (*p == '-' || *p == '+') {
 		neg = *p == '-';
 		p++;
@@ -390,23 +392,22 @@ static bool fast_number(const char *s, size_t len, char decimal, double *out)
 	for (from = p; p < end && (c = (unsigned)*p - '0') <= 9; p++)
 		D = D * 10 + c;
 	if (p == from)
-		return false;  /* a digit first: ",5" is left to the general path */
+		return NAN;  /* a digit first: ",5" is left to the general path */
 	nd = (size_t)(p - from);
 	if (p < end) {
 		if (*p != (unsigned char)decimal)
-			return false;
+			return NAN;
 		for (from = ++p; p < end && (c = (unsigned)*p - '0') <= 9; p++)
 			D = D * 10 + c;
 		nfrac = (size_t)(p - from);
 		if (nfrac == 0 || p != end)
-			return false;
+			return NAN;
 		nd += nfrac;
 	}
 	if (nd > 15)
-		return false;
+		return NAN;
 	/* "-0" is 0; the division rounds the same either sign */
-	*out = D == 0 ? 0.0 : (neg ? -(double)D : (double)D) / pow10_exact[nfrac];
-	return true;
+	return D == 0 ? 0.0 : (neg ? -(double)D : (double)D) / pow10_exact[nfrac];
 }
 
 /* Whether a number written like fast_number() takes it could be one of
@@ -423,8 +424,6 @@ static bool number_may_be_marker(const char *s, size_t len, const struct tg_numb
 
 void tg_number_prepare(struct tg_number_format *fmt)
 {
-	double v;
-
 	fmt->markers_not_numbers = false;
 	if (!fmt_valid(fmt))
 		return;
@@ -436,7 +435,7 @@ void tg_number_prepare(struct tg_number_format *fmt)
 			continue;
 		mlen = strlen(m);
 		tg_utf8_trim(&m, &mlen);
-		if (fast_number(m, mlen, fmt->decimal, &v))
+		if (!isnan(fast_number(m, mlen, fmt->decimal)))
 			return;
 	}
 	fmt->markers_not_numbers = true;
@@ -458,7 +457,7 @@ int tg_number_parse(const char *s, size_t len, const struct tg_number_format *fm
 		s = "";
 		len = 0;
 	}
-	if (fmt_valid(fmt) && fast_number(s, len, fmt->decimal, &v)) {
+	if (fmt_valid(fmt) && !isnan(v = fast_number(s, len, fmt->decimal))) {
 		if (number_may_be_marker(s, len, fmt))
 			return TG_NUMBER_MISSING;
 		if (out != NULL)

@@ -224,7 +224,6 @@ static void measure(struct reading *g, unsigned long line, const char *id, size_
 	struct item it;
 	int rc;
 
-	tg_error_clear(&err);
 	rc = tg_number_parse(cell, clen, &d->number, &it.value, &err);
 	if (rc == TG_NUMBER_MISSING) {
 		g->missing++;

@@ -945,6 +945,19 @@ int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double va
 	if (ref >= st->nent)
 		return tg_error_set(err, "invalid series reference %" PRIu32, ref);
 	e = &st->ent[ref];
+	/* A bulk load into memory, as put_entry would do it: the next period
+	 * at the end of the series, room for it, the source of the series'
+	 * points (the store's own copy of its name: tg_store_source). */
+	if (st->fd < 0 && source == e->s.source && source != NULL && e->s.n < e->cap &&
+	    period > e->last && e->s.n > 0 && period <= DAY_MAX && isfinite(value)) {
+		e->val[e->s.n] = value;
+		e->per[e->s.n] = period;
+		e->last = period;
+		e->s.n++;
+		e->s.last_loaded = loaded_at;
+		st->points++;
+		return 1;
+	}
 	k = &st->ikey[ref];
 	/* the same source as the series' latest point: already checked (the
 	 * same pointer when the caller passes the store's copy) */

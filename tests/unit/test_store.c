@@ -1200,6 +1200,66 @@ static void test_refs(void **state)
 	tg_store_free(b);
 }
 
+/* Puts by reference with the store's copy of the source name (the bulk-load
+ * path that appends without put_entry) against the same puts by name:
+ * mostly newer periods, some older, repeated or refused ones, two sources. */
+static void test_refs_interned_random(void **state)
+{
+	struct tg_store *a = tg_store_new(), *b = tg_store_new();
+	struct tg_error err = { "" };
+	const char *ids[20];
+	char names[20][8];
+	uint32_t ref[20];
+	tg_day next[20];
+	uint64_t x = 0x9E3779B97F4A7C15u;
+	const char *s1, *s2;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	s1 = tg_store_source(a, "s1");
+	s2 = tg_store_source(a, "s2");
+	assert_non_null(s1);
+	assert_non_null(s2);
+	assert_ptr_equal(tg_store_source(a, "s1"), s1);
+	assert_null(tg_store_source(a, "bad\tname"));
+	for (int i = 0; i < 20; i++) {
+		snprintf(names[i], sizeof(names[i]), "K%02d", i);
+		ids[i] = names[i];
+		assert_int_equal(tg_store_ref(a, ids[i], strlen(ids[i]), &ref[i], &err), 0);
+		next[i] = ymd(2000, 1, 1);
+	}
+	for (int n = 0; n < 20000; n++) {
+		int i, ra, rb;
+		tg_day p;
+		double v;
+		const char *src, *plain;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		i = (int)(x % 20);
+		switch ((x >> 8) % 16) {
+		case 0: p = next[i] - 31 * (tg_day)((x >> 16) % 5); break;   /* older, or repeated */
+		case 1: p = 3000000; break;                                  /* out of range */
+		default: p = next[i] += 1 + (tg_day)((x >> 16) % 40);
+		}
+		v = (x >> 24) % 50 == 0 ? NAN : (double)((x >> 24) % 1000) / 8;
+		src = (x >> 40) % 10 == 0 ? s2 : s1;
+		plain = src == s1 ? "s1" : "s2";
+		ra = tg_store_put_ref(a, ref[i], p, v, (x >> 44) % 3 == 0 ? plain : src, n, &err);
+		rb = tg_store_put(b, ids[i], strlen(ids[i]), p, v, plain, n, NULL);
+		if (ra != rb) {
+			print_error("put %d: %s period %d value %g: by reference %d, by name %d\n", n,
+				    ids[i], (int)p, v, ra, rb);
+			fail();
+		}
+	}
+	assert_same_store(a, b, ids, 20);
+	tg_store_free(a);
+	tg_store_free(b);
+}
+
 /* A bulk load is written to the journal as it comes (memory stays bounded)
  * and made durable by the commit; a failing disk keeps it pending. */
 static void test_bulk_load_written_as_it_goes(void **state)
@@ -1396,6 +1456,7 @@ int main(void)
 		cmocka_unit_test(test_commit_partial_write),
 		cmocka_unit_test(test_fsync_failure_rewrites),
 		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_refs_interned_random),
 		cmocka_unit_test(test_bulk_load_written_as_it_goes),
 	};
 
