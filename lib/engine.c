@@ -262,6 +262,20 @@ static ssize_t find_indicator(struct slot *sl, const char *id, size_t len)
 	return i;
 }
 
+/* Why a date does not fit the indicator (apart: its buffer would cost every
+ * row a stack canary). */
+static int does_not_fit(const struct tg_indicator *ind, const struct tg_date *date,
+			enum tg_period_kind kind, struct tg_error *err) __attribute__((noinline));
+static int does_not_fit(const struct tg_indicator *ind, const struct tg_date *date,
+			enum tg_period_kind kind, struct tg_error *err)
+{
+	char label[64];
+
+	return tg_error_set(err, "'%s' (a %s) does not fit indicator %s, which is by %s",
+			    tg_period_label(date->precision, date->day, "en", label, sizeof(label)),
+			    tg_period_kind_name(date->precision), ind->id, tg_period_kind_name(kind));
+}
+
 static int sink_measure(void *ctx, const struct tg_source *src, const char *id, size_t len,
 			const struct tg_date *date, double value, struct tg_error *err)
 {
@@ -271,7 +285,6 @@ static int sink_measure(void *ctx, const struct tg_source *src, const char *id, 
 	struct ind_info *info;
 	enum tg_period_kind kind;
 	ssize_t i = find_indicator(sl, id, len);
-	char label[64];
 
 	if (i < 0)
 		return TG_SINK_UNKNOWN;
@@ -286,10 +299,7 @@ static int sink_measure(void *ctx, const struct tg_source *src, const char *id, 
 		return tg_error_set(err, "indicator %s takes values only from source '%s' (its 'source' setting)",
 				    ind->id, ind->source);
 	if (!date_fits(date->precision, kind))
-		return tg_error_set(err, "'%s' (a %s) does not fit indicator %s, which is by %s",
-				    tg_period_label(date->precision, date->day, "en", label, sizeof(label)),
-				    tg_period_kind_name(date->precision), ind->id,
-				    tg_period_kind_name(kind));
+		return does_not_fit(ind, date, kind, err);
 	if (info->ref == NO_REF && tg_store_ref(e->store, e->index->id[i], info->idlen, &info->ref, err) < 0)
 		return -EINVAL;
 	if (!sl->have_start || sl->last_day != date->day || sl->last_kind != kind) {

@@ -932,22 +932,22 @@ int tg_store_ref(struct tg_store *st, const char *indicator, size_t ilen, uint32
 	return 0;
 }
 
+static int put_ref_general(struct tg_store *st, struct entry *e, const struct key *k,
+			   tg_day period, double value, const char *source, int64_t loaded_at,
+			   struct tg_error *err) __attribute__((noinline));
+
 int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double value,
 		     const char *source, int64_t loaded_at, struct tg_error *err)
 {
-	char q[200];
-	const char *src = source != NULL ? source : "";
-	size_t slen;
-	const struct key *k;
 	struct entry *e;
-	int r;
 
 	if (ref >= st->nent)
 		return tg_error_set(err, "invalid series reference %" PRIu32, ref);
 	e = &st->ent[ref];
 	/* A bulk load into memory, as put_entry would do it: the next period
 	 * at the end of the series, room for it, the source of the series'
-	 * points (the store's own copy of its name: tg_store_source). */
+	 * points (the store's own copy of its name: tg_store_source).  Kept
+	 * apart from the general path, whose frame costs more than it does. */
 	if (st->fd < 0 && source == e->s.source && source != NULL && e->s.n < e->cap &&
 	    period > e->last && e->s.n > 0 && period <= DAY_MAX && isfinite(value)) {
 		e->val[e->s.n] = value;
@@ -958,7 +958,18 @@ int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double va
 		st->points++;
 		return 1;
 	}
-	k = &st->ikey[ref];
+	return put_ref_general(st, e, &st->ikey[ref], period, value, source, loaded_at, err);
+}
+
+static int put_ref_general(struct tg_store *st, struct entry *e, const struct key *k,
+			   tg_day period, double value, const char *source, int64_t loaded_at,
+			   struct tg_error *err)
+{
+	char q[200];
+	const char *src = source != NULL ? source : "";
+	size_t slen;
+	int r;
+
 	/* the same source as the series' latest point: already checked (the
 	 * same pointer when the caller passes the store's copy) */
 	if (e->s.source != NULL && (e->s.source == src || strcmp(e->s.source, src) == 0)) {
