@@ -14,6 +14,9 @@
 #include <glob.h>
 #include <pthread.h>
 #include <signal.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -566,6 +569,24 @@ static struct pipeline *pipeline_new(void)
 	return pp;
 }
 
+/* Before sleeping on the condition: the other side is usually a few
+ * microseconds from handing a batch over, and waking a sleeping thread
+ * costs more than that.  The counts are changed under the mutex, with
+ * atomic stores, so that they can be looked at here without it. */
+#define SPIN_MAX 2000
+
+static void spin_until(const size_t *count, const bool *done)
+{
+	for (int k = 0; k < SPIN_MAX; k++) {
+		if (__atomic_load_n(count, __ATOMIC_ACQUIRE) != 0 ||
+		    (done != NULL && __atomic_load_n(done, __ATOMIC_ACQUIRE)))
+			return;
+#ifdef __SSE2__
+		_mm_pause();
+#endif
+	}
+}
+
 /* The reading side's batch goes to the delivering side; an empty one is
  * taken (waiting for it) unless last. */
 static void hand_over(struct reading *g, bool last)
@@ -577,15 +598,21 @@ static void hand_over(struct reading *g, bool last)
 	g->rows = g->missing = 0;
 	pthread_mutex_lock(&pp->mu);
 	pp->full[(pp->full_head + pp->n_full) % N_BATCHES] = g->cur;
-	pp->n_full++;
+	__atomic_store_n(&pp->n_full, pp->n_full + 1, __ATOMIC_RELEASE);
 	g->cur = NULL;
 	if (last)
-		pp->done = true;
+		__atomic_store_n(&pp->done, true, __ATOMIC_RELEASE);
 	pthread_cond_signal(&pp->cv);
+	if (!last && pp->n_empty == 0) {
+		pthread_mutex_unlock(&pp->mu);
+		spin_until(&pp->n_empty, NULL);
+		pthread_mutex_lock(&pp->mu);
+	}
 	while (!last && pp->n_empty == 0)
 		pthread_cond_wait(&pp->cv, &pp->mu);
 	if (!last) {
-		g->cur = pp->empty[--pp->n_empty];
+		g->cur = pp->empty[pp->n_empty - 1];
+		__atomic_store_n(&pp->n_empty, pp->n_empty - 1, __ATOMIC_RELEASE);
 		g->cur->n = 0;
 		g->cur->tlen = 0;
 		if (pp->cancel && g->rc == 0)
@@ -621,6 +648,7 @@ static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *
 	for (;;) {
 		struct batch *b;
 
+		spin_until(&pp->n_full, &pp->done);
 		pthread_mutex_lock(&pp->mu);
 		while (pp->n_full == 0 && !pp->done)
 			pthread_cond_wait(&pp->cv, &pp->mu);
@@ -630,7 +658,7 @@ static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *
 		}
 		b = pp->full[pp->full_head];
 		pp->full_head = (pp->full_head + 1) % N_BATCHES;
-		pp->n_full--;
+		__atomic_store_n(&pp->n_full, pp->n_full - 1, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&pp->mu);
 
 		if (rc == 0) {
@@ -649,7 +677,8 @@ static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *
 		pthread_mutex_lock(&pp->mu);
 		if (rc < 0)
 			pp->cancel = true;
-		pp->empty[pp->n_empty++] = b;
+		pp->empty[pp->n_empty] = b;
+		__atomic_store_n(&pp->n_empty, pp->n_empty + 1, __ATOMIC_RELEASE);
 		pthread_cond_signal(&pp->cv);
 		pthread_mutex_unlock(&pp->mu);
 	}
