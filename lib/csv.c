@@ -768,16 +768,27 @@ static inline uint64_t zero_bytes(uint64_t x)
 #define FIRST_BYTE(m) ((size_t)0)
 #endif
 
-/* Remembers a separator at offset off of the line in flen[] (turned into
- * field lengths by fast_record).  false: too many fields, or no memory. */
-static inline bool note_sep(struct tg_csv_reader *r, size_t *nsep, size_t off)
+/* Room in flen[] for the separator after nsep others and the last field.
+ * false: too many fields, or no memory. */
+static bool room_for_sep(struct tg_csv_reader *r, size_t nsep)
 {
-	if (*nsep + 2 > r->outcap &&
-	    (*nsep + 2 > MAX_FIELDS || !ensure_out(r, r->outcap != 0 ? 2 * r->outcap : 64)))
-		return false;
-	r->flen[(*nsep)++] = off;
-	return true;
+	return nsep + 2 <= r->outcap ||
+	       (nsep + 2 <= MAX_FIELDS && ensure_out(r, r->outcap != 0 ? 2 * r->outcap : 64));
 }
+
+/* Remembers a separator at offset off of the line in flen[] (turned into
+ * field lengths by fast_record), through locals the compiler can keep in
+ * registers: sep (flen) and cap (outcap) are refreshed after a growth. */
+#define NOTE_SEP(off)                                                   \
+	do {                                                            \
+		if (nsep + 2 > cap) {                                   \
+			if (!room_for_sep(r, nsep))                     \
+				return 0;                               \
+			sep = r->flen;                                  \
+			cap = r->outcap;                                \
+		}                                                       \
+		sep[nsep++] = (off);                                    \
+	} while (0)
 
 /*
  * The common record: a whole line in the buffer without quotes, NUL bytes
@@ -798,6 +809,8 @@ static int fast_record(struct tg_csv_reader *r)
 	size_t avail, i = 0, lf = SIZE_MAX, special = SIZE_MAX, len, nsep = 0, from, k;
 	uint64_t high = 0;
 	char *text;
+	size_t *sep = r->flen, cap = r->outcap;
+	const char **fptr;
 	int rc;
 
 	if (r->skip_lf && r->pos < r->end) {
@@ -841,8 +854,7 @@ static int fast_record(struct tg_csv_reader *r)
 			if (mq != 0 && special == SIZE_MAX)
 				special = i + (size_t)__builtin_ctz(mq);
 			for (; ms != 0; ms &= ms - 1)
-				if (!note_sep(r, &nsep, i + (size_t)__builtin_ctz(ms)))
-					return 0;
+				NOTE_SEP(i + (size_t)__builtin_ctz(ms));
 			if (lf != SIZE_MAX)
 				break;
 			if (i > r->max_record)
@@ -876,8 +888,7 @@ static int fast_record(struct tg_csv_reader *r)
 			if (zq != 0 && special == SIZE_MAX)
 				special = i + FIRST_BYTE(zq);
 			for (; zs != 0; zs &= zs - 1)
-				if (!note_sep(r, &nsep, i + FIRST_BYTE(zs)))
-					return 0;
+				NOTE_SEP(i + FIRST_BYTE(zs));
 			if (lf != SIZE_MAX)
 				break;
 			if (i > r->max_record)
@@ -894,8 +905,7 @@ static int fast_record(struct tg_csv_reader *r)
 		}
 		high |= c & 0x80;
 		if (c == (unsigned char)r->sep) {
-			if (!note_sep(r, &nsep, i))
-				return 0;
+			NOTE_SEP(i);
 		} else if ((c == '"' || c == '\r' || c == '\0') && special == SIZE_MAX) {
 			special = i;
 		}
@@ -922,16 +932,18 @@ static int fast_record(struct tg_csv_reader *r)
 		text = r->rec;
 	}
 	text[len] = '\0';
+	sep = r->flen;
+	fptr = r->fptr;
 	for (k = 0, from = 0; k < nsep; k++) {
-		size_t at = r->flen[k];
+		size_t at = sep[k];
 
 		text[at] = '\0';
-		r->fptr[k] = text + from;
-		r->flen[k] = at - from;
+		fptr[k] = text + from;
+		sep[k] = at - from;
 		from = at + 1;
 	}
-	r->fptr[nsep] = text + from;
-	r->flen[nsep] = len - from;
+	fptr[nsep] = text + from;
+	sep[nsep] = len - from;
 	r->nfields = nsep + 1;
 	r->reclen = len + 1;
 	r->rec_line = r->line;

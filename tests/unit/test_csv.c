@@ -831,6 +831,27 @@ static void test_too_many_fields(void **state)
 	assert_string_equal(got, "!wide:1: record has more than 131072 fields\n2:[ok][1]\n");
 	free(got);
 	tg_csv_free(r);
+
+	/* many fields on one plain line: the arrays grow as the line is scanned */
+	{
+		struct tg_csv_record rec;
+		struct tg_error err;
+		size_t len = 0;
+
+		for (int i = 0; i < 5000; i++)
+			len += (size_t)sprintf(in + len, "%d;", i % 10);
+		memcpy(in + len, "end\r\n", 5);
+		r = tg_csv_open_mem(in, len + 5, "many", NULL);
+		assert_non_null(r);
+		assert_int_equal(tg_csv_next(r, &rec, &err), TG_CSV_RECORD);
+		assert_int_equal(rec.nfields, 5001);
+		for (size_t i = 0; i < 5000; i++)
+			assert_true(rec.lens[i] == 1 && rec.fields[i][0] == (char)('0' + i % 10) &&
+				    rec.fields[i][1] == '\0');
+		assert_string_equal(rec.fields[5000], "end");
+		assert_int_equal(tg_csv_next(r, &rec, &err), TG_CSV_EOF);
+		tg_csv_free(r);
+	}
 	free(in);
 }
 
