@@ -98,6 +98,7 @@ struct reading {
 	struct batch *cur;        /* being filled */
 	int rc;                   /* < 0: stopped, err says why */
 	struct tg_error err;
+	struct tg_error nerr;     /* why the last cell is not a number */
 	bool finished;            /* the input was read to its end */
 	/* the last period cell read and its date: an export sorted by period
 	 * has the same one on thousands of rows in a row */
@@ -139,6 +140,8 @@ static void bad_row(struct run *r, unsigned long line, const char *why)
 
 static bool blank_record(const struct tg_csv_record *rec)
 {
+	if (rec->lens[0] > 0 && rec->fields[0][0] != ' ' && rec->fields[0][0] != '\t')
+		return false;  /* nearly every record */
 	for (size_t i = 0; i < rec->nfields; i++)
 		for (size_t j = 0; j < rec->lens[i]; j++)
 			if (rec->fields[i][j] != ' ' && rec->fields[i][j] != '\t')
@@ -182,13 +185,7 @@ static void emit(struct reading *g, struct item *it, const char *text, size_t le
 		b->text = t;
 		b->tcap = ncap;
 	}
-	if (len >= 8 && len <= 16) {
-		/* a code: two words (overlapping) instead of a call */
-		memcpy(b->text + b->tlen, text, 8);
-		memcpy(b->text + b->tlen + len - 8, text + len - 8, 8);
-	} else {
-		memcpy(b->text + b->tlen, text, len);
-	}
+	memcpy(b->text + b->tlen, text, len);
 	b->text[b->tlen + len] = '\0';
 	b->tlen += len + 1;
 	b->item[b->n++] = *it;
@@ -218,32 +215,70 @@ static void emit_warn(struct reading *g, const char *fmt, ...)
 
 /* One value cell: parsed here, handed over (a bad cell is reported).
  * column is the cell's header, already quoted, or NULL in the long layout. */
+/* A cell that is not a number (apart from measure(): its buffer would cost
+ * every cell a stack canary). */
+static void bad_number(struct reading *g, unsigned long line, const char *column)
+	__attribute__((noinline));
+static void bad_number(struct reading *g, unsigned long line, const char *column)
+{
+	char why[TG_ERROR_MAX + 64];
+
+	if (column != NULL)
+		snprintf(why, sizeof(why), "column '%s': %s", column, g->nerr.msg);
+	else
+		snprintf(why, sizeof(why), "%s", g->nerr.msg);
+	emit_bad(g, line, why);
+}
+
+static void emit_measure_item(struct reading *g, unsigned long line, const char *id, size_t idlen,
+			      const struct tg_date *date, double value) __attribute__((noinline));
+static void emit_measure_item(struct reading *g, unsigned long line, const char *id, size_t idlen,
+			      const struct tg_date *date, double value)
+{
+	struct item it = { .kind = IT_MEASURE, .line = line, .date = *date, .value = value };
+
+	emit(g, &it, id, idlen);
+}
+
+/* One value cell: parsed here, handed over (a bad cell is reported).
+ * column is the cell's header, already quoted, or NULL in the long layout.
+ * The common cell goes straight into the batch; the rest (no thread, a
+ * long id, a full text buffer) through emit(). */
 static void measure(struct reading *g, unsigned long line, const char *id, size_t idlen,
 		    const struct tg_date *date, const char *cell, size_t clen, const char *column)
 {
-	const struct tg_dialect *d = &g->run->src->dialect;
-	struct tg_error err;
-	char why[TG_ERROR_MAX + 64];
-	struct item it;
+	struct batch *b = g->cur;
+	double v;
 	int rc;
 
-	rc = tg_number_parse(cell, clen, &d->number, &it.value, &err);
+	rc = tg_number_parse(cell, clen, &g->run->src->dialect.number, &v, &g->nerr);
 	if (rc == TG_NUMBER_MISSING) {
 		g->missing++;
 		return;
 	}
 	if (rc < 0) {
-		if (column != NULL)
-			snprintf(why, sizeof(why), "column '%s': %s", column, err.msg);
-		else
-			snprintf(why, sizeof(why), "%s", err.msg);
-		emit_bad(g, line, why);
+		bad_number(g, line, column);
 		return;
 	}
-	it.kind = IT_MEASURE;
-	it.line = line;
-	it.date = *date;
-	emit(g, &it, id, idlen);
+	if (b != NULL && idlen >= 8 && idlen <= 16 && b->tcap - b->tlen > 16) {
+		struct item *it = &b->item[b->n++];
+		char *t = b->text + b->tlen;
+
+		it->line = line;
+		it->len = (uint32_t)idlen;
+		it->kind = IT_MEASURE;
+		it->date = *date;
+		it->value = v;
+		/* a code: two words (overlapping) instead of a call */
+		memcpy(t, id, 8);
+		memcpy(t + idlen - 8, id + idlen - 8, 8);
+		t[idlen] = '\0';
+		b->tlen += idlen + 1;
+		if (b->n == BATCH_ITEMS || b->tlen >= BATCH_TEXT)
+			hand_over(g, false);
+		return;
+	}
+	emit_measure_item(g, line, id, idlen, date, v);
 }
 
 /* The delivering side of an item. */
@@ -254,7 +289,7 @@ static void deliver(struct run *r, const struct item *it, const char *text)
 
 	switch (it->kind) {
 	case IT_MEASURE:
-		tg_error_clear(&err);
+		err.msg[0] = '\0';
 		rc = r->sink->measure(r->sink->ctx, r->src, text, it->len, &it->date, it->value, &err);
 		if (rc == TG_SINK_UNKNOWN)
 			tg_unknown_ids_add(r->unknown, text, it->len, r->stats);
