@@ -769,11 +769,18 @@ static inline uint64_t zero_bytes(uint64_t x)
 #endif
 
 /* Room in flen[] for the separator after nsep others and the last field.
- * false: too many fields, or no memory. */
+ * false: too many fields, or no memory.  The arrays never grow past
+ * MAX_FIELDS, so the limit holds whatever size the records before left
+ * them at. */
 static bool room_for_sep(struct tg_csv_reader *r, size_t nsep)
 {
-	return nsep + 2 <= r->outcap ||
-	       (nsep + 2 <= MAX_FIELDS && ensure_out(r, r->outcap != 0 ? 2 * r->outcap : 64));
+	size_t want = r->outcap != 0 ? 2 * r->outcap : 64;
+
+	if (nsep + 2 <= r->outcap)
+		return true;
+	if (nsep + 2 > MAX_FIELDS)
+		return false;
+	return ensure_out(r, want < MAX_FIELDS ? want : MAX_FIELDS);
 }
 
 /* Remembers a separator at offset off of the line in flen[] (turned into

@@ -696,10 +696,6 @@ static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *
 		__atomic_store_n(&pp->n_full, pp->n_full - 1, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&pp->mu);
 
-		if (rc == 0) {
-			r->stats->rows += b->rows;
-			r->stats->missing += b->missing;
-		}
 		for (size_t i = 0, off = 0; i < b->n && rc == 0; i++) {
 			if (r->deadline != 0 && ++delivered % DEADLINE_EVERY == 0 &&
 			    monotonic_ms() > r->deadline)
@@ -707,6 +703,12 @@ static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *
 			else
 				deliver(r, &b->item[i], b->text + off);
 			off += b->item[i].len + 1;
+		}
+		/* a batch's rows count once it is delivered whole: after a
+		 * timeout, the rows read are never overstated */
+		if (rc == 0) {
+			r->stats->rows += b->rows;
+			r->stats->missing += b->missing;
 		}
 
 		pthread_mutex_lock(&pp->mu);

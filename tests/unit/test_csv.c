@@ -855,6 +855,36 @@ static void test_too_many_fields(void **state)
 	free(in);
 }
 
+/* The field limit does not depend on the records before: one read by the
+ * general path leaves the field arrays at an odd size (100), and doubling
+ * from there must still stop at 131072 (found in review). */
+static void test_too_many_fields_after_odd_record(void **state)
+{
+	const size_t n = 150000;
+	char *in = malloc(n + 1024);
+	size_t len = 0;
+	struct tg_csv_reader *r;
+	char *got;
+
+	(void)state;
+	assert_non_null(in);
+	len += (size_t)sprintf(in, "\"x\ny\"");  /* 100 fields, the general path */
+	for (int i = 0; i < 99; i++)
+		len += (size_t)sprintf(in + len, ";f");
+	in[len++] = '\n';
+	memset(in + len, ';', n);
+	len += n;
+	memcpy(in + len, "\nok;1\n", 6);
+	len += 6;
+	r = tg_csv_open_mem(in, len, "wide", NULL);
+	assert_non_null(r);
+	got = drain(r);
+	assert_non_null(strstr(got, "!wide:3: record has more than 131072 fields\n4:[ok][1]\n"));
+	free(got);
+	tg_csv_free(r);
+	free(in);
+}
+
 /* ---- constant memory on a big stream ----------------------------------------------- */
 
 static long vm_hwm_kb(void)
@@ -1177,6 +1207,7 @@ int main(void)
 		cmocka_unit_test(test_big_field),
 		cmocka_unit_test(test_over_default_max_record),
 		cmocka_unit_test(test_too_many_fields),
+		cmocka_unit_test(test_too_many_fields_after_odd_record),
 		cmocka_unit_test(test_io_error),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_record_reuse),
