@@ -860,8 +860,16 @@ static int fast_record(struct tg_csv_reader *r)
 			high |= mh;
 			if (mq != 0 && special == SIZE_MAX)
 				special = i + (size_t)__builtin_ctz(mq);
+			if (nsep + 18 > cap) {
+				/* room for the 16 separators this step can hold,
+				 * so that the loop below needs no check */
+				if (!room_for_sep(r, nsep + 16))
+					return 0;
+				sep = r->flen;
+				cap = r->outcap;
+			}
 			for (; ms != 0; ms &= ms - 1)
-				NOTE_SEP(i + (size_t)__builtin_ctz(ms));
+				sep[nsep++] = i + (size_t)__builtin_ctz(ms);
 			if (lf != SIZE_MAX)
 				break;
 			if (i > r->max_record)

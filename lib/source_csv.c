@@ -437,8 +437,8 @@ static void row(struct reading *g, const struct tg_csv_record *rec, const struct
 	}
 	id = rec->fields[l->col_id];
 	idlen = rec->lens[l->col_id];
-	if (idlen == 0 || id[0] == ' ' || id[0] == '\t' || id[idlen - 1] == ' ' || id[idlen - 1] == '\t')
-		tg_source_trim_id(&id, &idlen);
+	if (idlen == 0 || (unsigned char)id[0] <= ' ' || (unsigned char)id[idlen - 1] <= ' ')
+		tg_source_trim_id(&id, &idlen);  /* blanks around (or other controls: untouched) */
 	if (idlen == 0) {
 		emit_bad(g, rec->line, "empty indicator code");
 		return;
