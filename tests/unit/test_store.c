@@ -1208,7 +1208,7 @@ static void test_refs_interned_random(void **state)
 	struct tg_store *a = tg_store_new(), *b = tg_store_new();
 	struct tg_error err = { "" };
 	const char *ids[20];
-	char names[20][8];
+	char names[20][16];
 	uint32_t ref[20];
 	tg_day next[20];
 	uint64_t x = 0x9E3779B97F4A7C15u;
