@@ -213,8 +213,6 @@ static void emit_warn(struct reading *g, const char *fmt, ...)
 	emit(g, &it, msg, strlen(msg));
 }
 
-/* One value cell: parsed here, handed over (a bad cell is reported).
- * column is the cell's header, already quoted, or NULL in the long layout. */
 /* A cell that is not a number (apart from measure(): its buffer would cost
  * every cell a stack canary). */
 static void bad_number(struct reading *g, unsigned long line, const char *column)
