@@ -152,6 +152,32 @@ static bool blank_record(const struct tg_csv_record *rec)
 static void deliver(struct run *r, const struct item *it, const char *text);
 static void hand_over(struct reading *g, bool last);
 
+/* Appends text and its NUL to the batch's text, which has the room. */
+static inline void put_text(struct batch *b, const char *text, size_t len)
+{
+	char *t = b->text + b->tlen;
+
+	if (len >= 8 && len <= 16) {
+		/* a code: two words (overlapping) instead of a call */
+		memcpy(t, text, 8);
+		memcpy(t + len - 8, text + len - 8, 8);
+	} else {
+		memcpy(t, text, len);
+	}
+	t[len] = '\0';
+	b->tlen += len + 1;
+}
+
+/* The item written at cur->item[cur->n] (its text put) is in the batch; a
+ * full batch goes over to the delivering side. */
+static inline void item_done(struct reading *g)
+{
+	struct batch *b = g->cur;
+
+	if (++b->n == BATCH_ITEMS || b->tlen >= BATCH_TEXT)
+		hand_over(g, false);
+}
+
 /* Hands an item to the delivering side (text: the id or the message). */
 static void emit(struct reading *g, struct item *it, const char *text, size_t len)
 {
@@ -185,12 +211,9 @@ static void emit(struct reading *g, struct item *it, const char *text, size_t le
 		b->text = t;
 		b->tcap = ncap;
 	}
-	memcpy(b->text + b->tlen, text, len);
-	b->text[b->tlen + len] = '\0';
-	b->tlen += len + 1;
-	b->item[b->n++] = *it;
-	if (b->n == BATCH_ITEMS || b->tlen >= BATCH_TEXT)
-		hand_over(g, false);
+	b->item[b->n] = *it;
+	put_text(b, text, len);
+	item_done(g);
 }
 
 static void emit_bad(struct reading *g, unsigned long line, const char *why)
@@ -258,22 +281,16 @@ static void measure(struct reading *g, unsigned long line, const char *id, size_
 		bad_number(g, line, column);
 		return;
 	}
-	if (b != NULL && idlen >= 8 && idlen <= 16 && b->tcap - b->tlen > 16) {
-		struct item *it = &b->item[b->n++];
-		char *t = b->text + b->tlen;
+	if (b != NULL && idlen <= 16 && b->tcap - b->tlen > 16) {
+		struct item *it = &b->item[b->n];
 
 		it->line = line;
 		it->len = (uint32_t)idlen;
 		it->kind = IT_MEASURE;
 		it->date = *date;
 		it->value = v;
-		/* a code: two words (overlapping) instead of a call */
-		memcpy(t, id, 8);
-		memcpy(t + idlen - 8, id + idlen - 8, 8);
-		t[idlen] = '\0';
-		b->tlen += idlen + 1;
-		if (b->n == BATCH_ITEMS || b->tlen >= BATCH_TEXT)
-			hand_over(g, false);
+		put_text(b, id, idlen);
+		item_done(g);
 		return;
 	}
 	emit_measure_item(g, line, id, idlen, date, v);
