@@ -774,6 +774,17 @@ static int write_pending(struct tg_store *st, struct tg_error *err);
 /* Applies one measurement to the series of entry idx (e, or NULL when the
  * indicator has none yet: it is added); journals it when journal is true.
  * Returns 1, 0 or -ENOMEM.  Nothing is changed when it fails. */
+/* A period newer than the series' last at its end (room made). */
+static inline void append_point(struct tg_store *st, struct entry *e, tg_day period, double v)
+{
+	e->val[e->s.n] = v;
+	e->per[e->s.n] = period;
+	e->last = period;
+	if (e->s.n++ == 0)
+		st->indicators++;
+	st->points++;
+}
+
 static int put_entry(struct tg_store *st, struct entry *e, const char *id, size_t ilen,
 		     uint32_t h, tg_day period, double v, const char *src, size_t slen,
 		     int64_t loaded_at, bool journal)
@@ -828,13 +839,7 @@ static int put_entry(struct tg_store *st, struct entry *e, const char *id, size_
 	if (exists) {
 		e->val[pos] = v;
 	} else if (pos == e->s.n) {
-		/* the common case: a newer period */
-		e->val[pos] = v;
-		e->per[pos] = period;
-		e->last = period;
-		if (e->s.n++ == 0)
-			st->indicators++;
-		st->points++;
+		append_point(st, e, period, v);  /* the common case: a newer period */
 	} else {
 		memmove(e->val + pos + 1, e->val + pos, (e->s.n - pos) * sizeof(double));
 		memmove(e->per + pos + 1, e->per + pos, (e->s.n - pos) * sizeof(tg_day));
@@ -950,12 +955,8 @@ int tg_store_put_ref(struct tg_store *st, uint32_t ref, tg_day period, double va
 	 * apart from the general path, whose frame costs more than it does. */
 	if (st->fd < 0 && source == e->s.source && source != NULL && e->s.n < e->cap &&
 	    period > e->last && e->s.n > 0 && period <= DAY_MAX && isfinite(value)) {
-		e->val[e->s.n] = value;
-		e->per[e->s.n] = period;
-		e->last = period;
-		e->s.n++;
+		append_point(st, e, period, value);
 		e->s.last_loaded = loaded_at;
-		st->points++;
 		return 1;
 	}
 	return put_ref_general(st, e, &st->ikey[ref], period, value, source, loaded_at, err);
