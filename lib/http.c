@@ -118,6 +118,7 @@ struct tg_http {
 	/* the last URL parsed (without a password, not through a proxy) and
 	 * what parsing it gave: a fan-out posts to one URL again and again */
 	char *memo_url, *memo_rurl, *memo_key;
+	CURLU *memo_uh;            /* the URL parsed, copied for each transfer */
 	bool memo_https;
 	struct pooled *pool;       /* idle easy handles, for the next transfers */
 	size_t n_pool, pool_cap;
@@ -177,6 +178,7 @@ struct tg_http_transfer {
 	char *mem;
 	size_t mem_size;
 	struct opts o;
+	CURLU *uh;                     /* o.url parsed, given to curl (CURLOPT_CURLU) */
 	const char *body;
 	size_t body_len;
 	struct curl_slist *headers;    /* its nodes live in mem */
@@ -998,7 +1000,8 @@ static void pool_put(struct tg_http *h, CURL *easy, char **mem, size_t mem_size,
 	    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, (char *)NULL) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)NULL) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)NULL) != CURLE_OK ||
-	    curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)NULL) != CURLE_OK) {
+	    curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)NULL) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CURLU, (CURLU *)NULL) != CURLE_OK) {
 		curl_easy_reset(easy);
 		return;
 	}
@@ -1068,6 +1071,7 @@ static void transfer_free(struct tg_http_transfer *t)
 	else
 		pool_put(t->h, t->easy, NULL, 0, NULL);   /* maybe cut short: reset */
 	free_mem(t->mem, t->mem_size);
+	curl_url_cleanup(t->uh);
 	for (i = 0; i < N_SECRETS; i++)
 		free_secret(t->secrets[i]);
 	free(t->rurl);
@@ -1197,6 +1201,9 @@ static int set_own_options(struct tg_http_transfer *t, CURL *easy, struct tg_err
 	SETOPT(CURLOPT_PRIVATE, (void *)t);
 	SETOPT(CURLOPT_WRITEDATA, (void *)t);
 	SETOPT(CURLOPT_HEADERDATA, (void *)t);
+	/* the URL already parsed: curl copies it instead of parsing it again.
+	 * A handle reused with the same opts had the same URL. */
+	SETOPT(CURLOPT_CURLU, t->uh);
 	if (t->o.method == M_BODY) {
 		/* t->body lives as long as the transfer: no copy in curl */
 		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
@@ -1208,7 +1215,6 @@ static int set_own_options(struct tg_http_transfer *t, CURL *easy, struct tg_err
 
 static int set_options(struct tg_http_transfer *t, CURL *easy, struct tg_error *err)
 {
-	SETOPT(CURLOPT_URL, t->o.url);
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
 	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, t->o.https ? "https" : "http,https");
@@ -1233,7 +1239,10 @@ static int set_options(struct tg_http_transfer *t, CURL *easy, struct tg_error *
 	} else {
 		SETOPT(CURLOPT_NOPROXY, "*");  /* http_proxy & co. ignored */
 	}
-	SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+	/* compressed answers for what is fetched; the answer to a POST (a
+	 * webhook's "ok") is short, and the header costs curl more than the rest */
+	if (t->o.method != M_BODY)
+		SETOPT(CURLOPT_ACCEPT_ENCODING, "");
 	SETOPT(CURLOPT_USERAGENT, "traguardo/" TG_VERSION);
 	SETOPT(CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
@@ -1415,18 +1424,22 @@ static void memo_clear(struct tg_http *h)
 	free_secret(h->memo_url);   /* a webhook's path is its secret */
 	free_secret(h->memo_rurl);
 	free(h->memo_key);
+	curl_url_cleanup(h->memo_uh);
 	h->memo_url = h->memo_rurl = h->memo_key = NULL;
+	h->memo_uh = NULL;
 }
 
 static void memo_set(struct tg_http *h, const char *url, const char *rurl, const char *key,
-		     bool https)
+		     CURLU *uh, bool https)
 {
 	memo_clear(h);
 	h->memo_url = strdup(url);
 	h->memo_rurl = strdup(rurl);
 	h->memo_key = strdup(key);
+	h->memo_uh = curl_url_dup(uh);
 	h->memo_https = https;
-	if (h->memo_url == NULL || h->memo_rurl == NULL || h->memo_key == NULL)
+	if (h->memo_url == NULL || h->memo_rurl == NULL || h->memo_key == NULL ||
+	    h->memo_uh == NULL)
 		memo_clear(h);   /* only a shortcut: nothing is lost */
 }
 
@@ -1685,9 +1698,10 @@ static int check_request(const struct tg_http_request *req, const char *rurl, bo
 
 /* Checks the URL of req and fills what only the URL parser knows: the
  * scheme, the password, and the key of the host for the per-host limit
- * ("host:port", or the proxy: the connection goes there). */
+ * ("host:port", or the proxy: the connection goes there); *uh is the URL
+ * parsed, for curl. */
 static int parse_url(const struct tg_http_request *req, const char *rurl, bool *https,
-		     char **url_password, char **key, struct tg_error *err)
+		     char **url_password, char **key, CURLU **uh, struct tg_error *err)
 {
 	CURLU *u;
 	CURLUcode uc;
@@ -1696,6 +1710,7 @@ static int parse_url(const struct tg_http_request *req, const char *rurl, bool *
 
 	*url_password = NULL;
 	*key = NULL;
+	*uh = NULL;
 	u = curl_url();
 	if (u == NULL)
 		return tg_error_setc(err, -ENOMEM, "%s: out of memory", rurl);
@@ -1728,7 +1743,10 @@ static int parse_url(const struct tg_http_request *req, const char *rurl, bool *
 	curl_free(port);
 	curl_free(host);
 	curl_free(scheme);
-	curl_url_cleanup(u);
+	if (rc == 0)
+		*uh = u;
+	else
+		curl_url_cleanup(u);
 	return rc;
 }
 
@@ -1922,12 +1940,14 @@ struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_r
 	if (rc == 0 && memo) {
 		https = h->memo_https;
 		key = h->memo_key;
+		if ((t->uh = curl_url_dup(h->memo_uh)) == NULL)
+			oom = true;
 	} else if (rc == 0) {
-		rc = parse_url(req, t->rurl, &https, &url_pw, &key_alloc, err);
+		rc = parse_url(req, t->rurl, &https, &url_pw, &key_alloc, &t->uh, err);
 		key = key_alloc;
 		if (rc == 0 && url_pw == NULL && req->proxy == NULL &&
 		    (plain != NULL || !t->hide_path))
-			memo_set(h, req->url, plain != NULL ? plain : t->rurl, key, https);
+			memo_set(h, req->url, plain != NULL ? plain : t->rurl, key, t->uh, https);
 	}
 	free(plain);
 	t->secrets[0] = take_curl_string(url_pw, &oom);

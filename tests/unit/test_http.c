@@ -1683,6 +1683,86 @@ static void test_reuse_matches_fresh(void **state)
 	}
 }
 
+/* How many requests the server logged whose path contains marker. */
+static int count_logged(const struct server *s, const char *marker)
+{
+	FILE *f = fopen(s->log, "r");
+	char line[16384];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *rec = json_loads(line, 0, NULL);
+		const char *path = json_string_value(json_object_get(rec, "path"));
+
+		n += path != NULL && strstr(path, marker) != NULL;
+		json_decref(rec);
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * curl gets each transfer's URL already parsed (CURLOPT_CURLU), and a
+ * handle reused with the same options keeps what curl made of the last
+ * one: one handle (max_parallel 1) carries a followed redirect, the same
+ * URL again (reused as is), a POST elsewhere (reset), the redirect again
+ * and another URL.  Each must reach its own URL, follow from it, and the
+ * POST alone goes without Accept-Encoding.
+ */
+static void test_reuse_url_sequence(void **state)
+{
+	enum { N = 5 };
+	struct tg_http_limits one = { .max_parallel = 1 };
+	char redir[512], target[512], hook[512], other[512];
+	struct tg_http_request req[N];
+	static struct got g[N];
+	struct run r;
+	json_t *rec;
+	int i;
+
+	(void)state;
+	snprintf(target, sizeof(target), "%s", url(&plain, "/feeds/a.csv?id=seq-a"));
+	snprintf(redir, sizeof(redir), "%s",
+		 url(&plain, "/r?m=seq-r&_redirect=/feeds/a.csv%3Fid%3Dseq-a"));
+	snprintf(hook, sizeof(hook), "%s", url(&plain, "/hooks/r?id=seq-c"));
+	snprintf(other, sizeof(other), "%s", url(&plain, "/feeds/a.csv?id=seq-e"));
+	memset(req, 0, sizeof(req));
+	memset(g, 0, sizeof(g));
+	req[0].url = req[1].url = req[3].url = redir;
+	req[2].url = hook;
+	req[2].method = "POST";
+	req[2].body = "{}";
+	req[2].body_len = 2;
+	req[4].url = other;
+	run_open(&r, &one);
+	for (i = 0; i < N; i++)
+		start(&r, &req[i], &g[i]);
+	run_until(&r, N);
+	run_close(&r);
+	for (i = 0; i < N; i++) {
+		if (g[i].result != 0 || g[i].status != 200)
+			fail_msg("request %d: %d, status %ld, %s", i, g[i].result, g[i].status,
+				 g[i].error ? g[i].error : "-");
+		assert_string_equal(g[i].effective_url,
+				    i == 2 ? hook : i == 4 ? other : target);
+	}
+	assert_int_equal(count_logged(&plain, "m=seq-r"), 3);
+	assert_int_equal(count_logged(&plain, "id=seq-a"), 3);
+	assert_int_equal(count_logged(&plain, "id=seq-c"), 1);
+	assert_int_equal(count_logged(&plain, "id=seq-e"), 1);
+	rec = logged(&plain, "id=seq-c");
+	assert_null(header_of(rec, "Accept-Encoding"));
+	assert_string_equal(json_string_value(json_object_get(rec, "method")), "POST");
+	json_decref(rec);
+	rec = logged(&plain, "id=seq-e");
+	assert_contains(header_of(rec, "Accept-Encoding"), "gzip");
+	json_decref(rec);
+	for (i = 0; i < N; i++)
+		got_clear(&g[i]);
+}
+
 /*
  * The last URL parsed is remembered (a fan-out posts to one URL again and
  * again): what a request gets from the memo (its redacted form, its path
@@ -1796,6 +1876,7 @@ int main(void)
 		cmocka_unit_test(test_launch_refused),
 		cmocka_unit_test(test_raw_queued),
 		cmocka_unit_test(test_reuse_matches_fresh),
+		cmocka_unit_test(test_reuse_url_sequence),
 		cmocka_unit_test(test_url_memo_matches_parse),
 	};
 
