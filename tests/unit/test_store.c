@@ -326,6 +326,56 @@ static void test_put_order(void **state)
 	}
 }
 
+/* One series grown a point at a time past every change of room (8, 32,
+ * 128, 256, 512), by reference in memory (the bulk-load path) and by name,
+ * with an older period put in the middle now and then (the points after it
+ * move): both must hold exactly what a sorted model holds. */
+static void test_growth(void **state)
+{
+	enum { N = 600 };
+	static tg_day per[N + N / 7];
+	static double val[N + N / 7];
+	struct tg_store *st[2] = { tg_store_new(), tg_store_new() };
+	struct tg_error err = { "" };
+	const char *src;
+	uint32_t ref;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(st[0]);
+	assert_non_null(st[1]);
+	src = tg_store_source(st[0], "src");
+	assert_non_null(src);
+	assert_int_equal(tg_store_ref(st[0], "g", 1, &ref, &err), 0);
+	for (int i = 0; i < N; i++) {
+		tg_day p = 10000 + 2 * i;
+		size_t at = n;
+
+		if (i % 7 == 6)
+			p = 10000 + 2 * (i / 2) + 1;   /* older: between two points */
+		while (at > 0 && per[at - 1] > p)
+			at--;
+		memmove(per + at + 1, per + at, (n - at) * sizeof(per[0]));
+		memmove(val + at + 1, val + at, (n - at) * sizeof(val[0]));
+		per[at] = p;
+		val[at] = i;
+		n++;
+		assert_int_equal(tg_store_put_ref(st[0], ref, p, i, src, 1, &err), 1);
+		assert_int_equal(tg_store_put(st[1], "g", 1, p, i, "src", 1, &err), 1);
+		for (int k = 0; k < 2; k++) {
+			const struct tg_series *s = tg_store_series(st[k], "g");
+
+			assert_non_null(s);
+			if (s->n != n || memcmp(s->period, per, n * sizeof(per[0])) != 0 ||
+			    memcmp(s->value, val, n * sizeof(val[0])) != 0)
+				fail_msg("store %d after put %d: %zu points, expected %zu", k, i,
+					 s->n, n);
+		}
+	}
+	tg_store_free(st[0]);
+	tg_store_free(st[1]);
+}
+
 static void test_source_and_loaded(void **state)
 {
 	struct tg_store *st = tg_store_new();
@@ -1438,6 +1488,7 @@ int main(void)
 		cmocka_unit_test(test_crc_reference),
 		cmocka_unit_test(test_day_bounds),
 		cmocka_unit_test(test_put_order),
+		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_source_and_loaded),
 		cmocka_unit_test(test_bad_ids),
 		cmocka_unit_test(test_bad_values_and_sources),
