@@ -223,7 +223,8 @@ static bool date_fits(enum tg_period_kind p, enum tg_period_kind k)
 	return p < k;
 }
 
-static bool id_is(const struct tg_engine *e, size_t i, const char *id, size_t len)
+static inline __attribute__((always_inline)) bool id_is(const struct tg_engine *e, size_t i,
+							 const char *id, size_t len)
 {
 	return i < e->cfg->n_indicators && e->index->info[i].idlen == len &&
 	       tg_source_same_bytes(e->index->id[i], id, len);

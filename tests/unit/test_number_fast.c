@@ -98,6 +98,31 @@ static void test_random(void **state)
 	}
 }
 
+/* Cells of 1 to 9 bytes from an alphabet of digits, both separators, signs,
+ * a space, a letter and bytes next to the digits ('/', ':'): what the fast
+ * path takes and what it leaves must both agree with the general path. */
+static void test_short_cells(void **state)
+{
+	static const char alphabet[] = "0123456789012345678901234567890123456789,,,..-+ a/:\xFF";
+	uint64_t x = 0x2545F4914F6CDD1Du;
+	char s[16];
+
+	(void)state;
+	for (size_t i = 0; i < 400000; i++) {
+		size_t len;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		len = 1 + x % 9;
+		for (size_t k = 0; k < len; k++)
+			s[k] = alphabet[(x >> (4 + 5 * k)) % (sizeof(alphabet) - 1)];
+		s[len] = '\0';
+		both_ways(i, s, (x >> 60) & 1 ? &IT : &EN);
+		both_ways(i, s, &C);
+	}
+}
+
 /* tg_number_prepare: the shortcut is taken only when no marker is itself a
  * plain number, and a prepared format answers exactly as an unprepared one. */
 static void test_prepared(void **state)
@@ -139,6 +164,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_short_cells),
 		cmocka_unit_test(test_prepared),
 	};
 
