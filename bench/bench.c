@@ -18,6 +18,11 @@
  *                             N POSTs through lib/http at once (the
  *                             notifier's way), PAR / PERHOST connections
  *   bench email URL N MSGFILE N messages through lib/notify_email at once
+ *   bench curl-loop URL N PAR BODYFILE
+ *                             the same N POSTs from a minimal libcurl multi
+ *                             loop (PAR easy handles, each re-added as it
+ *                             finishes, curl_multi_poll): libcurl's own
+ *                             cost a message, without traguardo around it
  *
  * Memory: VmRSS before the phase (after the config is loaded) and VmHWM
  * after it, from /proc/self/status; each measurement is a fresh process, so
@@ -36,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -481,6 +487,82 @@ static int cmd_fanout(bool email, const char *url, size_t n, int par, int per_ho
 	return f.failed ? 1 : 0;
 }
 
+/* ---- libcurl alone ------------------------------------------------------ */
+
+static size_t curl_discard(char *data, size_t size, size_t nmemb, void *userp)
+{
+	(void)data;
+	(void)userp;
+	return size * nmemb;
+}
+
+/* The reference for what libcurl itself costs: the request traguardo sends
+ * (same body, Content-Type, User-Agent, no proxy, no Accept-Encoding), PAR
+ * handles kept with their options and re-added, the documented multi loop. */
+static int cmd_curl_loop(const char *url, size_t n, int par, const char *bodyfile)
+{
+	size_t len, started = 0, done = 0, ok = 0;
+	char *body = slurp(bodyfile, &len);
+	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	CURLM *m;
+	double t0, t1;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || hdr == NULL ||
+	    (m = curl_multi_init()) == NULL)
+		die("libcurl", "cannot initialize");
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)par);
+	t0 = now_s();
+	for (int i = 0; i < par && started < n; i++, started++) {
+		CURL *e = curl_easy_init();
+
+		if (e == NULL)
+			die("libcurl", "cannot create a handle");
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+		curl_easy_setopt(e, CURLOPT_USERAGENT, "traguardo/" TG_VERSION);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_discard);
+		curl_multi_add_handle(m, e);
+	}
+	while (done < n) {
+		CURLMsg *msg;
+		int running, left;
+
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			die("curl_multi_perform", "failed");
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			CURL *e = msg->easy_handle;
+			long status = 0;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+			ok += msg->data.result == CURLE_OK && status >= 200 && status < 300;
+			done++;
+			curl_multi_remove_handle(m, e);
+			if (started < n) {
+				started++;
+				curl_multi_add_handle(m, e);
+			} else {
+				curl_easy_cleanup(e);
+			}
+		}
+		if (done < n && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+			die("curl_multi_poll", "failed");
+	}
+	t1 = now_s();
+	printf("{\"messages\":%zu,\"ok\":%zu,\"sec\":%.6f,\"per_sec\":%.1f}\n", n, ok, t1 - t0,
+	       (double)n / (t1 - t0));
+	curl_multi_cleanup(m);
+	curl_slist_free_all(hdr);
+	curl_global_cleanup();
+	free(body);
+	return ok == n ? 0 : 1;
+}
+
 static long num(const char *s, long min, long max)
 {
 	char *end;
@@ -507,6 +589,9 @@ int main(int argc, char **argv)
 	if (argc == 7 && strcmp(argv[1], "webhook") == 0)
 		return cmd_fanout(false, argv[2], (size_t)num(argv[3], 0, 10000000),
 				  (int)num(argv[4], 1, 64), (int)num(argv[5], 1, 16), argv[6]);
+	if (argc == 6 && strcmp(argv[1], "curl-loop") == 0)
+		return cmd_curl_loop(argv[2], (size_t)num(argv[3], 0, 10000000),
+				     (int)num(argv[4], 1, 64), argv[5]);
 	if (argc == 5 && strcmp(argv[1], "email") == 0)
 		return cmd_fanout(true, argv[2], (size_t)num(argv[3], 0, 10000000), 8, 4, argv[4]);
 	fprintf(stderr, "usage: see the comment at the top of bench/bench.c\n");

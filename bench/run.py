@@ -160,6 +160,13 @@ def http_get(port, path):
 
 # ---------------------------------------------------------------- machine
 
+def curl_version():
+    try:
+        return run(["pkg-config", "--modversion", "libcurl"]).stdout.strip() or "?"
+    except Exception:
+        return "?"
+
+
 def machine():
     model = "?"
     with open("/proc/cpuinfo") as f:
@@ -177,7 +184,7 @@ def machine():
     except Exception:
         rev = "?"
     return {"nproc": os.cpu_count(), "cpu": model, "mem_mb": mem, "kernel": platform.release(),
-            "python": platform.python_version(), "commit": rev,
+            "python": platform.python_version(), "libcurl": curl_version(), "commit": rev,
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
 
 
@@ -330,7 +337,7 @@ def bench_webhook(d):
     with open(lua, "w") as f:
         f.write('wrk.method = "POST"\nwrk.body = io.open("%s"):read("*a")\n'
                 'wrk.headers["Content-Type"] = "application/json"\n' % body)
-    ours, conns, ref = [], [], []
+    ours, conns, ref, bare = [], [], [], []
     have_wrk = shutil.which("wrk") is not None
     try:
         for i in range(RUNS):
@@ -342,11 +349,17 @@ def bench_webhook(d):
                 raise RuntimeError("webhook: %s, receiver %s" % (r, s))
             ours.append(r["per_sec"])
             conns.append(s["connections"])
+            # libcurl alone: the same POSTs from its own minimal multi loop
+            r = jlines(run([BENCH, "curl-loop", url, str(WEBHOOKS), str(HTTP_PER_HOST),
+                            body]).stdout)[0]
+            if r["ok"] != WEBHOOKS:
+                raise RuntimeError("curl-loop: %s" % r)
+            bare.append(r["per_sec"])
             if have_wrk:
                 p = run(["wrk", "-t2", "-c%d" % HTTP_PER_HOST, "-d3s", "-s", lua, url])
                 ref.append(float(re.search(r"Requests/sec:\s+([\d.]+)", p.stdout).group(1)))
-            log("  run %d: traguardo %.0f/s on %d connections%s" %
-                (i + 1, ours[-1], conns[-1], ", wrk %.0f/s" % ref[-1] if ref else ""))
+            log("  run %d: traguardo %.0f/s on %d connections, libcurl loop %.0f/s%s" %
+                (i + 1, ours[-1], conns[-1], bare[-1], ", wrk %.0f/s" % ref[-1] if ref else ""))
     finally:
         stop(srv)
     r = med(ours) / med(ref) if ref else None
@@ -354,10 +367,13 @@ def bench_webhook(d):
            ref or None, "wrk: -t2 -c%d -d3s against the same receiver (its ceiling)" % HTTP_PER_HOST
            if ref else None, r, ">= 80% of the ceiling; connections reused",
            (r >= 0.8 and max(conns) <= HTTP_PARALLEL) if r else None,
-           note="connections used per run: %s (max_parallel %d, per host %d)%s" %
-                (sorted(set(conns)), HTTP_PARALLEL, HTTP_PER_HOST,
+           note="connections used per run: %s (max_parallel %d, per host %d); a minimal "
+                "libcurl multi loop sending the same POSTs (bench curl-loop, libcurl %s): "
+                "median %.0f/s, traguardo at %.0f%% of it%s" %
+                (sorted(set(conns)), HTTP_PARALLEL, HTTP_PER_HOST, curl_version(), med(bare),
+                 100 * med(ours) / med(bare),
                  "" if have_wrk else "; wrk not installed (apt-get install wrk): no reference"),
-           extra={"connections": conns})
+           extra={"connections": conns, "libcurl_loop": stats(bare)})
 
 
 def email_message(path):
