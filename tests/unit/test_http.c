@@ -266,27 +266,53 @@ CURLMcode curl_multi_add_handle(CURLM *multi, CURL *easy)
 /* ---- the server's request log ---- */
 
 /* The logged request whose path contains marker (the last one), or NULL. */
-static json_t *logged(const struct server *s, const char *marker)
+/*
+ * The requests the server logged (one JSON object a line) that keep()
+ * accepts: how many, and the last of them in *last (the caller's, NULL if
+ * none) when last is not NULL.
+ */
+static int log_search(const struct server *s, bool (*keep)(json_t *rec, const char *a, const char *b),
+		      const char *a, const char *b, json_t **last)
 {
 	FILE *f = fopen(s->log, "r");
 	char line[16384];
-	json_t *found = NULL;
+	int n = 0;
 
+	if (last != NULL)
+		*last = NULL;
 	if (f == NULL)
-		return NULL;
+		return 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		json_t *rec = json_loads(line, 0, NULL);
-		const char *path = json_string_value(json_object_get(rec, "path"));
 
-		if (path != NULL && strstr(path, marker) != NULL) {
-			json_decref(found);
-			found = rec;
-		} else {
-			json_decref(rec);
+		if (rec != NULL && keep(rec, a, b)) {
+			n++;
+			if (last != NULL) {
+				json_decref(*last);
+				*last = json_incref(rec);
+			}
 		}
+		json_decref(rec);
 	}
 	fclose(f);
-	return found;
+	return n;
+}
+
+static bool path_has(json_t *rec, const char *marker, const char *unused)
+{
+	const char *path = json_string_value(json_object_get(rec, "path"));
+
+	(void)unused;
+	return path != NULL && strstr(path, marker) != NULL;
+}
+
+/* The last request whose path contains marker, or NULL. */
+static json_t *logged(const struct server *s, const char *marker)
+{
+	json_t *rec;
+
+	log_search(s, path_has, marker, NULL, &rec);
+	return rec;
 }
 
 static const char *header_of(json_t *rec, const char *name)
@@ -1260,27 +1286,19 @@ static void test_post_put(void **state)
 /* ---- the queue (max_parallel, max_per_host) ---- */
 
 /* The last logged request whose header name has value value, or NULL. */
+static bool header_is(json_t *rec, const char *name, const char *value)
+{
+	const char *v = header_of(rec, name);
+
+	return v != NULL && strcmp(v, value) == 0;
+}
+
 static json_t *logged_by_header(const struct server *s, const char *name, const char *value)
 {
-	FILE *f = fopen(s->log, "r");
-	char line[16384];
-	json_t *found = NULL;
+	json_t *rec;
 
-	if (f == NULL)
-		return NULL;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		json_t *rec = json_loads(line, 0, NULL);
-		const char *v = header_of(rec, name);
-
-		if (v != NULL && strcmp(v, value) == 0) {
-			json_decref(found);
-			found = rec;
-		} else {
-			json_decref(rec);
-		}
-	}
-	fclose(f);
-	return found;
+	log_search(s, header_is, name, value, &rec);
+	return rec;
 }
 
 static void test_queue_fifty(void **state)
@@ -1686,21 +1704,7 @@ static void test_reuse_matches_fresh(void **state)
 /* How many requests the server logged whose path contains marker. */
 static int count_logged(const struct server *s, const char *marker)
 {
-	FILE *f = fopen(s->log, "r");
-	char line[16384];
-	int n = 0;
-
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		json_t *rec = json_loads(line, 0, NULL);
-		const char *path = json_string_value(json_object_get(rec, "path"));
-
-		n += path != NULL && strstr(path, marker) != NULL;
-		json_decref(rec);
-	}
-	fclose(f);
-	return n;
+	return log_search(s, path_has, marker, NULL, NULL);
 }
 
 /*
