@@ -229,7 +229,10 @@ static void evaluate(struct daemon *d)
 	    tg_archive_evaluations(d->archive, d->cfg, tg_engine_results(d->engine), d->last_cycle,
 				   wall, &err) < 0)
 		tg_log(LOG_WARNING, "archive: %s", err.msg);
-	if (!d->stopping && sources_ran(d)) {
+	/* a standby keeps its alert state as if it had sent (the active one
+	 * did); while the role is not known (ha connecting at the start, or no
+	 * database) nobody may be sending: the alerts wait for the answer */
+	if (!d->stopping && sources_ran(d) && tg_ha_role_known(d->ha)) {
 		tg_notifier_set_standby(d->notifier, !tg_ha_active(d->ha));
 		if (tg_notifier_cycle(d->notifier, tg_engine_results(d->engine),
 				      tg_engine_store(d->engine), d->last_cycle, wall, &err) < 0)

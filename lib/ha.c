@@ -53,6 +53,7 @@ struct tg_ha {
 	bool query_failed;
 	char query_error[TG_ERROR_MAX / 2];
 	bool told_standby;  /* "held by another session" logged */
+	bool other_holds;   /* the last answer on a live session: another holds the lock */
 	struct tg_pg_notices notices; /* a FATAL one: why the server hung up */
 	char last_error[TG_ERROR_MAX];
 	bool error_logged;
@@ -112,6 +113,7 @@ static void set_role(struct tg_ha *ha, bool active)
 	if (ha->active == active)
 		return;
 	ha->active = active;
+	ha->other_holds = false;   /* active, or not known until the next answer */
 	if (active)
 		tg_log(LOG_NOTICE, "ha: active (holding advisory lock %d)", ha->lock);
 	else
@@ -134,6 +136,7 @@ static void go_down(struct tg_ha *ha, const char *fmt, ...)
 	va_end(ap);
 	conn_close(ha);
 	ha->state = H_DOWN;
+	ha->other_holds = false;
 	if (!ha->error_logged || strcmp(msg, ha->last_error) != 0)
 		tg_log(LOG_WARNING, "ha: %s", msg);
 	ha->error_logged = true;
@@ -287,6 +290,7 @@ static void query_done(struct tg_ha *ha)
 	if (!ha->told_standby)
 		tg_log(LOG_NOTICE, "ha: standby (advisory lock %d held by another session)", ha->lock);
 	ha->told_standby = true;
+	ha->other_holds = true;
 }
 
 static void step(struct tg_ha *ha)
@@ -454,6 +458,11 @@ void tg_ha_free(struct tg_ha *ha)
 bool tg_ha_active(const struct tg_ha *ha)
 {
 	return ha == NULL || ha->active;
+}
+
+bool tg_ha_role_known(const struct tg_ha *ha)
+{
+	return ha == NULL || ha->active || ha->other_holds;
 }
 
 const char *tg_ha_role_name(const struct tg_ha *ha)

@@ -69,6 +69,11 @@ void tg_ha_free(struct tg_ha *ha);
 
 /* NULL ha (no `ha` configured) is active: the daemon is alone. */
 bool tg_ha_active(const struct tg_ha *ha);
+/* Whether the daemon knows who sends: it holds the lock, or the last answer
+ * on a live session said another session does.  Not while connecting (at
+ * the start) nor without the database: then nobody is known to send, and
+ * the alerts must wait rather than be taken as sent (NULL ha: true). */
+bool tg_ha_role_known(const struct tg_ha *ha);
 /* "active" or "standby" (NULL ha: "active": without ha the daemon is alone). */
 const char *tg_ha_role_name(const struct tg_ha *ha);
 

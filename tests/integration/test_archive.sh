@@ -141,3 +141,32 @@ wait_until 30 '[ -z "$(ls "$T/b/state/archive/"*.jsonl 2>/dev/null)" ]'
 	notok "database back: every measurement once" "$(q 'SELECT indicator, period, value, source, loaded_at, archived_at FROM traguardo.measurements')"
 kill -TERM "$B"; wait "$B"; rc=$?
 [ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (archive)" || notok "the daemon stops with exit 0 (archive)" "exit $rc"
+
+# ha with the database down at the start: the daemon cannot know its role,
+# so its alert waits (neither sent nor taken as sent by another daemon) and
+# goes out as soon as it holds the lock
+$AS "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1
+mkdir -p "$T/c"
+printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\n' >"$T/c/dati.csv"
+sed -e "s|path = \"../dati.csv\"|path = \"$T/c/dati.csv\"|" "$T/a/t.conf" >"$T/c/t.conf"
+before=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+(cd "$T/c" && exec "$TRAGUARDO" -c t.conf run) >"$T/c/out" 2>"$T/c/err" &
+C=$!; dpids="$dpids $C"
+if wait_until 40 'grep -q "A-01" "$T/c/state/status.json" 2>/dev/null && grep -q "no connection" "$T/c/state/status.json"'; then
+	ok "database down at the start: cycles run, the role is unknown"
+else
+	notok "database down at the start: cycles run, the role is unknown" "$(cat "$T/c/state/status.json" 2>/dev/null | head -20)" "$(tail -5 "$T/c/err")"
+fi
+sleep 1
+n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+[ "$n" -eq "$before" ] && ok "database down at the start: nobody sends" ||
+	notok "database down at the start: nobody sends" "$n messages, $before before"
+$AS "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/server.log" -w -t 30 start >/dev/null 2>&1
+if wait_until 60 '[ "$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)" -eq $((before + 1)) ]'; then
+	ok "database back: the alert that waited goes out (ha active)"
+else
+	notok "database back: the alert that waited goes out (ha active)" "$(ls "$T/mail")" "$(tail -8 "$T/c/err")"
+fi
+kill -TERM "$C"; wait "$C"; rc=$?
+[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (ha, late database)" ||
+	notok "the daemon stops with exit 0 (ha, late database)" "exit $rc"

@@ -107,6 +107,7 @@ static void join(struct member *m, const struct tg_config *cfg, sd_event *ev)
 		print_error("tg_ha_new: %s\n", err.msg);
 	assert_non_null(m->ha);
 	assert_false(tg_ha_active(m->ha));        /* standby until the lock is taken */
+	assert_false(tg_ha_role_known(m->ha));    /* nobody is known to send yet */
 }
 
 /* Runs the loop until cond() or the deadline (usec from now); returns the
@@ -183,6 +184,7 @@ static void test_no_server(void **state)
 	spin(ev, 300);
 	assert_false(tg_ha_active(m.ha));
 	assert_string_equal(tg_ha_role_name(m.ha), "standby");
+	assert_false(tg_ha_role_known(m.ha));     /* no database: the alerts wait */
 	assert_int_equal(m.changes, 0);
 	tg_ha_status_line(m.ha, line, sizeof(line));
 	if (strstr(line, "ha standby (no connection: ") != line || strstr(line, "port 1") == NULL) {
@@ -192,6 +194,7 @@ static void test_no_server(void **state)
 	tg_ha_free(m.ha);
 	/* alone: active */
 	assert_true(tg_ha_active(NULL));
+	assert_true(tg_ha_role_known(NULL));
 	assert_string_equal(tg_ha_role_name(NULL), "active");
 	tg_ha_free(NULL);
 	tg_config_free(cfg);
@@ -288,6 +291,8 @@ static void test_failover(void **state)
 	assert_string_equal(tg_ha_status_line(m[first].ha, line, sizeof(line)), line);
 	tg_ha_status_line(m[(first + 1) % 3].ha, line, sizeof(line));
 	assert_non_null(strstr(line, "held by another session"));
+	for (int i = 0; i < 3; i++)               /* the holder, and two that were told */
+		assert_true(tg_ha_role_known(m[i].ha));
 
 	/* its session is killed: it steps down as soon as the server says so
 	 * (one loop turn; a standby may take the lock in the same turn), and
@@ -297,6 +302,7 @@ static void test_failover(void **state)
 	while (tg_ha_active(m[first].ha) && now_usec() - start < 2000000)
 		assert_true(sd_event_run(ev, 10000) >= 0);
 	assert_false(tg_ha_active(m[first].ha));
+	assert_false(tg_ha_role_known(m[first].ha));   /* its session is gone */
 	assert_true(now_usec() - start < 500000);
 	assert_int_equal(m[first].changes, 2);
 	while (!one_active(m, 3) && now_usec() - start < 5000000)
