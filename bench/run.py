@@ -339,26 +339,30 @@ def bench_webhook(d):
                 'wrk.headers["Content-Type"] = "application/json"\n' % body)
     ours, conns, ref, bare = [], [], [], []
     have_wrk = shutil.which("wrk") is not None
+
+    def run_ours():
+        http_get(port, "/reset")
+        r = jlines(run([BENCH, "webhook", url, str(WEBHOOKS), str(HTTP_PARALLEL),
+                        str(HTTP_PER_HOST), body]).stdout)[0]
+        s = http_get(port, "/stats")
+        if r["ok"] != WEBHOOKS or s["requests"] != WEBHOOKS:
+            raise RuntimeError("webhook: %s, receiver %s" % (r, s))
+        ours.append(r["per_sec"])
+        conns.append(s["connections"])
+
+    def run_bare():
+        # libcurl alone: the same POSTs from its own minimal multi loop
+        r = jlines(run([BENCH, "curl-loop", url, str(WEBHOOKS), str(HTTP_PER_HOST),
+                        body]).stdout)[0]
+        if r["ok"] != WEBHOOKS:
+            raise RuntimeError("curl-loop: %s" % r)
+        bare.append(r["per_sec"])
+
     try:
         for i in range(RUNS):
-            # libcurl alone: the same POSTs from its own minimal multi loop;
             # the two take turns at going first
-            for which in (("ours", "bare") if i % 2 == 0 else ("bare", "ours")):
-                if which == "bare":
-                    r = jlines(run([BENCH, "curl-loop", url, str(WEBHOOKS), str(HTTP_PER_HOST),
-                                    body]).stdout)[0]
-                    if r["ok"] != WEBHOOKS:
-                        raise RuntimeError("curl-loop: %s" % r)
-                    bare.append(r["per_sec"])
-                    continue
-                http_get(port, "/reset")
-                r = jlines(run([BENCH, "webhook", url, str(WEBHOOKS), str(HTTP_PARALLEL),
-                                str(HTTP_PER_HOST), body]).stdout)[0]
-                s = http_get(port, "/stats")
-                if r["ok"] != WEBHOOKS or s["requests"] != WEBHOOKS:
-                    raise RuntimeError("webhook: %s, receiver %s" % (r, s))
-                ours.append(r["per_sec"])
-                conns.append(s["connections"])
+            for step in ((run_ours, run_bare) if i % 2 == 0 else (run_bare, run_ours)):
+                step()
             if have_wrk:
                 p = run(["wrk", "-t2", "-c%d" % HTTP_PER_HOST, "-d3s", "-s", lua, url])
                 ref.append(float(re.search(r"Requests/sec:\s+([\d.]+)", p.stdout).group(1)))
@@ -374,7 +378,7 @@ def bench_webhook(d):
            note="connections used per run: %s (max_parallel %d, per host %d); a minimal "
                 "libcurl multi loop sending the same POSTs (bench curl-loop, libcurl %s): "
                 "median %.0f/s, traguardo at %.0f%% of it%s" %
-                (sorted(set(conns)), HTTP_PARALLEL, HTTP_PER_HOST, curl_version(), med(bare),
+                (sorted(set(conns)), HTTP_PARALLEL, HTTP_PER_HOST, MACHINE["libcurl"], med(bare),
                  100 * med(ours) / med(bare),
                  "" if have_wrk else "; wrk not installed (apt-get install wrk): no reference"),
            extra={"connections": conns, "libcurl_loop": stats(bare)})

@@ -774,9 +774,6 @@ static bool parse_int64(const char *s, size_t len, int64_t *out)
 
 static int write_pending(struct tg_store *st, struct tg_error *err);
 
-/* Applies one measurement to the series of entry idx (e, or NULL when the
- * indicator has none yet: it is added); journals it when journal is true.
- * Returns 1, 0 or -ENOMEM.  Nothing is changed when it fails. */
 /* A period newer than the series' last at its end (room made). */
 static inline void append_point(struct tg_store *st, struct entry *e, tg_day period, double v)
 {
@@ -788,6 +785,9 @@ static inline void append_point(struct tg_store *st, struct entry *e, tg_day per
 	st->points++;
 }
 
+/* Applies one measurement to the series of entry idx (e, or NULL when the
+ * indicator has none yet: it is added); journals it when journal is true.
+ * Returns 1, 0 or -ENOMEM.  Nothing is changed when it fails. */
 static int put_entry(struct tg_store *st, struct entry *e, const char *id, size_t ilen,
 		     uint32_t h, tg_day period, double v, const char *src, size_t slen,
 		     int64_t loaded_at, bool journal)
