@@ -51,20 +51,30 @@ struct run {
  * messages, in the batch's own buffer); without one each is delivered at
  * once.
  */
-enum item_kind { IT_MEASURE, IT_BAD, IT_BAD_RECORD, IT_WARN };
+enum item_kind { IT_MEASURE, IT_MEASURE_CELL, IT_BAD, IT_BAD_RECORD, IT_WARN };
 
+/* IT_MEASURE_CELL: a measurement whose value cell travels as text after the
+ * id (vlen bytes and a NUL) and is parsed on the delivering side, which has
+ * the time: the reading side is the slower of the two. */
 struct item {
 	unsigned long line;
 	uint32_t len;      /* of the id or the message: the next one in the text */
 	unsigned char kind;
+	uint16_t vlen;     /* IT_MEASURE_CELL: of the value cell after the id */
 	struct tg_date date;
 	double value;
 };
 
+/* Bytes an item takes in its batch's text. */
+static inline size_t item_text(const struct item *it)
+{
+	return it->len + 1 + (it->kind == IT_MEASURE_CELL ? (size_t)it->vlen + 1 : 0);
+}
+
 /* Small enough that the batches in flight stay in the caches (the text, ids
  * and messages, NUL-terminated one after the other) */
 #define BATCH_ITEMS 2048
-#define BATCH_TEXT (32 * 1024)
+#define BATCH_TEXT (48 * 1024)
 #define N_BATCHES 4
 
 struct batch {
@@ -149,7 +159,7 @@ static bool blank_record(const struct tg_csv_record *rec)
 	return true;
 }
 
-static void deliver(struct run *r, const struct item *it, const char *text);
+static void deliver(struct run *r, const struct item *it, const char *text, size_t *missing);
 static void hand_over(struct reading *g, bool last);
 
 /* Appends text and its NUL to the batch's text, which has the room. */
@@ -191,7 +201,7 @@ static void emit(struct reading *g, struct item *it, const char *text, size_t le
 	}
 	it->len = (uint32_t)len;
 	if (g->pipe == NULL) {
-		deliver(g->run, it, text);
+		deliver(g->run, it, text, &g->missing);
 		return;
 	}
 	b = g->cur;
@@ -261,10 +271,12 @@ static void emit_measure_item(struct reading *g, unsigned long line, const char 
 	emit(g, &it, id, idlen);
 }
 
-/* One value cell: parsed here, handed over (a bad cell is reported).
+/* One value cell: handed over with its id (a bad cell is reported).
  * column is the cell's header, already quoted, or NULL in the long layout.
- * The common cell goes straight into the batch; the rest (no thread, a
- * long id, a full text buffer) through emit(). */
+ * The common cell of the long layout goes straight into the batch as text,
+ * parsed by the delivering side (deliver_cell); the rest (no thread, a long
+ * id or cell, a full text buffer, the wide layout, whose messages name the
+ * column) is parsed here and goes through emit() if need be. */
 static void measure(struct reading *g, unsigned long line, const char *id, size_t idlen,
 		    const struct tg_date *date, const char *cell, size_t clen, const char *column)
 {
@@ -272,6 +284,20 @@ static void measure(struct reading *g, unsigned long line, const char *id, size_
 	double v;
 	int rc;
 
+	if (b != NULL && column == NULL && idlen <= 16 && clen <= 16 &&
+	    b->tcap - b->tlen > 34) {
+		struct item *it = &b->item[b->n];
+
+		it->line = line;
+		it->len = (uint32_t)idlen;
+		it->kind = IT_MEASURE_CELL;
+		it->vlen = (uint16_t)clen;
+		it->date = *date;
+		put_text(b, id, idlen);
+		put_text(b, cell, clen);
+		item_done(g);
+		return;
+	}
 	rc = tg_number_parse(cell, clen, &g->run->src->dialect.number, &v, &g->nerr);
 	if (rc == TG_NUMBER_MISSING) {
 		g->missing++;
@@ -296,16 +322,31 @@ static void measure(struct reading *g, unsigned long line, const char *id, size_
 	emit_measure_item(g, line, id, idlen, date, v);
 }
 
-/* The delivering side of an item. */
-static void deliver(struct run *r, const struct item *it, const char *text)
+/* The delivering side of an item; a missing value (IT_MEASURE_CELL) is
+ * counted in *missing. */
+static void deliver(struct run *r, const struct item *it, const char *text, size_t *missing)
 {
 	struct tg_error err;
+	double value = it->value;
 	int rc;
 
 	switch (it->kind) {
+	case IT_MEASURE_CELL:
+		/* as measure() would have done it on the reading side */
+		rc = tg_number_parse(text + it->len + 1, it->vlen, &r->src->dialect.number, &value,
+				     &err);
+		if (rc == TG_NUMBER_MISSING) {
+			(*missing)++;
+			break;
+		}
+		if (rc < 0) {
+			bad_row(r, it->line, err.msg);
+			break;
+		}
+		/* fall through */
 	case IT_MEASURE:
 		err.msg[0] = '\0';
-		rc = r->sink->measure(r->sink->ctx, r->src, text, it->len, &it->date, it->value, &err);
+		rc = r->sink->measure(r->sink->ctx, r->src, text, it->len, &it->date, value, &err);
 		if (rc == TG_SINK_UNKNOWN)
 			tg_unknown_ids_add(r->unknown, text, it->len, r->stats);
 		else if (rc < 0)
@@ -697,6 +738,7 @@ static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *
 
 	for (;;) {
 		struct batch *b;
+		size_t missing;
 
 		spin_until(&pp->n_full, &pp->done);
 		pthread_mutex_lock(&pp->mu);
@@ -711,19 +753,20 @@ static int deliver_batches(struct run *r, struct pipeline *pp, struct tg_error *
 		__atomic_store_n(&pp->n_full, pp->n_full - 1, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&pp->mu);
 
+		missing = b->missing;
 		for (size_t i = 0, off = 0; i < b->n && rc == 0; i++) {
 			if (r->deadline != 0 && ++delivered % DEADLINE_EVERY == 0 &&
 			    monotonic_ms() > r->deadline)
 				rc = timed_out(r, err);
 			else
-				deliver(r, &b->item[i], b->text + off);
-			off += b->item[i].len + 1;
+				deliver(r, &b->item[i], b->text + off, &missing);
+			off += item_text(&b->item[i]);
 		}
 		/* a batch's rows count once it is delivered whole: after a
 		 * timeout, the rows read are never overstated */
 		if (rc == 0) {
 			r->stats->rows += b->rows;
-			r->stats->missing += b->missing;
+			r->stats->missing += missing;
 		}
 
 		pthread_mutex_lock(&pp->mu);

@@ -655,6 +655,10 @@ static void test_reader_thread_same_as_inline(void **state)
 		case 29: len += (size_t)sprintf(data + len, "\r\n"); break;
 		case 31: len += (size_t)sprintf(data + len, "  A-%zu ;%02u/2026;\xE8\r\n", i % 700, m); break;
 		case 37: len += (size_t)sprintf(data + len, ";%02u/2026;1\n", m); break;
+		/* value cells past the 16 bytes that travel as text */
+		case 41: len += (size_t)sprintf(data + len, "A-%zu;%02u/2026;0,000000000000001%zu\r\n", i % 700, m, i); break;
+		case 43: len += (size_t)sprintf(data + len, "A-%zu;%02u/2026;1234567890123456,7x\r\n", i % 700, m); break;
+		case 47: len += (size_t)sprintf(data + len, "A-%zu;%02u/2026;  \r\n", i % 700, m); break;
 		default:
 			len += (size_t)sprintf(data + len, "A-%zu;%02u/2026;%zu,%02zu\r\n", i % 700, m, i,
 					       i % 100);
