@@ -271,12 +271,37 @@ static void emit_measure_item(struct reading *g, unsigned long line, const char 
 	emit(g, &it, id, idlen);
 }
 
-/* One value cell: handed over with its id (a bad cell is reported).
+/* The common value cell of the long layout, with a reader thread: straight
+ * into the batch as text, after its id, to be parsed by the delivering side
+ * (deliver(), IT_MEASURE_CELL), which has the time.  false: measure() it
+ * here (no thread, a long id or cell, a full text buffer).  Inline: a call
+ * with measure()'s frame costs the row more than the rest. */
+static inline __attribute__((always_inline)) bool pass_cell(struct reading *g, unsigned long line,
+							     const char *id, size_t idlen,
+							     const struct tg_date *date,
+							     const char *cell, size_t clen)
+{
+	struct batch *b = g->cur;
+	struct item *it;
+
+	if (b == NULL || idlen > 16 || clen > 16 || b->tcap - b->tlen <= 34)
+		return false;
+	it = &b->item[b->n];
+	it->line = line;
+	it->len = (uint32_t)idlen;
+	it->kind = IT_MEASURE_CELL;
+	it->vlen = (uint16_t)clen;
+	it->date = *date;
+	put_text(b, id, idlen);
+	put_text(b, cell, clen);
+	item_done(g);
+	return true;
+}
+
+/* One value cell: parsed here, handed over (a bad cell is reported).
  * column is the cell's header, already quoted, or NULL in the long layout.
- * The common cell of the long layout goes straight into the batch as text,
- * parsed by the delivering side (deliver_cell); the rest (no thread, a long
- * id or cell, a full text buffer, the wide layout, whose messages name the
- * column) is parsed here and goes through emit() if need be. */
+ * The common cell goes straight into the batch; the rest (no thread, a
+ * long id, a full text buffer) through emit(). */
 static void measure(struct reading *g, unsigned long line, const char *id, size_t idlen,
 		    const struct tg_date *date, const char *cell, size_t clen, const char *column)
 {
@@ -284,20 +309,6 @@ static void measure(struct reading *g, unsigned long line, const char *id, size_
 	double v;
 	int rc;
 
-	if (b != NULL && column == NULL && idlen <= 16 && clen <= 16 &&
-	    b->tcap - b->tlen > 34) {
-		struct item *it = &b->item[b->n];
-
-		it->line = line;
-		it->len = (uint32_t)idlen;
-		it->kind = IT_MEASURE_CELL;
-		it->vlen = (uint16_t)clen;
-		it->date = *date;
-		put_text(b, id, idlen);
-		put_text(b, cell, clen);
-		item_done(g);
-		return;
-	}
 	rc = tg_number_parse(cell, clen, &g->run->src->dialect.number, &v, &g->nerr);
 	if (rc == TG_NUMBER_MISSING) {
 		g->missing++;
@@ -514,8 +525,10 @@ static void row(struct reading *g, const struct tg_csv_record *rec, const struct
 			g->last_plen = plen;
 			g->last_date = date;
 		}
-		measure(g, rec->line, id, idlen, &date, rec->fields[l->col_value],
-			rec->lens[l->col_value], NULL);
+		if (!pass_cell(g, rec->line, id, idlen, &date, rec->fields[l->col_value],
+			       rec->lens[l->col_value]))
+			measure(g, rec->line, id, idlen, &date, rec->fields[l->col_value],
+				rec->lens[l->col_value], NULL);
 		return;
 	}
 	for (size_t i = 0; i < l->n; i++) {
