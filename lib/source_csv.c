@@ -168,9 +168,12 @@ static inline void put_text(struct batch *b, const char *text, size_t len)
 	char *t = b->text + b->tlen;
 
 	if (len >= 8 && len <= 16) {
-		/* a code: two words (overlapping) instead of a call */
+		/* a code or a number: two words (overlapping) instead of a call */
 		memcpy(t, text, 8);
 		memcpy(t + len - 8, text + len - 8, 8);
+	} else if (len >= 4 && len < 8) {
+		memcpy(t, text, 4);
+		memcpy(t + len - 4, text + len - 4, 4);
 	} else {
 		memcpy(t, text, len);
 	}
