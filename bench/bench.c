@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +169,15 @@ static void count_warn(void *ctx, const struct tg_source *src, const char *msg)
 	fprintf(stderr, "bench: warning: %s\n", msg);
 }
 
+/* Page faults of this process so far (minor: memory touched for the first
+ * time; the data files are in the page cache). */
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt : 0;
+}
+
 static int cmd_csv(const char *conf, bool null_sink)
 {
 	struct tg_config *cfg = load(conf);
@@ -178,7 +188,7 @@ static int cmd_csv(const char *conf, bool null_sink)
 	glob_t g;
 	struct tg_engine *engine = NULL;
 	long long bytes = 0;
-	long rss0 = status_kb("VmRSS");
+	long rss0 = status_kb("VmRSS"), faults;
 	double t0, t1;
 	int rc;
 
@@ -195,9 +205,11 @@ static int cmd_csv(const char *conf, bool null_sink)
 		struct tg_source_sink sink = { count_measure, count_warn, &c };
 		struct tg_error err;
 
+		faults = minor_faults();
 		t0 = now_s();
 		rc = tg_source_csv_run(src, &sink, &stats, &err);
 		t1 = now_s();
+		faults = minor_faults() - faults;
 		if (rc < 0)
 			die(src->path, err.msg);
 	} else {
@@ -206,9 +218,11 @@ static int cmd_csv(const char *conf, bool null_sink)
 
 		if (e == NULL)
 			die("engine", err.msg);
+		faults = minor_faults();
 		t0 = now_s();
 		rc = tg_engine_run_source(e, 0, (int64_t)time(NULL));
 		t1 = now_s();
+		faults = minor_faults() - faults;
 		if (rc < 0)
 			die(src->path, tg_engine_source_state(e, 0)->error);
 		stats = tg_engine_source_state(e, 0)->stats;
@@ -217,10 +231,10 @@ static int cmd_csv(const char *conf, bool null_sink)
 	}
 	printf("{\"rows\":%zu,\"measurements\":%zu,\"bad_rows\":%zu,\"unknown_rows\":%zu,"
 	       "\"bytes\":%lld,\"sec\":%.6f,\"rss_before_kb\":%ld,\"hwm_kb\":%ld,"
-	       "\"indicators\":%zu,\"points\":%zu,\"config_sec\":%.6f}\n",
+	       "\"indicators\":%zu,\"points\":%zu,\"config_sec\":%.6f,\"faults\":%ld}\n",
 	       stats.rows, stats.measurements, stats.bad_rows, stats.unknown_rows,
 	       bytes, t1 - t0, rss0, status_kb("VmHWM"), ss.indicators, ss.points,
-	       config_sec);
+	       config_sec, faults);
 	tg_engine_free(engine);   /* after the figure: freeing is not part of it */
 	tg_config_free(cfg);
 	return 0;

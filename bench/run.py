@@ -237,9 +237,11 @@ def bench_csv(d):
     per_point = med(growth) * 1024 * 1024 / rows
     figure("csv_rss", "CSV ingest: peak RSS growth (store)", "MB", growth, None, None, None,
            "grows with indicators, not file size", None,
-           note="%.1f bytes per point stored (the data are 12: tg_day + double); the config "
+           note="%.1f bytes per point stored (the data are 12: tg_day + double), %.0fk page "
+                "faults during the ingest; the config "
                 "of %d indicators: %.0f MB RSS, loaded in %.2fs; Python csv peak RSS %.0f MB" %
-                (per_point, N, ours[0]["rss_before_kb"] / 1024, med([r["config_sec"] for r in ours]),
+                (per_point, med([r.get("faults", 0) for r in ours]) / 1000, N,
+                 ours[0]["rss_before_kb"] / 1024, med([r["config_sec"] for r in ours]),
                  med([r["hwm_kb"] / 1024 for r in py])),
            better="lower")
     ngrowth = [(r["hwm_kb"] - r["rss_before_kb"]) / 1024 for r in null]
