@@ -894,7 +894,7 @@ const char *tg_number_format(double v, int decimals, const char *lang, char *buf
 	/* sign, 309 digits in groups, the radix and 20 decimals */
 	char text[sizeof(dig) + sizeof(dig) / 3 + 2];
 	struct outbuf o = { buf, size, 0 };
-	size_t ni = 0, nf, nd = 0, i, lim, t = 0, len;
+	size_t ni = 0, nf, nd = 0, i, lim, t = 0, len, group;
 	char *out;
 	bool neg, zero;
 
@@ -933,9 +933,9 @@ const char *tg_number_format(double v, int decimals, const char *lang, char *buf
 	/* drop leading zeros but one */
 	for (lim = 0; lim + 1 < ni && dg[lim] == '0'; lim++)
 		;
-	for (zero = true, i = lim; i < ni + nf; i++)
-		if (dg[i] != '0')
-			zero = false;
+	/* zero: a lone "0" left of the radix (leading zeros are gone but one)
+	 * and nothing right of it (trailing zeros are gone) */
+	zero = nf == 0 && dg[lim] == '0';
 	/* what does not fit is written short rather than cut; else the text
 	 * goes straight into buf, or is cut there when even the short form
 	 * does not fit */
@@ -945,15 +945,20 @@ const char *tg_number_format(double v, int decimals, const char *lang, char *buf
 	out = len < size ? buf : text;
 	if (neg && !zero) /* never "-0" */
 		out[t++] = '-';
+	/* the integer digits in groups of three from the right: the first
+	 * group has 1..3 */
+	group = (ni - lim) % 3 != 0 ? (ni - lim) % 3 : 3;
 	for (i = lim; i < ni; i++) {
-		if (i > lim && (ni - i) % 3 == 0)
+		if (group-- == 0) {
 			out[t++] = sep;
+			group = 2;
+		}
 		out[t++] = dg[i];
 	}
 	if (nf > 0) {
 		out[t++] = dec;
-		for (i = 0; i < nf; i++)
-			out[t++] = dg[ni + i];
+		memcpy(out + t, dg + ni, nf);
+		t += nf;
 	}
 	if (out == buf) {
 		buf[t] = '\0';

@@ -200,8 +200,9 @@ tg_day tg_period_start(enum tg_period_kind kind, tg_day day)
 	case TG_PERIOD_WEEK:
 		return clamp_day(week_start(day));
 	case TG_PERIOD_MONTH:
+		/* the 1st is d - 1 days back: no calendar work to get there */
 		tg_day_to_ymd(day, &y, &m, &d);
-		return tg_day_from_ymd(y, m, 1);
+		return clamp_day((int64_t)day - (d - 1));
 	case TG_PERIOD_QUARTER:
 		tg_day_to_ymd(day, &y, &m, &d);
 		return tg_day_from_ymd(y, (m - 1) / 3 * 3 + 1, 1);
