@@ -503,7 +503,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 }
 
 /* ha: this daemon took over (deliver what waits, at once) or lost the lock
- * (stop starting deliveries; the ones in flight finish). */
+ * (nothing new is spooled; what it spooled while active still goes: the
+ * other daemon took those alerts as sent). */
 static void on_role(void *ctx, bool active)
 {
 	struct daemon *d = ctx;

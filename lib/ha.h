@@ -32,9 +32,11 @@
  *
  * Wiring (daemon `run` with cfg->ha.set; `once` and `check` ignore ha):
  * tg_ha_new at start with poll_usec = evaluate_every (or less); every cycle
- * still reads sources and evaluates; the alert cycle, deliveries and the
- * archive calls happen only while tg_ha_active; on_change(active) may start
- * them at once (deliveries of the outbox) or stop starting new ones;
+ * still reads sources and evaluates; the alert cycle (spooling) and the
+ * archive of measurements and evaluations happen only while tg_ha_active
+ * (a standby steps its alert state as if sent); the outbox, which holds
+ * only what the daemon spooled while active, is delivered in either role;
+ * on_change(active) may deliver at once;
  * `traguardo status` and STATUS= show tg_ha_status_line; tg_ha_free at stop.
  * Both daemons need their own state directory.
  */

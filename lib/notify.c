@@ -946,7 +946,9 @@ size_t tg_notifier_deliver(struct tg_notifier *n, int64_t wall, bool force)
 	ssize_t count;
 	size_t started = 0;
 
-	if (n->dry_run || n->ob == NULL || n->standby)
+	/* a standby too: its outbox holds only what it spooled while active
+	 * (see tg_notifier_set_standby) */
+	if (n->dry_run || n->ob == NULL)
 		return 0;
 	if ((count = tg_outbox_list(n->ob, &ids, &err)) < 0) {
 		tg_log(LOG_ERR, "outbox: %s", err.msg);

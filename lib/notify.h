@@ -56,7 +56,11 @@ struct tg_archive;
 void tg_notifier_set_archive(struct tg_notifier *n, struct tg_archive *a);
 /* Active/standby (ha = {...}): a standby steps and saves the alert state
  * (so that it does not repeat on taking over what the active one already
- * said) but spools, sends and reports nothing. */
+ * said) but spools and reports nothing.  What it spooled while it was
+ * active is still delivered (tg_notifier_deliver): no other daemon has
+ * those messages (the one that was standby then took them as sent), so a
+ * daemon that stepped down, or came back as standby after a crash, is the
+ * only one that can send them. */
 void tg_notifier_set_standby(struct tg_notifier *n, bool standby);
 
 /* cfg is borrowed (see tg_notifier_reconfigure).  Not a dry run: loads

@@ -170,3 +170,51 @@ fi
 kill -TERM "$C"; wait "$C"; rc=$?
 [ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (ha, late database)" ||
 	notok "the daemon stops with exit 0 (ha, late database)" "exit $rc"
+
+# a daemon that dies with a message in its outbox (its mail server down)
+# comes back as the standby: the other took that alert as sent, so the
+# message goes from the daemon that spooled it, whatever its role
+mkdir -p "$T/d" "$T/e"
+printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\n' >"$T/d/dati.csv"
+sed -e "s|path = \"../dati.csv\"|path = \"$T/d/dati.csv\"|" "$T/a/t.conf" >"$T/e/t.conf"
+sed -e "s|smtp://127.0.0.1:$SP|smtp://127.0.0.1:1|" "$T/e/t.conf" >"$T/d/down.conf"
+before=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+(cd "$T/d" && exec "$TRAGUARDO" -c down.conf run) >"$T/d/out" 2>"$T/d/err" &
+D=$!; dpids="$dpids $D"
+if wait_until 40 'grep -q "not delivered (attempt 1), retried later" "$T/d/err"'; then
+	ok "active daemon, mail server down: its alert waits in its outbox"
+else
+	notok "active daemon, mail server down: its alert waits in its outbox" "$(tail -8 "$T/d/err")"
+fi
+(cd "$T/e" && exec "$TRAGUARDO" -c t.conf run) >"$T/e/out" 2>"$T/e/err" &
+E=$!; dpids="$dpids $E"
+if wait_until 40 'grep -q "ha standby" "$T/e/state/status.json" 2>/dev/null && grep -q "A-01" "$T/e/state/state.json" 2>/dev/null'; then
+	ok "the other daemon, standby, takes that alert as sent"
+else
+	notok "the other daemon, standby, takes that alert as sent" "$(cat "$T/e/state/status.json" 2>/dev/null | head -20)" "$(tail -5 "$T/e/err")"
+fi
+kill -9 "$D"; wait "$D" 2>/dev/null
+if wait_until 30 'grep -q "ha active" "$T/e/state/status.json"'; then ok "it takes over when the first dies"
+else notok "it takes over when the first dies" "$(tail -5 "$T/e/err")"; fi
+sleep 1
+n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+[ "$n" -eq "$before" ] && ok "and sends nothing (the alert was taken as sent)" ||
+	notok "and sends nothing (the alert was taken as sent)" "$n messages, $before before"
+# the first comes back (its mail server mended) as the standby
+sed -e "s|path = \"../dati.csv\"|path = \"$T/d/dati.csv\"|" "$T/a/t.conf" >"$T/d/t.conf"
+(cd "$T/d" && exec "$TRAGUARDO" -c t.conf run) >"$T/d/out2" 2>"$T/d/err2" &
+D=$!; dpids="$dpids $D"
+if wait_until 30 '[ "$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)" -eq $((before + 1)) ]' &&
+	grep -q "delivered" "$T/d/err2"; then
+	ok "back as the standby, it sends the message it had spooled"
+else
+	notok "back as the standby, it sends the message it had spooled" "$(ls "$T/mail")" "$(tail -8 "$T/d/err2")"
+fi
+if wait_until 30 'grep -q "ha standby" "$T/d/state/status.json"'; then ok "(and it is the standby)"
+else notok "(and it is the standby)" "$(cat "$T/d/state/status.json" 2>/dev/null | head -20)"; fi
+sleep 1
+n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+[ "$n" -eq $((before + 1)) ] && ok "once" || notok "once" "$n messages, $before before"
+for p in "$D" "$E"; do kill -TERM "$p"; wait "$p"; rc=$?
+	[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (ha, outbox)" ||
+		notok "the daemon stops with exit 0 (ha, outbox)" "exit $rc"; done
