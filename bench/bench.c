@@ -469,6 +469,7 @@ static int cmd_fanout(bool email, const char *url, size_t n, int par, int per_ho
 			struct tg_http_request req = {
 				.url = url, .method = "POST", .body = body, .body_len = len,
 				.headers = headers, .n_headers = 1, .timeout_ms = 120000,
+				.borrow_body = true,   /* as the notifier: body outlives the loop */
 			};
 
 			if (tg_http_start(h, &req, http_done, &f, &err) == NULL)

@@ -1831,8 +1831,9 @@ static void add_line(struct curl_slist *node, struct curl_slist ***tail, char *l
 
 /*
  * Everything of req the transfer needs once it begins, in one block:
- * the header list's nodes first, then the strings and the body.  The
- * request may wait in the queue long after the caller's strings are gone.
+ * the header list's nodes first, then the strings and the body (unless
+ * borrowed).  The request may wait in the queue long after the caller's
+ * strings are gone.
  */
 static int copy_request(struct tg_http_transfer *t, const struct tg_http_request *req,
 			bool sends_body)
@@ -1853,7 +1854,8 @@ static int copy_request(struct tg_http_transfer *t, const struct tg_http_request
 	need(&b, len_or_0(req->bearer_token) + 1);
 	need(&b, len_or_0(req->username) + 1);
 	need(&b, len_or_0(req->password) + 1);
-	need(&b, req->body_len);
+	if (!req->borrow_body)
+		need(&b, req->body_len);
 	need(&b, 1);
 	for (i = 0; i < req->n_headers; i++)
 		need(&b, strlen(req->headers[i]) + 1);
@@ -1875,7 +1877,10 @@ static int copy_request(struct tg_http_transfer *t, const struct tg_http_request
 	t->o.bearer = put_or_null(&b, req->bearer_token);
 	t->o.username = put_or_null(&b, req->username);
 	t->o.password = put_or_null(&b, req->password);
-	t->body = put(&b, "", req->body_len > 0 ? req->body : "", req->body_len);
+	if (req->borrow_body && req->body_len > 0)
+		t->body = req->body;   /* the caller keeps it until done or cancel */
+	else
+		t->body = put(&b, "", req->body_len > 0 ? req->body : "", req->body_len);
 	t->body_len = req->body_len;
 
 	/* curl only reads the list: nodes in the block are as good as

@@ -64,6 +64,10 @@ struct tg_http_request {
 					    matters) */
 	bool hide_path;                  /* messages show scheme://host/… only: in a
 					    webhook URL the path is the secret */
+	bool borrow_body;                /* the body is not copied: it must stay as it
+					    is until done is called or the transfer
+					    is cancelled (a message being delivered
+					    is kept that long anyway) */
 };
 
 struct tg_http_response {
@@ -97,7 +101,7 @@ void tg_http_free(struct tg_http *h);
 
 /*
  * Starts a transfer, or queues it when the limits are reached; every string
- * of req (and the body) is copied.  done is called exactly once, from the
+ * of req (and the body, unless borrow_body) is copied.  done is called exactly once, from the
  * event loop (never from inside tg_http_start nor tg_http_cancel), unless
  * the transfer is cancelled first: a queued transfer that cannot begin when
  * its turn comes (out of memory, refused by libcurl) gets done with

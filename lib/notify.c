@@ -916,6 +916,9 @@ static int start(struct tg_notifier *n, struct delivery *d, const struct tg_chan
 			 * delivered; a long 2xx answer is still a 2xx; the path of a
 			 * webhook URL is its secret (Slack, Mattermost, Teams) */
 			.no_redirect = true, .truncate_body = true, .hide_path = true,
+			/* d (and its message) lives until webhook_done or the
+			 * cancel in tg_notifier_free */
+			.borrow_body = true,
 		};
 
 		snprintf(event_header, sizeof(event_header), "X-Traguardo-Event: %s", d->msg.id);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <glob.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
@@ -344,6 +345,7 @@ struct got {
 	const struct tg_http_request *start_req;
 	struct got *start_got;
 	struct tg_http_transfer *cancel;
+	char *free_after;      /* freed once the callback has run (a borrowed body) */
 };
 
 struct run {
@@ -405,6 +407,8 @@ static void on_done(void *ctx, const struct tg_http_response *r)
 	}
 	if (g->free_engine != NULL)
 		tg_http_free(g->free_engine);
+	free(g->free_after);
+	g->free_after = NULL;
 }
 
 static void got_clear(struct got *g)
@@ -1456,6 +1460,87 @@ static void test_queue_free(void **state)
 	run_close(&r);
 }
 
+/* The body of the request the server stored under a path containing id
+ * (POST and PUT bodies are kept in hooks-NAME/NNNN.json), or NULL. */
+static char *hook_body(const char *name, const char *id)
+{
+	char pattern[160];
+	char *body = NULL;
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/hooks-%s/*.json", dir, name);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return NULL;
+	for (size_t i = 0; i < g.gl_pathc && body == NULL; i++) {
+		json_t *rec = json_load_file(g.gl_pathv[i], 0, NULL);
+		const char *path = json_string_value(json_object_get(rec, "path"));
+
+		if (path != NULL && strstr(path, id) != NULL)
+			body = dup_s(json_string_value(json_object_get(rec, "body")));
+		json_decref(rec);
+	}
+	globfree(&g);
+	return body;
+}
+
+/* borrow_body: the bodies are not copied; each is freed right after its
+ * callback (and one right after its cancel), so that a read of a body past
+ * its transfer is a use after free under AddressSanitizer; what arrives is
+ * each body as it was, queued ones too. */
+static void test_borrowed_body(void **state)
+{
+	struct tg_http_limits one = { .max_parallel = 1 };
+	struct tg_http_request req[4];
+	struct tg_http_transfer *t[4];
+	char id[4][32], *body[4];
+	struct got g[4] = { { 0 } };
+	struct run r;
+	int i;
+
+	(void)state;
+	run_open(&r, &one);
+	for (i = 0; i < 4; i++) {
+		char u[96];
+
+		snprintf(id[i], sizeof(id[i]), "id=borrow%d", i);
+		assert_true(asprintf(&body[i], "{\"borrowed\":%d,\"pad\":\"%0*d\"}", i,
+				     100 + 1000 * i, 0) > 0);
+		req[i] = (struct tg_http_request){ .method = "POST", .body = body[i],
+						   .body_len = strlen(body[i]), .borrow_body = true };
+		/* the first is slow: the others wait in the queue */
+		snprintf(u, sizeof(u), "/hooks/b?%s%s", id[i], i == 0 ? "&_delay=0.2" : "");
+		req[i].url = url(&plain, u);
+		t[i] = start(&r, &req[i], &g[i]);
+		if (i < 3)
+			g[i].free_after = body[i];
+	}
+	/* the last one, queued, is cancelled; its body may go at once */
+	tg_http_cancel(t[3]);
+	free(body[3]);
+	run_until(&r, 3);
+	for (i = 0; i < 3; i++) {
+		char *got = hook_body("plain", id[i]), want[64];
+
+		if (g[i].calls != 1 || g[i].status != 200)
+			fail_msg("request %d: %d calls, status %ld", i, g[i].calls, g[i].status);
+		assert_non_null(got);
+		snprintf(want, sizeof(want), "{\"borrowed\":%d,", i);
+		assert_int_equal(strncmp(got, want, strlen(want)), 0);
+		assert_int_equal(strlen(got), strlen(want) + 9 + 100 + 1000 * i);
+		free(got);
+		got_clear(&g[i]);
+	}
+	assert_null(hook_body("plain", id[3]));
+	assert_int_equal(g[3].calls, 0);
+	/* the handle that carried them, reused for a GET with the bodies gone */
+	req[0] = (struct tg_http_request){ .url = url(&plain, "/feeds/a.csv?id=after-borrow") };
+	start(&r, &req[0], &g[0]);
+	run_until(&r, 4);
+	assert_int_equal(g[0].status, 200);
+	got_clear(&g[0]);
+	run_close(&r);
+}
+
 static void test_idle_connection_closed(void **state)
 {
 	/* the server closes the connection after answering (the client asked it
@@ -1876,6 +1961,7 @@ int main(void)
 		cmocka_unit_test(test_queue_timeout_starts_with_transfer),
 		cmocka_unit_test(test_queue_per_host),
 		cmocka_unit_test(test_queue_free),
+		cmocka_unit_test(test_borrowed_body),
 		cmocka_unit_test(test_idle_connection_closed),
 		cmocka_unit_test(test_launch_refused),
 		cmocka_unit_test(test_raw_queued),
