@@ -105,8 +105,9 @@ void tg_http_free(struct tg_http *h);
  * exactly once, from the event loop (never from inside tg_http_start nor
  * tg_http_cancel), unless the transfer is cancelled first: a queued
  * transfer that cannot begin when its turn comes (out of memory, refused
- * by libcurl) gets done with result < 0.  Returns the transfer, or NULL with err (a request that is
- * not valid, or one that could begin at once and that libcurl refused).
+ * by libcurl) gets done with result < 0.  Returns the transfer, or NULL
+ * with err (a request that is not valid, or one that could begin at once
+ * and that libcurl refused).
  */
 struct tg_http_transfer *tg_http_start(struct tg_http *h, const struct tg_http_request *req,
 				       tg_http_done_fn done, void *ctx, struct tg_error *err);
