@@ -575,6 +575,18 @@ static inline __attribute__((always_inline)) void w_s(struct ctx *c, const char 
 		w_lit(&c->w, it);
 }
 
+/* The last period label made, per thread: in a cycle nearly every
+ * indicator names the same latest period.  A pure function of its key
+ * (kind, day, language: c->lang is "it" or "en"), so the memo never
+ * changes a reason. */
+static _Thread_local struct {
+	bool set, en;
+	enum tg_period_kind kind;
+	tg_day day;
+	size_t len;
+	char text[FIELD_MAX];
+} last_label;
+
 static void w_period(struct ctx *c, enum tg_period_kind kind, tg_day p)
 {
 	char b[FIELD_MAX], *f;
@@ -583,8 +595,19 @@ static void w_period(struct ctx *c, enum tg_period_kind kind, tg_day p)
 		w_lit(&c->w, "?");
 		return;
 	}
+	if (last_label.set && last_label.day == p && last_label.kind == kind &&
+	    last_label.en == c->en) {
+		w_litn(&c->w, last_label.text, last_label.len);
+		return;
+	}
 	f = w_field(&c->w, b);
 	tg_period_label(kind, p, c->lang, f, FIELD_MAX);
+	last_label.set = true;
+	last_label.en = c->en;
+	last_label.kind = kind;
+	last_label.day = p;
+	last_label.len = strlen(f);
+	memcpy(last_label.text, f, last_label.len + 1);
 	w_field_done(&c->w, f);
 }
 

@@ -1125,6 +1125,44 @@ static void test_deterministic(void **state)
 	assert_int_equal(a.expected, b.expected);
 }
 
+/* The label of the latest period, remembered from one indicator to the
+ * next (the same day starts a month, a quarter and a year): each reason has
+ * its own kind's label in its own language, whatever came before. */
+static void test_period_labels_in_turn(void **state)
+{
+	static const struct pt pts[] = { { 2026, 1, 1, 20 }, { 0, 0, 0, 0 } };
+	static const struct {
+		enum tg_period_kind kind;
+		const char *lang, *label, *not;
+	} seq[] = {
+		{ TG_PERIOD_MONTH, "it", "(gennaio 2026)", "trim." },
+		{ TG_PERIOD_QUARTER, "it", "(1\xC2\xB0 trim. 2026)", "gennaio" },
+		{ TG_PERIOD_MONTH, "en", "(January 2026)", "gennaio" },
+		{ TG_PERIOD_MONTH, "it", "(gennaio 2026)", "January" },
+		{ TG_PERIOD_YEAR, "it", "(2026)", "gennaio" },
+		{ TG_PERIOD_QUARTER, "en", "(Q1 2026)", "trim." },
+		{ TG_PERIOD_MONTH, "it", "(gennaio 2026)", "Q1" },
+	};
+	struct tg_indicator ind;
+	struct series_buf sb;
+	struct tg_eval_context ctx = { 0 };
+	struct tg_eval_result r;
+
+	(void)state;
+	profile(&ind, LOWER);
+	mkseries(&sb, pts, 2);
+	ctx.now = at((struct when){ 2026, 1, 20, 9, 0, 0 });
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		ind.period = seq[i].kind;
+		ctx.lang = seq[i].lang;
+		tg_eval_indicator(&ind, &sb.s, &ctx, &r);
+		check_sane("labels in turn", &r);
+		if (strstr(r.reason, seq[i].label) == NULL || strstr(r.reason, seq[i].not) != NULL)
+			fail_msg("step %zu: '%s' should say '%s' and not '%s'", i, r.reason,
+				 seq[i].label, seq[i].not);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1137,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_sweep),
 		cmocka_unit_test(test_hostile_inputs),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_period_labels_in_turn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
