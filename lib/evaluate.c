@@ -587,6 +587,14 @@ static _Thread_local struct {
 	char text[FIELD_MAX];
 } last_label;
 
+/* The two periods of the last deadline worked out (below), per thread:
+ * the indicators of a cycle share a few kinds and late_after values. */
+static _Thread_local struct {
+	bool set;
+	enum tg_period_kind kind;
+	tg_day day, cur, exp;
+} last_due;
+
 static void w_period(struct ctx *c, enum tg_period_kind kind, tg_day p)
 {
 	char b[FIELD_MAX], *f;
@@ -946,11 +954,25 @@ void tg_eval_indicator(const struct tg_indicator *ind, const struct tg_series *s
 			/* The period containing now - late_after has not reached
 			 * its deadline; the one before it has, and it is the
 			 * latest that has: its end is the start of the former. */
-			tg_day cur = tg_period_start(c.kind, tg_time_day(t));
-			/* the period before cur: the one with cur's eve (what
-			 * tg_period_prev computes, with half the calendar work) */
-			tg_day exp = tg_period_start(c.kind, cur - 1);
-			size_t k = lower_bound(per, n, exp);
+			tg_day day = tg_time_day(t), cur, exp;
+			size_t k;
+
+			if (last_due.set && last_due.day == day && last_due.kind == c.kind) {
+				cur = last_due.cur;
+				exp = last_due.exp;
+			} else {
+				cur = tg_period_start(c.kind, day);
+				/* the period before cur: the one with cur's eve
+				 * (what tg_period_prev computes, with half the
+				 * calendar work) */
+				exp = tg_period_start(c.kind, cur - 1);
+				last_due.set = true;
+				last_due.kind = c.kind;
+				last_due.day = day;
+				last_due.cur = cur;
+				last_due.exp = exp;
+			}
+			k = lower_bound(per, n, exp);
 
 			out->has_expected = true;
 			out->expected = exp;

@@ -1163,6 +1163,50 @@ static void test_period_labels_in_turn(void **state)
 	}
 }
 
+/* The deadline periods, remembered from one indicator to the next: each
+ * result has the expected period and deadline of its own kind and
+ * late_after, whatever came before. */
+static void test_deadlines_in_turn(void **state)
+{
+	static const struct pt pts[] = { { 2025, 10, 1, 20 }, { 0, 0, 0, 0 } };
+	static const struct {
+		enum tg_period_kind kind;
+		int late_days;
+		struct when exp;
+	} seq[] = {
+		{ TG_PERIOD_MONTH, 10, { 2025, 12, 1, 0, 0, 0 } },
+		{ TG_PERIOD_QUARTER, 10, { 2025, 10, 1, 0, 0, 0 } },
+		{ TG_PERIOD_MONTH, 10, { 2025, 12, 1, 0, 0, 0 } },
+		{ TG_PERIOD_MONTH, 25, { 2025, 11, 1, 0, 0, 0 } },
+		{ TG_PERIOD_WEEK, 10, { 2025, 12, 29, 0, 0, 0 } },
+		{ TG_PERIOD_MONTH, 10, { 2025, 12, 1, 0, 0, 0 } },
+	};
+	struct tg_indicator ind;
+	struct series_buf sb;
+	struct tg_eval_context ctx = { 0 };
+	struct tg_eval_result r;
+
+	(void)state;
+	profile(&ind, LOWER);
+	mkseries(&sb, pts, 2);
+	ctx.now = at((struct when){ 2026, 1, 20, 9, 0, 0 });
+	ctx.lang = "it";
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		tg_day exp = tg_day_from_ymd(seq[i].exp.y, seq[i].exp.m, seq[i].exp.d);
+		tg_day next = tg_period_next(seq[i].kind, exp);
+
+		ind.period = seq[i].kind;
+		ind.late_after = seq[i].late_days * DAY;
+		tg_eval_indicator(&ind, &sb.s, &ctx, &r);
+		check_sane("deadlines in turn", &r);
+		if (!r.has_expected || r.expected != exp ||
+		    r.deadline != (tg_time)next * DAY + ind.late_after)
+			fail_msg("step %zu: expected day %d deadline %lld, got %d %lld ('%s')", i,
+				 (int)exp, (long long)((tg_time)next * DAY + ind.late_after),
+				 (int)r.expected, (long long)r.deadline, r.reason);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1176,6 +1220,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_inputs),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_period_labels_in_turn),
+		cmocka_unit_test(test_deadlines_in_turn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
