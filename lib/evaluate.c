@@ -226,6 +226,16 @@ static int index_in_year(enum tg_period_kind kind, tg_day first, tg_day p)
 	}
 }
 
+/* The year of the last latest period a forecast was made for, per thread
+ * (most indicators of a cycle end on the same period): its number, first
+ * period, count of periods and the index of that period in it. */
+static _Thread_local struct {
+	bool set;
+	enum tg_period_kind kind;
+	tg_day day, first;
+	int year, nper, x;
+} last_year;
+
 /*
  * Least squares y = ybar + b (i - xbar) over the periods of the year of
  * p[last] that have a value (up to and including p[last]); the missing
@@ -248,21 +258,38 @@ static bool forecast_year(enum tg_period_kind kind, enum tg_aggregate agg,
 
 	if (!day_safe(p[last]))
 		return false;
-	year = tg_period_year(kind, p[last]);
-	if (year < 2 || year > 9998)
-		return false;
-	first = tg_period_first_of_year(kind, year);
-	nper = tg_period_count_in_year(kind, year);
-	if (nper < 1 || nper > MAX_PERIODS_PER_YEAR)
+	if (last_year.set && last_year.day == p[last] && last_year.kind == kind) {
+		year = last_year.year;
+		first = last_year.first;
+		nper = last_year.nper;
+		x = last_year.x;
+	} else {
+		year = tg_period_year(kind, p[last]);
+		if (year < 2 || year > 9998)
+			return false;
+		first = tg_period_first_of_year(kind, year);
+		nper = tg_period_count_in_year(kind, year);
+		x = p[last] >= first ? index_in_year(kind, first, p[last]) : -1;
+		last_year.set = true;
+		last_year.kind = kind;
+		last_year.day = p[last];
+		last_year.year = year;
+		last_year.first = first;
+		last_year.nper = nper;
+		last_year.x = x;
+	}
+	if (year < 2 || year > 9998 || nper < 1 || nper > MAX_PERIODS_PER_YEAR)
 		return false;
 	lo = lower_bound(p, last + 1, first);
 	for (size_t k = last + 1; k-- > lo;) {
 		/* Consecutive periods have consecutive indexes: the calendar
-		 * is asked only for the latest point and after a gap. */
-		if (k == last || !adjacent(kind, p[k], p[k + 1]))
-			x = index_in_year(kind, first, p[k]);
-		else
-			x--;
+		 * is asked only after a gap (the latest point's is known). */
+		if (k != last) {
+			if (!adjacent(kind, p[k], p[k + 1]))
+				x = index_in_year(kind, first, p[k]);
+			else
+				x--;
+		}
 		/* A series whose periods are not period starts could map two
 		 * points to one index: the line needs distinct abscissas. */
 		if (!(fabs(v[k]) < HUGE_VAL) || x < 0 || x >= nper || (m > 0 && x >= xs[m - 1]) ||

@@ -1207,6 +1207,43 @@ static void test_deadlines_in_turn(void **state)
 	}
 }
 
+/* The calendar of the year of the latest period, remembered from one
+ * forecast to the next: 1 January 2026 starts a day, a month, a quarter and
+ * a year, whose counts of periods differ (a flat line of 10 sums to 10 times
+ * that count). */
+static void test_forecasts_in_turn(void **state)
+{
+	static const struct pt pts[] = { { 2026, 1, 1, 10 }, { 0, 0, 0, 0 } };
+	static const struct {
+		enum tg_period_kind kind;
+		double want;
+	} seq[] = {
+		{ TG_PERIOD_MONTH, 120 }, { TG_PERIOD_QUARTER, 40 }, { TG_PERIOD_MONTH, 120 },
+		{ TG_PERIOD_YEAR, 10 }, { TG_PERIOD_DAY, 3650 }, { TG_PERIOD_QUARTER, 40 },
+	};
+	struct tg_indicator ind;
+	struct series_buf sb;
+	struct tg_eval_context ctx = { 0 };
+	struct tg_eval_result r;
+
+	(void)state;
+	profile(&ind, HIGHER_NOCRIT);
+	ind.year_target.set = true;
+	ind.year_target.aggregate = TG_AGG_SUM;
+	ind.year_target.value = 1000;
+	mkseries(&sb, pts, 2);
+	ctx.now = at((struct when){ 2026, 1, 20, 9, 0, 0 });
+	ctx.lang = "it";
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		ind.period = seq[i].kind;
+		tg_eval_indicator(&ind, &sb.s, &ctx, &r);
+		check_sane("forecasts in turn", &r);
+		if (!r.has_forecast || fabs(r.forecast - seq[i].want) > 1e-9 || r.forecast_year != 2026)
+			fail_msg("step %zu: forecast %g for %d, expected %g ('%s')", i, r.forecast,
+				 r.forecast_year, seq[i].want, r.reason);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1221,6 +1258,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_period_labels_in_turn),
 		cmocka_unit_test(test_deadlines_in_turn),
+		cmocka_unit_test(test_forecasts_in_turn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
