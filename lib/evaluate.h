@@ -3,6 +3,10 @@
  *
  * No I/O, no clock: the indicator's config, its series, the state of its
  * source and "now" go in; a status and a reason in plain words come out.
+ * The calendar work most indicators of a cycle share (the label of the
+ * latest period, the periods of a deadline, the year of a forecast) is
+ * remembered per thread, keyed by everything it depends on: the same
+ * inputs give the same result whatever was evaluated before, in any thread.
  *
  * Rules, in order of precedence:
  *  1. error    the source feeding the indicator failed in this cycle.
