@@ -1125,6 +1125,19 @@ static void test_deterministic(void **state)
 	assert_int_equal(a.expected, b.expected);
 }
 
+/* One step of the tests below: ind evaluated on 20 January 2026 with the
+ * series s, in lang; the result sane. */
+static void in_turn(const struct tg_indicator *ind, const struct tg_series *s, const char *lang,
+		    struct tg_eval_result *r)
+{
+	struct tg_eval_context ctx = { 0 };
+
+	ctx.now = at((struct when){ 2026, 1, 20, 9, 0, 0 });
+	ctx.lang = lang;
+	tg_eval_indicator(ind, s, &ctx, r);
+	check_sane("in turn", r);
+}
+
 /* The label of the latest period, remembered from one indicator to the
  * next (the same day starts a month, a quarter and a year): each reason has
  * its own kind's label in its own language, whatever came before. */
@@ -1145,18 +1158,14 @@ static void test_period_labels_in_turn(void **state)
 	};
 	struct tg_indicator ind;
 	struct series_buf sb;
-	struct tg_eval_context ctx = { 0 };
 	struct tg_eval_result r;
 
 	(void)state;
 	profile(&ind, LOWER);
 	mkseries(&sb, pts, 2);
-	ctx.now = at((struct when){ 2026, 1, 20, 9, 0, 0 });
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		ind.period = seq[i].kind;
-		ctx.lang = seq[i].lang;
-		tg_eval_indicator(&ind, &sb.s, &ctx, &r);
-		check_sane("labels in turn", &r);
+		in_turn(&ind, &sb.s, seq[i].lang, &r);
 		if (strstr(r.reason, seq[i].label) == NULL || strstr(r.reason, seq[i].not) != NULL)
 			fail_msg("step %zu: '%s' should say '%s' and not '%s'", i, r.reason,
 				 seq[i].label, seq[i].not);
@@ -1183,22 +1192,18 @@ static void test_deadlines_in_turn(void **state)
 	};
 	struct tg_indicator ind;
 	struct series_buf sb;
-	struct tg_eval_context ctx = { 0 };
 	struct tg_eval_result r;
 
 	(void)state;
 	profile(&ind, LOWER);
 	mkseries(&sb, pts, 2);
-	ctx.now = at((struct when){ 2026, 1, 20, 9, 0, 0 });
-	ctx.lang = "it";
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		tg_day exp = tg_day_from_ymd(seq[i].exp.y, seq[i].exp.m, seq[i].exp.d);
 		tg_day next = tg_period_next(seq[i].kind, exp);
 
 		ind.period = seq[i].kind;
 		ind.late_after = seq[i].late_days * DAY;
-		tg_eval_indicator(&ind, &sb.s, &ctx, &r);
-		check_sane("deadlines in turn", &r);
+		in_turn(&ind, &sb.s, "it", &r);
 		if (!r.has_expected || r.expected != exp ||
 		    r.deadline != (tg_time)next * DAY + ind.late_after)
 			fail_msg("step %zu: expected day %d deadline %lld, got %d %lld ('%s')", i,
@@ -1223,7 +1228,6 @@ static void test_forecasts_in_turn(void **state)
 	};
 	struct tg_indicator ind;
 	struct series_buf sb;
-	struct tg_eval_context ctx = { 0 };
 	struct tg_eval_result r;
 
 	(void)state;
@@ -1232,12 +1236,9 @@ static void test_forecasts_in_turn(void **state)
 	ind.year_target.aggregate = TG_AGG_SUM;
 	ind.year_target.value = 1000;
 	mkseries(&sb, pts, 2);
-	ctx.now = at((struct when){ 2026, 1, 20, 9, 0, 0 });
-	ctx.lang = "it";
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		ind.period = seq[i].kind;
-		tg_eval_indicator(&ind, &sb.s, &ctx, &r);
-		check_sane("forecasts in turn", &r);
+		in_turn(&ind, &sb.s, "it", &r);
 		if (!r.has_forecast || fabs(r.forecast - seq[i].want) > 1e-9 || r.forecast_year != 2026)
 			fail_msg("step %zu: forecast %g for %d, expected %g ('%s')", i, r.forecast,
 				 r.forecast_year, seq[i].want, r.reason);
