@@ -274,6 +274,21 @@ static void emit_measure_item(struct reading *g, unsigned long line, const char 
 	emit(g, &it, id, idlen);
 }
 
+/* The next item of the batch, a measurement of id (its text put; the
+ * caller fills the rest and calls item_done).  The batch has the room. */
+static inline struct item *new_measure(struct batch *b, unsigned long line, const char *id,
+				       size_t idlen, enum item_kind kind, const struct tg_date *date)
+{
+	struct item *it = &b->item[b->n];
+
+	it->line = line;
+	it->len = (uint32_t)idlen;
+	it->kind = (unsigned char)kind;
+	it->date = *date;
+	put_text(b, id, idlen);
+	return it;
+}
+
 /* The common value cell of the long layout, with a reader thread: straight
  * into the batch as text, after its id, to be parsed by the delivering side
  * (deliver(), IT_MEASURE_CELL), which has the time.  false: measure() it
@@ -289,13 +304,8 @@ static inline __attribute__((always_inline)) bool pass_cell(struct reading *g, u
 
 	if (b == NULL || idlen > 16 || clen > 16 || b->tcap - b->tlen <= 34)
 		return false;
-	it = &b->item[b->n];
-	it->line = line;
-	it->len = (uint32_t)idlen;
-	it->kind = IT_MEASURE_CELL;
+	it = new_measure(b, line, id, idlen, IT_MEASURE_CELL, date);
 	it->vlen = (uint16_t)clen;
-	it->date = *date;
-	put_text(b, id, idlen);
 	put_text(b, cell, clen);
 	item_done(g);
 	return true;
@@ -322,14 +332,7 @@ static void measure(struct reading *g, unsigned long line, const char *id, size_
 		return;
 	}
 	if (b != NULL && idlen <= 16 && b->tcap - b->tlen > 16) {
-		struct item *it = &b->item[b->n];
-
-		it->line = line;
-		it->len = (uint32_t)idlen;
-		it->kind = IT_MEASURE;
-		it->date = *date;
-		it->value = v;
-		put_text(b, id, idlen);
+		new_measure(b, line, id, idlen, IT_MEASURE, date)->value = v;
 		item_done(g);
 		return;
 	}
