@@ -54,8 +54,9 @@ struct run {
 enum item_kind { IT_MEASURE, IT_MEASURE_CELL, IT_BAD, IT_BAD_RECORD, IT_WARN };
 
 /* IT_MEASURE_CELL: a measurement whose value cell travels as text after the
- * id (vlen bytes and a NUL) and is parsed on the delivering side, which has
- * the time: the reading side is the slower of the two. */
+ * id (vlen bytes and a NUL) and is parsed on the delivering side, which
+ * usually has the time: the reading side is usually the slower of the two
+ * (see pass_cell). */
 struct item {
 	unsigned long line;
 	uint32_t len;      /* of the id or the message: the next one in the text */
@@ -110,6 +111,7 @@ struct reading {
 	struct tg_error err;
 	struct tg_error nerr;     /* why the last cell is not a number */
 	bool finished;            /* the input was read to its end */
+	bool parse_here;          /* this batch's value cells are parsed here (pass_cell) */
 	/* the last period cell read and its date: an export sorted by period
 	 * has the same one on thousands of rows in a row */
 	char last_period[32];
@@ -291,8 +293,9 @@ static inline struct item *new_measure(struct batch *b, unsigned long line, cons
 
 /* The common value cell of the long layout, with a reader thread: straight
  * into the batch as text, after its id, to be parsed by the delivering side
- * (deliver(), IT_MEASURE_CELL), which has the time.  false: measure() it
- * here (no thread, a long id or cell, a full text buffer).  Inline: a call
+ * (deliver(), IT_MEASURE_CELL), which usually has the time.  false: measure()
+ * it here (no thread, a long id or cell, a full text buffer, or a batch
+ * taken while the delivering side was behind: hand_over).  Inline: a call
  * with measure()'s frame costs the row more than the rest. */
 static inline __attribute__((always_inline)) bool pass_cell(struct reading *g, unsigned long line,
 							     const char *id, size_t idlen,
@@ -302,7 +305,7 @@ static inline __attribute__((always_inline)) bool pass_cell(struct reading *g, u
 	struct batch *b = g->cur;
 	struct item *it;
 
-	if (b == NULL || idlen > 16 || clen > 16 || b->tcap - b->tlen <= 34)
+	if (b == NULL || g->parse_here || idlen > 16 || clen > 16 || b->tcap - b->tlen <= 34)
 		return false;
 	it = new_measure(b, line, id, idlen, IT_MEASURE_CELL, date);
 	it->vlen = (uint16_t)clen;
@@ -636,10 +639,16 @@ static void parse_records(struct reading *g)
 /* ---- the reader thread ------------------------------------------------ */
 
 static bool use_threads = true;
+static bool alternate;
 
 void tg_source_csv_threads(bool on)
 {
 	use_threads = on;
+}
+
+void tg_source_csv_alternate(bool on)
+{
+	alternate = on;
 }
 
 static void pipeline_free(struct pipeline *pp)
@@ -700,7 +709,12 @@ static void spin_until(const size_t *count, const bool *done)
 }
 
 /* The reading side's batch goes to the delivering side; an empty one is
- * taken (waiting for it) unless last. */
+ * taken (waiting for it) unless last.  Who parses the value cells of the
+ * next batch follows who is behind: the delivering side stores the values
+ * (memory that other work on the machine also wants) and the reading side
+ * parses the CSV; when two full batches wait for delivery, this side parses
+ * the numbers of the next one too, else it hands them over as text.  Every
+ * item is whole either way, so the result is the same. */
 static void hand_over(struct reading *g, bool last)
 {
 	struct pipeline *pp = g->pipe;
@@ -727,6 +741,7 @@ static void hand_over(struct reading *g, bool last)
 		__atomic_store_n(&pp->n_empty, pp->n_empty - 1, __ATOMIC_RELEASE);
 		g->cur->n = 0;
 		g->cur->tlen = 0;
+		g->parse_here = alternate ? !g->parse_here : pp->n_full >= 2;
 		if (pp->cancel && g->rc == 0)
 			g->rc = -ECANCELED;  /* the delivering side says why */
 	}

@@ -39,4 +39,10 @@ int tg_source_csv_parse_mem(const struct tg_source *src, const char *buf, size_t
  * changed while a source runs. */
 void tg_source_csv_threads(bool on);
 
+/* With a thread, the value cells of a batch are parsed by the reader thread
+ * when the caller's side is two batches behind, else by the caller's side;
+ * for tests: every other batch on each side instead.  Not to be changed
+ * while a source runs. */
+void tg_source_csv_alternate(bool on);
+
 #endif
