@@ -72,6 +72,21 @@ ha = { conninfo = "$CI"; lock = 4242; };
 EOF
 done
 status_of() { grep "	STATUS=" "$T/$1/notify" 2>/dev/null | tail -n 1; }
+# mails: how many messages the SMTP server has stored
+mails() { ls "$T/mail"/*.eml 2>/dev/null | wc -l; }
+# start DIR CONF OUT ERR [NOTIFY_SOCKET]: a daemon run in DIR, its pid in
+# $started (killed at the end if still there)
+start() {
+	(cd "$1" && if [ -n "${5-}" ]; then NOTIFY_SOCKET=$5; export NOTIFY_SOCKET; fi
+	 exec "$TRAGUARDO" -c "$2" run) >"$3" 2>"$4" &
+	started=$!; dpids="$dpids $started"
+}
+# stops PID WHAT: SIGTERM, and the daemon exits 0
+stops() {
+	kill -TERM "$1"; wait "$1"; rc=$?
+	[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 ($2)" ||
+		notok "the daemon stops with exit 0 ($2)" "exit $rc"
+}
 # own_daemon DIR: a daemon's directory with its own copy of the data (the
 # indicator off target) and a t.conf like the first daemon's that reads it
 own_daemon() {
@@ -80,12 +95,10 @@ own_daemon() {
 	sed -e "s|path = \"../dati.csv\"|path = \"$1/dati.csv\"|" "$T/a/t.conf" >"$1/t.conf"
 }
 
-(cd "$T/a" && NOTIFY_SOCKET="$T/a/notify.sock" exec "$TRAGUARDO" -c t.conf run) >"$T/a/out" 2>"$T/a/err" &
-A=$!; dpids="$dpids $A"
+start "$T/a" t.conf "$T/a/out" "$T/a/err" "$T/a/notify.sock"; A=$started
 if wait_until 30 'status_of a | grep -q "ha active"'; then ok "first daemon: ha active"
 else notok "first daemon: ha active" "$(status_of a)" "$(tail -5 "$T/a/err")"; fi
-(cd "$T/b" && NOTIFY_SOCKET="$T/b/notify.sock" exec "$TRAGUARDO" -c t.conf run) >"$T/b/out" 2>"$T/b/err" &
-B=$!; dpids="$dpids $B"
+start "$T/b" t.conf "$T/b/out" "$T/b/err" "$T/b/notify.sock"; B=$started
 if wait_until 30 'status_of b | grep -q "ha standby"'; then ok "second daemon: ha standby"
 else notok "second daemon: ha standby" "$(status_of b)" "$(tail -5 "$T/b/err")"; fi
 
@@ -100,7 +113,7 @@ fi
 [ "$(q "SELECT count(*) FROM traguardo.evaluations WHERE indicator = 'A-01'")" -ge 1 ] &&
 	ok "archive: the evaluation" || notok "archive: the evaluation" "$(q 'SELECT * FROM traguardo.evaluations')"
 sleep 3
-n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+n=$(mails)
 [ "$n" -eq 1 ] && ok "one message for the two daemons (the standby sends nothing)" ||
 	notok "one message for the two daemons (the standby sends nothing)" "$n messages"
 
@@ -114,23 +127,21 @@ run "traguardo status says the role" 0 "$TRAGUARDO" -c "$T/b/t.conf" status
 contains "status: ha active" "$T/out" "ha active"
 contains "status: archive" "$T/out" "archive connected"
 sleep 2
-n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+n=$(mails)
 [ "$n" -eq 1 ] && ok "taking over repeats nothing (the standby kept the alert state)" ||
 	notok "taking over repeats nothing (the standby kept the alert state)" "$n messages"
 # the new leader sends: the indicator comes back on target
 printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\nA-01;01/11/2026;20\n' >"$T/dati.csv"
-if wait_until 40 '[ "$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)" -eq 2 ]' &&
+if wait_until 40 '[ "$(mails)" -eq 2 ]' &&
 	grep -q "^X-Traguardo-Event" "$T/mail/0002.eml"; then ok "the new active daemon sends (back on target)"
 else notok "the new active daemon sends (back on target)" "$(ls "$T/mail")" "$(tail -5 "$T/b/err")"; fi
 
-kill -TERM "$B"; wait "$B"; rc=$?
-[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (ha)" || notok "the daemon stops with exit 0 (ha)" "exit $rc"
+stops "$B" ha
 
 # without ha: the database stops, a new value arrives meanwhile, the
 # daemon keeps going and the records wait; the database comes back
 grep -v '^ha = ' "$T/b/t.conf" >"$T/b/t2.conf"
-(cd "$T/b" && NOTIFY_SOCKET="$T/b/notify.sock" exec "$TRAGUARDO" -c t2.conf run) >"$T/b/out2" 2>"$T/b/err2" &
-B=$!; dpids="$dpids $B"
+start "$T/b" t2.conf "$T/b/out2" "$T/b/err2" "$T/b/notify.sock"; B=$started
 wait_until 30 'grep -q "archive connected" "$T/b/notify"'
 $AS "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1
 printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\nA-01;01/11/2026;20\nA-01;01/12/2026;25\n' >"$T/dati.csv"
@@ -146,35 +157,31 @@ wait_until 30 '[ -z "$(ls "$T/b/state/archive/"*.jsonl 2>/dev/null)" ]'
 [ "$(q "SELECT count(*) FROM traguardo.measurements WHERE indicator = 'A-01'")" = 4 ] &&
 	ok "database back: every measurement once" ||
 	notok "database back: every measurement once" "$(q 'SELECT indicator, period, value, source, loaded_at, archived_at FROM traguardo.measurements')"
-kill -TERM "$B"; wait "$B"; rc=$?
-[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (archive)" || notok "the daemon stops with exit 0 (archive)" "exit $rc"
+stops "$B" archive
 
 # ha with the database down at the start: the daemon cannot know its role,
 # so its alert waits (neither sent nor taken as sent by another daemon) and
 # goes out as soon as it holds the lock
 $AS "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1
 own_daemon "$T/c"
-before=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
-(cd "$T/c" && exec "$TRAGUARDO" -c t.conf run) >"$T/c/out" 2>"$T/c/err" &
-C=$!; dpids="$dpids $C"
+before=$(mails)
+start "$T/c" t.conf "$T/c/out" "$T/c/err"; C=$started
 if wait_until 40 'grep -q "A-01" "$T/c/state/status.json" 2>/dev/null && grep -q "no connection" "$T/c/state/status.json"'; then
 	ok "database down at the start: cycles run, the role is unknown"
 else
 	notok "database down at the start: cycles run, the role is unknown" "$(cat "$T/c/state/status.json" 2>/dev/null | head -20)" "$(tail -5 "$T/c/err")"
 fi
 sleep 1
-n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+n=$(mails)
 [ "$n" -eq "$before" ] && ok "database down at the start: nobody sends" ||
 	notok "database down at the start: nobody sends" "$n messages, $before before"
 $AS "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/server.log" -w -t 30 start >/dev/null 2>&1
-if wait_until 60 '[ "$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)" -eq $((before + 1)) ]'; then
+if wait_until 60 '[ "$(mails)" -eq $((before + 1)) ]'; then
 	ok "database back: the alert that waited goes out (ha active)"
 else
 	notok "database back: the alert that waited goes out (ha active)" "$(ls "$T/mail")" "$(tail -8 "$T/c/err")"
 fi
-kill -TERM "$C"; wait "$C"; rc=$?
-[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (ha, late database)" ||
-	notok "the daemon stops with exit 0 (ha, late database)" "exit $rc"
+stops "$C" "ha, late database"
 
 # a daemon that dies with a message in its outbox (its mail server down)
 # comes back as the standby: the other took that alert as sent, so the
@@ -182,16 +189,14 @@ kill -TERM "$C"; wait "$C"; rc=$?
 own_daemon "$T/d"
 own_daemon "$T/e"
 sed -e "s|smtp://127.0.0.1:$SP|smtp://127.0.0.1:1|" "$T/d/t.conf" >"$T/d/down.conf"
-before=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
-(cd "$T/d" && exec "$TRAGUARDO" -c down.conf run) >"$T/d/out" 2>"$T/d/err" &
-D=$!; dpids="$dpids $D"
+before=$(mails)
+start "$T/d" down.conf "$T/d/out" "$T/d/err"; D=$started
 if wait_until 40 'grep -q "not delivered (attempt 1), retried later" "$T/d/err"'; then
 	ok "active daemon, mail server down: its alert waits in its outbox"
 else
 	notok "active daemon, mail server down: its alert waits in its outbox" "$(tail -8 "$T/d/err")"
 fi
-(cd "$T/e" && exec "$TRAGUARDO" -c t.conf run) >"$T/e/out" 2>"$T/e/err" &
-E=$!; dpids="$dpids $E"
+start "$T/e" t.conf "$T/e/out" "$T/e/err"; E=$started
 if wait_until 40 'grep -q "ha standby" "$T/e/state/status.json" 2>/dev/null && grep -q "A-01" "$T/e/state/state.json" 2>/dev/null'; then
 	ok "the other daemon, standby, takes that alert as sent"
 else
@@ -201,18 +206,16 @@ fi
 # for), goes on from the alert state it saved
 kill -9 "$D"; wait "$D" 2>/dev/null
 kill -TERM "$E"; wait "$E"
-(cd "$T/e" && exec "$TRAGUARDO" -c t.conf run) >"$T/e/out2" 2>"$T/e/err2" &
-E=$!; dpids="$dpids $E"
+start "$T/e" t.conf "$T/e/out2" "$T/e/err2"; E=$started
 if wait_until 30 'grep -q "ha active" "$T/e/state/status.json"'; then ok "it takes over when the first dies"
 else notok "it takes over when the first dies" "$(tail -5 "$T/e/err2")"; fi
 sleep 1
-n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+n=$(mails)
 [ "$n" -eq "$before" ] && ok "and sends nothing (the alert was taken as sent)" ||
 	notok "and sends nothing (the alert was taken as sent)" "$n messages, $before before"
 # the first comes back (its mail server mended: t.conf) as the standby
-(cd "$T/d" && exec "$TRAGUARDO" -c t.conf run) >"$T/d/out2" 2>"$T/d/err2" &
-D=$!; dpids="$dpids $D"
-if wait_until 30 '[ "$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)" -eq $((before + 1)) ]' &&
+start "$T/d" t.conf "$T/d/out2" "$T/d/err2"; D=$started
+if wait_until 30 '[ "$(mails)" -eq $((before + 1)) ]' &&
 	grep -q "delivered" "$T/d/err2"; then
 	ok "back as the standby, it sends the message it had spooled"
 else
@@ -221,8 +224,6 @@ fi
 if wait_until 30 'grep -q "ha standby" "$T/d/state/status.json"'; then ok "(and it is the standby)"
 else notok "(and it is the standby)" "$(cat "$T/d/state/status.json" 2>/dev/null | head -20)"; fi
 sleep 1
-n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+n=$(mails)
 [ "$n" -eq $((before + 1)) ] && ok "once" || notok "once" "$n messages, $before before"
-for p in "$D" "$E"; do kill -TERM "$p"; wait "$p"; rc=$?
-	[ "$rc" -eq 0 ] && ok "the daemon stops with exit 0 (ha, outbox)" ||
-		notok "the daemon stops with exit 0 (ha, outbox)" "exit $rc"; done
+for p in "$D" "$E"; do stops "$p" "ha, outbox"; done
