@@ -99,7 +99,7 @@ demo: deps
 
 # The three builds of `make check` use every core (unless make was given a
 # -j of its own): CI has ten minutes on two.
-CHECK_JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
+CHECK_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
 
 check: deps-check
 	@$(MAKE) --no-print-directory $(CHECK_JOBS) unit-tests
