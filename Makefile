@@ -4,6 +4,8 @@
 #   make demo       install missing packages, build, run one cycle on the demo data
 #   make check      install missing packages, build, run every test (normal + ASan/UBSan)
 #   make SANITIZE=1 build with AddressSanitizer + UBSan (into build-san/)
+#   make SANITIZE=thread thread-tests   the tests of the CSV reader thread
+#                   under ThreadSanitizer (into build-tsan/)
 #   make install [PREFIX=/usr/local DESTDIR=...]   /   make uninstall
 #   make fuzz [FUZZ_SECONDS=N]   libFuzzer targets (clang)
 #   make valgrind   end-to-end `traguardo once` under valgrind
@@ -27,6 +29,10 @@ ifeq ($(SANITIZE),1)
 BUILD      ?= build-san
 SANFLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 OPT        := -O1
+else ifeq ($(SANITIZE),thread)
+BUILD      ?= build-tsan
+SANFLAGS   := -fsanitize=thread
+OPT        := -O1
 else
 BUILD      ?= build
 SANFLAGS   :=
@@ -36,7 +42,7 @@ endif
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -Wvla -Wpointer-arith -Wcast-align -Wwrite-strings
 HARDEN   := -fstack-protector-strong -fPIE
-ifneq ($(SANITIZE),1)
+ifeq ($(filter 1 thread,$(SANITIZE)),)
 HARDEN   += -D_FORTIFY_SOURCE=2
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -55,6 +61,9 @@ DAEMON_SRCS := $(sort $(wildcard daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# the unit tests that run the CSV reader thread (lib/source_csv.c, the only
+# code with a second thread): `make check` runs them under ThreadSanitizer
+THREAD_TESTS := test_source_csv test_engine test_engine_reload test_output
 
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
@@ -64,7 +73,7 @@ FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -fsanitize=address,undefined 
                -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(PKG_CFLAGS)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-check demo check unit-tests install uninstall clean fuzz fuzz-build valgrind
+.PHONY: all deps deps-check demo check unit-tests thread-tests install uninstall clean fuzz fuzz-build valgrind
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/traguardo
@@ -87,6 +96,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtraguardo.a
 
 unit-tests: $(UNIT_BINS) $(BUILD)/traguardo
 
+thread-tests: $(THREAD_TESTS:%=$(BUILD)/tests/%)
+
 deps:
 	@sh scripts/deps.sh build
 
@@ -97,15 +108,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)/traguardo
 
-# The three builds of `make check` use every core (unless make was given a
-# -j of its own): CI has ten minutes on two.
+# The builds of `make check` use every core (unless make was given a -j of
+# its own): CI has ten minutes on two.
 CHECK_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
 
 check: deps-check
 	@$(MAKE) --no-print-directory $(CHECK_JOBS) unit-tests
 	@$(MAKE) --no-print-directory $(CHECK_JOBS) SANITIZE=1 unit-tests
+	@$(MAKE) --no-print-directory $(CHECK_JOBS) SANITIZE=thread thread-tests
 	@$(MAKE) --no-print-directory $(CHECK_JOBS) fuzz-build
-	@sh tests/run.sh build build-san
+	@sh tests/run.sh build build-tsan build-san
 
 # libFuzzer: the library compiled with coverage hooks, one binary per target
 build-fuzz/%.o: %.c
@@ -182,6 +194,6 @@ uninstall:
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/traguardo (your configuration) and /var/lib/traguardo (the state); remove them by hand if unwanted"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d)

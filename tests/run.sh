@@ -1,11 +1,13 @@
 #!/bin/sh
-# run.sh BUILD_DIR... — runs every unit test binary, every integration
-# test script against each build, the fault-injection scripts
-# (tests/faults/) against the last one (the sanitizer build in `make check`:
-# there a fault also shows memory errors; once keeps CI under 10 minutes),
-# and ends with one line over all of them:
+# run.sh BUILD_DIR... — runs every unit test binary of each build, every
+# integration test script against each build that has a daemon (build-tsan
+# holds only the tests of the CSV reader thread, under ThreadSanitizer), the
+# fault-injection scripts (tests/faults/) against the last one (the
+# sanitizer build in `make check`: there a fault also shows memory errors;
+# once keeps CI under 10 minutes), and ends with one line over all of them:
 #   N passed, N failed[, N skipped]
-# Unit tests are cmocka binaries (their own summary lines are parsed);
+# Unit tests are cmocka binaries (their own summary lines are parsed; a
+# sanitizer's report makes the binary exit non-zero: a failure);
 # integration and fault tests are shell scripts printing "ok - ..." /
 # "not ok - ..." / "ok - ... # SKIP why" lines (tests/integration/lib.sh).
 set -u
@@ -27,6 +29,12 @@ for build in "$@"; do
 		rc=$?
 		p=$(num PASSED "$out"); f=$(num FAILED "$out"); s=$(num SKIPPED "$out")
 		p=${p:-0}; f=${f:-0}; s=${s:-0}
+		if [ "$rc" -ne 0 ] && grep -q 'FATAL: ThreadSanitizer: unexpected memory mapping' "$out"; then
+			# this kernel's address-space layout leaves TSan no room
+			# (vm.mmap_rnd_bits above 28): nothing ran, nothing failed
+			echo "$t: skipped: $(grep -m1 'FATAL: ThreadSanitizer' "$out")"
+			rc=0; p=0; f=0; s=1
+		fi
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed: no summary
 		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 		printf '%-48s %4d passed %3d failed %3d skipped\n' "$t" "$p" "$f" "$s"
@@ -36,6 +44,7 @@ for build in "$@"; do
 			tail -n 20 "$out"
 		fi
 	done
+	[ -x "$build/traguardo" ] || continue
 	for t in tests/integration/test_*.sh $faults; do
 		[ -f "$t" ] || continue
 		out="$log/out"
