@@ -29,6 +29,7 @@
 #include "log.h"
 #include "notify.h"
 #include "output.h"
+#include "period.h"
 #include "sdnotify.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -102,6 +103,35 @@ static void log_config_error(void *ctx, const char *file, int line, const char *
 	}
 }
 
+/* libcurl waits for a mail server's answer to the end of a message without
+ * yielding to the loop, for at most the channel's timeout
+ * (lib/notify_email.c).  The loop pings the service's watchdog when it wakes
+ * a quarter of the interval or more after the last ping, so such a wait
+ * starts at most a quarter after one: a timeout over three quarters of the
+ * interval may get the daemon killed and restarted by systemd when a mail
+ * server is that slow; over half is warned about, with a margin. */
+static void warn_watchdog(const struct tg_config *cfg)
+{
+	uint64_t usec = 0;
+	char t[32], w[32];
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return;
+	for (size_t i = 0; i < cfg->n_channels; i++) {
+		const struct tg_channel *ch = &cfg->channels[i];
+
+		if (ch->type != TG_CHANNEL_EMAIL || (uint64_t)ch->timeout * USEC_PER_SEC * 2 <= usec)
+			continue;
+		tg_log(LOG_WARNING, "channel '%s': its timeout (%s) is more than half of the service's "
+		       "watchdog (%s): a mail server that slow to answer the end of a message could "
+		       "hold the daemon past the watchdog (libcurl waits for that answer without "
+		       "yielding), and systemd would restart it; shorten the channel's timeout or "
+		       "lengthen WatchdogSec=", ch->name,
+		       tg_duration_format(ch->timeout, t, sizeof(t)),
+		       tg_duration_format((int64_t)(usec / USEC_PER_SEC), w, sizeof(w)));
+	}
+}
+
 struct tg_config *daemon_load_config(const char *path, char *first, size_t size)
 {
 	struct first_error fe = { first, size, false };
@@ -110,6 +140,8 @@ struct tg_config *daemon_load_config(const char *path, char *first, size_t size)
 
 	if (cfg == NULL && first != NULL && !fe.set)
 		snprintf(first, size, "%s: %s", path, err.msg);
+	if (cfg != NULL)
+		warn_watchdog(cfg);
 	return cfg;
 }
 

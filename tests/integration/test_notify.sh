@@ -450,7 +450,10 @@ assert len(outbox("new")) == 1, outbox("new")
 PY
 smtp mail3; SP6=$port
 kconf "$T/d2.conf" "$SP6"
-NOTIFY_SOCKET="$T/notify.sock" "$TRAGUARDO" -c "$T/d2.conf" run >"$T/d2.out" 2>"$T/d2.err" &
+# under a watchdog of 40 s (as systemd's WatchdogSec=40 would set it) the
+# channel's timeout of 30 s is more than half: libcurl's blocking wait for
+# the end of DATA could outlast the pings, and the daemon says so
+NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=40000000 "$TRAGUARDO" -c "$T/d2.conf" run >"$T/d2.out" 2>"$T/d2.err" &
 dpid=$!
 i=0
 while [ -z "$(ls "$T/mail3/"*.json 2>/dev/null)" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
@@ -460,6 +463,9 @@ check "daemon: the next start delivers it, once" <<'PY'
 ms = mails("mail3")
 assert len(ms) == 1 and outbox("new") == [], (len(ms), outbox("new"))
 PY
+contains "daemon: a mail timeout over half the watchdog is warned about" "$T/d2.err" \
+	"channel 'posta': its timeout (30s) is more than half of the service's watchdog (40s)"
+lacks "daemon: without a watchdog, no such warning" "$T/d.err" "of the service's watchdog"
 
 # ---------------------------------------------------------------- a scheduled report
 smtp mail4; SP7=$port
