@@ -2,7 +2,8 @@
 #
 #   make            build build/traguardo
 #   make demo       install missing packages, build, run one cycle on the demo data
-#   make check      install missing packages, build, run every test (normal + ASan/UBSan)
+#   make check      install missing packages, build, run every test (normal + ASan/UBSan,
+#                   the CSV reader thread's tests under TSan)
 #   make SANITIZE=1 build with AddressSanitizer + UBSan (into build-san/)
 #   make SANITIZE=thread thread-tests   the tests of the CSV reader thread
 #                   under ThreadSanitizer (into build-tsan/)
