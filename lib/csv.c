@@ -802,13 +802,13 @@ static bool room_for_sep(struct tg_csv_reader *r, size_t nsep)
  * or CRs (but the CR of a CRLF).  Built as parse() builds it (each
  * separator turned into the NUL that ends a field, the same field positions
  * for messages; the line copied once, or, all ASCII in the reader's own
- * buffer, not at all), without the state machine: the
- * line is scanned 16 bytes at a time (SSE2; else 8 in a word) for its end,
- * the separators and the bytes that need the general path, and the fields
- * go straight to fptr and flen.  Returns 1 with the record built and the
- * line consumed (2: and it is all ASCII, so finish() has nothing to check:
- * fptr and flen are the record), 0 for the general path (nothing consumed, nothing kept: also
- * for too many fields, which the general path reports), PUT_NOMEM.
+ * buffer, not at all), without the state machine: the line is scanned 16
+ * bytes at a time (SSE2; else 8 in a word) for its end, the separators and
+ * the bytes that need the general path, and the fields go straight to fptr
+ * and flen.  Returns 1 with the record built and the line consumed (2: and
+ * it is all ASCII, so finish() has nothing to check: fptr and flen are the
+ * record), 0 for the general path (nothing consumed, nothing kept: also for
+ * too many fields, which the general path reports), PUT_NOMEM.
  */
 static int fast_record(struct tg_csv_reader *r)
 {
