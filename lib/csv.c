@@ -771,7 +771,9 @@ static inline uint64_t zero_bytes(uint64_t x)
 /* Room in flen[] for the separator after nsep others and the last field.
  * false: too many fields, or no memory.  The arrays never grow past
  * MAX_FIELDS, so the limit holds whatever size the records before left
- * them at. */
+ * them at.  Doubling is not always enough: the records before can have
+ * left them at the size of a short record (finish and fast_record size
+ * them exactly), and the 16-byte step asks for 16 more at once. */
 static bool room_for_sep(struct tg_csv_reader *r, size_t nsep)
 {
 	size_t want = r->outcap != 0 ? 2 * r->outcap : 64;
@@ -780,6 +782,8 @@ static bool room_for_sep(struct tg_csv_reader *r, size_t nsep)
 		return true;
 	if (nsep + 2 > MAX_FIELDS)
 		return false;
+	if (want < nsep + 2)
+		want = nsep + 2;
 	return ensure_out(r, want < MAX_FIELDS ? want : MAX_FIELDS);
 }
 

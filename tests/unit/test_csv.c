@@ -551,6 +551,38 @@ static void test_crlf_across_buffers(void **state)
 	free(in.s);
 }
 
+/* Short records first, read in pieces under 16 bytes (a pipe, a file
+ * still being written), leave the field arrays at a record's size; a
+ * later line with many separators in its first 16 bytes then needs more
+ * than twice that at once (the fast path's 16-byte step).  Under ASan an
+ * array grown only by doubling was written past its end. */
+static void test_fields_grow_enough(void **state)
+{
+	static const char first[] = "x\ny", rest[] = "\na;b;c;d;e;f;g;h;i;j;k;l;m;n;o;p\n";
+	struct tg_csv_options opt = { .separator = ';', .encoding = TG_ENC_UTF8 };
+	struct tg_csv_reader *r;
+	struct tg_csv_record rec;
+	struct tg_error err;
+	int p[2];
+	char *got;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], first, sizeof(first) - 1), (ssize_t)sizeof(first) - 1);
+	r = tg_csv_open_fd(p[0], "t", &opt);
+	assert_non_null(r);
+	assert_int_equal(tg_csv_next(r, &rec, &err), TG_CSV_RECORD);
+	assert_int_equal(rec.nfields, 1);
+	assert_string_equal(rec.fields[0], "x");
+	assert_int_equal(write(p[1], rest, sizeof(rest) - 1), (ssize_t)sizeof(rest) - 1);
+	close(p[1]);
+	got = drain(r);
+	assert_string_equal(got, "2:[y]\n3:[a][b][c][d][e][f][g][h][i][j][k][l][m][n][o][p]\n");
+	free(got);
+	tg_csv_free(r);
+	close(p[0]);
+}
+
 static void test_eintr(void **state)
 {
 	static const char in[] = "\xEF\xBB\xBF" "a;\"b\r\nc\";d\r\ne;f\r\n";
@@ -1208,6 +1240,7 @@ int main(void)
 		cmocka_unit_test(test_over_default_max_record),
 		cmocka_unit_test(test_too_many_fields),
 		cmocka_unit_test(test_too_many_fields_after_odd_record),
+		cmocka_unit_test(test_fields_grow_enough),
 		cmocka_unit_test(test_io_error),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_record_reuse),
