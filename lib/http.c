@@ -1370,6 +1370,8 @@ static void transfer_complete(struct tg_http_transfer *t, CURLcode code)
 	} else {
 		r.result = describe_failure(t, code, &r);
 		r.error = error_of(t);
+		if (curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
+			r.status_seen = status;
 	}
 
 	detach(t);

@@ -81,6 +81,10 @@ struct tg_http_response {
 	int64_t retry_after;     /* seconds from a Retry-After header (delta or date), -1 if none */
 	bool timed_out;          /* the total timeout or the low-speed limit hit */
 	bool too_large;          /* the body went past max_size */
+	long status_seen;        /* when result < 0: the status of a response whose
+				    status line arrived but not the rest (the body
+				    cut short, too large, too slow), else 0; a
+				    webhook's 2xx counts as delivered */
 	const char *error;       /* when result < 0: what went wrong, with the URL
 				    (credentials in it redacted) */
 	const char *effective_url; /* after redirects (redacted) */

@@ -830,9 +830,16 @@ static void webhook_done(void *ctx, const struct tg_http_response *r)
 	struct delivery *d = ctx;
 	struct tg_notifier *n = d->n;
 	char what[TG_ERROR_MAX + 64];
+	/* a 2xx is a delivery, however the rest of the answer went: posting
+	 * it again would send the alert twice */
+	bool got_2xx = r->result < 0 && r->status_seen >= 200 && r->status_seen <= 299;
+	long status = got_2xx ? r->status_seen : r->status;
+	int result = got_2xx ? 0 : r->result;
 
 	d->http = NULL;
-	if (r->result < 0)
+	if (got_2xx)
+		snprintf(what, sizeof(what), "HTTP %ld (then: %s)", status, r->error);
+	else if (r->result < 0)
 		snprintf(what, sizeof(what), "%s", r->error);
 	else
 		snprintf(what, sizeof(what), "HTTP %ld%s%.*s", r->status, r->len ? ": " : "",
@@ -842,13 +849,13 @@ static void webhook_done(void *ctx, const struct tg_http_response *r)
 		if ((unsigned char)*p < 0x20)
 			*p = ' ';
 	if (d->test_done != NULL) {
-		bool ok = tg_webhook_verdict(r->status, r->result) == TG_WEBHOOK_DELIVERED;
+		bool ok = tg_webhook_verdict(status, result) == TG_WEBHOOK_DELIVERED;
 
 		d->test_done(d->test_ctx, ok ? 0 : -EIO, what);
 		ended(n, d);
 		return;
 	}
-	switch (tg_webhook_verdict(r->status, r->result)) {
+	switch (tg_webhook_verdict(status, result)) {
 	case TG_WEBHOOK_DELIVERED:
 		delivered(n, d, what);
 		break;

@@ -322,10 +322,11 @@ channels = (
   { name = "busy"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/busy?_retryafter=600"; },
   { name = "gone"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/gone?_status=404"; },
   { name = "moved"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/moved?_redirect=http://127.0.0.1:$HP/hooks/login"; },
-  { name = "chatty"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/chatty?_size=300000"; }
+  { name = "chatty"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/chatty?_size=300000"; },
+  { name = "cut"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/cut?_short=1"; }
 );
 routes = ( { channels = ["generic", "teams", "slack", "mattermost", "googlechat", "flaky", "busy", "gone",
-                         "moved", "chatty"]; } );
+                         "moved", "chatty", "cut"]; } );
 EOF
 data '47,5' '96,2' '93'
 run "webhooks: one cycle" 4 "$TRAGUARDO" -c "$T/w.conf" once --now 2026-11-10T09:00
@@ -353,8 +354,9 @@ assert mm["username"] == "traguardo" and "RAG-01" in mm["text"]
 gc = one("googlechat")
 assert "RAG-01" in gc["text"]
 PY
-check "500 retried, 429 deferred with Retry-After, 404 and a redirect failed for good, a long 2xx delivered" <<'PY'
+check "500 retried, 429 deferred with Retry-After, 404 and a redirect failed for good, a long 2xx delivered, a 2xx whose answer is cut short delivered" <<'PY'
 assert len(requests("/hooks/flaky")) == 1 and hooks("/hooks/flaky") == []
+assert len(hooks("/hooks/cut")) == 1
 new = outbox("new"); failed = outbox("failed")
 assert len(new) == 2, new
 assert len(failed) == 2, failed
@@ -372,6 +374,7 @@ run "webhooks: the next run" 4 "$TRAGUARDO" -c "$T/w.conf" once --now 2026-11-10
 check "the flaky one delivered on its second attempt" <<'PY'
 assert len(requests("/hooks/flaky")) == 2 and len(hooks("/hooks/flaky")) == 1   # the 500, then the 200
 assert len(outbox("new")) == 1, outbox("new")
+assert len(hooks("/hooks/cut")) == 1, "a 2xx is not posted again"
 PY
 
 # ---------------------------------------------------------------- a crash between spooling and sending
