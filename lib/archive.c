@@ -35,6 +35,7 @@
 #include <libpq-fe.h>
 
 #include "fsutil.h"
+#include "http.h"
 #include "log.h"
 #include "pgutil.h"
 #include "secret.h"
@@ -1474,7 +1475,11 @@ void tg_archive_free(struct tg_archive *a)
 	free(a);
 }
 
-static const char *provenance(const struct tg_config *cfg, const char *source)
+/* Where a source's values come from, as people may see it: a feed's URL
+ * redacted (a token in its query stays out of the spool and the database,
+ * as out of the logs and the state directory); buf holds it. */
+static const char *provenance(const struct tg_config *cfg, const char *source, char *buf,
+			      size_t size)
 {
 	ssize_t i = source != NULL ? tg_config_source_index(cfg, source) : -1;
 	const struct tg_source *s;
@@ -1486,7 +1491,7 @@ static const char *provenance(const struct tg_config *cfg, const char *source)
 	case TG_SOURCE_CSV:
 		return s->path != NULL ? s->path : "";
 	case TG_SOURCE_HTTP:
-		return s->url != NULL ? s->url : "";
+		return s->url != NULL ? tg_http_redact_url(s->url, buf, size) : "";
 	case TG_SOURCE_PG:
 		return s->query != NULL ? s->query : "";
 	}
@@ -1533,6 +1538,7 @@ int tg_archive_measurements(struct tg_archive *a, const struct tg_config *cfg,
 		const struct tg_series *s = tg_store_series(st, id);
 		struct track *t;
 		const char *prov;
+		char pbuf[2048];
 		int64_t loaded;
 		size_t j = 0, changed = 0;
 
@@ -1540,7 +1546,7 @@ int tg_archive_measurements(struct tg_archive *a, const struct tg_config *cfg,
 			continue;
 		if ((t = track_get(a, id)) == NULL)
 			goto nomem;
-		prov = provenance(cfg, s->source);
+		prov = provenance(cfg, s->source, pbuf, sizeof(pbuf));
 		loaded = s->last_loaded > 0 && s->last_loaded <= UNIX_MAX ? s->last_loaded : wall;
 		for (size_t k = 0; k < s->n; k++) {
 			while (j < t->n && t->period[j] < s->period[k])

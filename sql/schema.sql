@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS traguardo.measurements (
   period      date NOT NULL,             -- first day of the period
   value       double precision,          -- NULL: no value
   source      text NOT NULL DEFAULT '',  -- the source's name in the configuration
-  provenance  text NOT NULL DEFAULT '',  -- file path, query or URL of the source
+  provenance  text NOT NULL DEFAULT '',  -- file path, query or URL of the source (its secrets redacted)
   loaded_at   timestamptz NOT NULL,      -- when the daemon read it
   archived_at timestamptz NOT NULL DEFAULT now()
 );

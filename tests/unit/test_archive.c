@@ -163,7 +163,7 @@ static void new_db(const char *db, bool bare)
 
 static const char CONF[] =
 	"daemon = { state_dir = \"%s\"; };\n"
-	"sources = ( { name = \"csv\"; type = \"csv\"; path = \"/srv/kpi/*.csv\"; } );\n"
+	"sources = ( %s );\n"
 	"indicators = (\n"
 	"  { id = \"A\"; name = \"Alfa\"; department = \"Ragioneria\"; unit = \"giorni\";\n"
 	"    better = \"lower\"; target = 30.0; critical = 45.0; },\n"
@@ -171,7 +171,11 @@ static const char CONF[] =
 	"    better = \"range\"; min = 80.0; max = 95.0; } );\n"
 	"archive = { conninfo = \"%s\"; %s };\n";
 
-static struct fix *fix_new(const char *db, const char *ci, const char *extra)
+static const char CSV_SOURCE[] = "{ name = \"csv\"; type = \"csv\"; path = \"/srv/kpi/*.csv\"; }";
+
+/* sources: the configuration's list (the one CSV_SOURCE when NULL) */
+static struct fix *fix_new_sources(const char *db, const char *ci, const char *extra,
+				   const char *sources)
 {
 	struct fix *f = calloc(1, sizeof(*f));
 	char conf[2048];
@@ -186,13 +190,19 @@ static struct fix *fix_new(const char *db, const char *ci, const char *extra)
 		snprintf(f->ci, sizeof(f->ci), "%s", ci);
 	else
 		ci_for(db, f->ci, sizeof(f->ci));
-	snprintf(conf, sizeof(conf), CONF, f->state, f->ci, extra != NULL ? extra : "");
+	snprintf(conf, sizeof(conf), CONF, f->state, sources != NULL ? sources : CSV_SOURCE, f->ci,
+		 extra != NULL ? extra : "");
 	f->cfg = tg_config_load_string(conf, "/tmp/archive-test.conf", NULL, NULL, &err);
 	if (f->cfg == NULL)
 		print_error("config: %s\n", err.msg);
 	assert_non_null(f->cfg);
 	assert_non_null(f->st = tg_store_new());
 	return f;
+}
+
+static struct fix *fix_new(const char *db, const char *ci, const char *extra)
+{
+	return fix_new_sources(db, ci, extra, NULL);
 }
 
 static struct tg_archive *open_archive(struct fix *f)
@@ -336,6 +346,36 @@ static void test_not_configured(void **state)
 }
 
 /* What counts as new or changed, and the spool on disk. */
+/* A feed's URL is the provenance of its values, as people may see it: a
+ * token in its query stays out of the spool (and of the database). */
+static void test_provenance_redacted(void **state)
+{
+	struct fix *f = fix_new_sources(NULL, "host=127.0.0.1 port=1 user=x dbname=y", NULL,
+					"{ name = \"feed\"; type = \"http\"; url = "
+					"\"https://dati.comune.example/kpi.csv?access_token=TOK2&anno=2026\"; }");
+	struct tg_error err = { { 0 } };
+	char dir[128], path[300], text[4096];
+	FILE *fp;
+	size_t n;
+
+	(void)state;
+	f->a = open_archive(f);
+	assert_true(tg_store_put(f->st, "A", 1, tg_day_from_ymd(2026, 10, 1), 38.5, "feed",
+				 1789000000, &err) >= 0);
+	assert_int_equal(tg_archive_measurements(f->a, f->cfg, f->st, 1790000000, &err), 1);
+	snprintf(dir, sizeof(dir), "%s/archive", f->state);
+	assert_int_equal(count_files(dir, ".jsonl"), 1);
+	snprintf(path, sizeof(path), "%s/%020u.jsonl", dir, 1u);
+	assert_non_null(fp = fopen(path, "r"));
+	n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "\"provenance\":\"https://dati.comune.example/kpi.csv?"
+				     "access_token=***&anno=2026\""));
+	assert_null(strstr(text, "TOK2"));
+	fix_free(f);
+}
+
 static void test_spool_offline(void **state)
 {
 	struct fix *f = fix_new(NULL, "host=127.0.0.1 port=1 user=x dbname=y", NULL);
@@ -813,7 +853,7 @@ static void test_refused_rows(void **state)
 	{
 		char conf[2048], ci[512];
 
-		snprintf(conf, sizeof(conf), CONF, f->state, ci_for("tga_refused", ci, sizeof(ci)), "");
+		snprintf(conf, sizeof(conf), CONF, f->state, CSV_SOURCE, ci_for("tga_refused", ci, sizeof(ci)), "");
 		f->cfg = tg_config_load_string(conf, "/tmp/archive-test.conf", NULL, NULL, &err);
 		assert_non_null(f->cfg);
 	}
@@ -882,6 +922,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_not_configured),
+		cmocka_unit_test(test_provenance_redacted),
 		cmocka_unit_test(test_spool_offline),
 		cmocka_unit_test(test_bad_calls),
 		cmocka_unit_test(test_password_file),
