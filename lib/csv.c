@@ -113,6 +113,8 @@ struct tg_csv_reader {
 	unsigned long line;      /* physical line at in[pos] */
 	uint64_t line_start;     /* input offset where that line starts */
 	bool skip_lf;            /* the last record ended with CR: eat one LF */
+	bool quoted_cr;          /* a CR inside quotes was the last byte: an LF
+				    right after it ends the same line */
 
 	/* the record being read */
 	enum state st;
@@ -132,7 +134,7 @@ struct tg_csv_reader {
 };
 
 static const unsigned char cls_quoted[256] = {
-	['"'] = 1, ['\n'] = 1, ['\0'] = 1,
+	['"'] = 1, ['\n'] = 1, ['\r'] = 1, ['\0'] = 1,
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -690,6 +692,19 @@ static int parse(struct tg_csv_reader *r, struct tg_error *err)
 				i++;  /* a run of NULs (sparse file): one pass */
 			continue;
 		case ST_QUOTED:
+			/* line ends inside quotes are counted as outside (CR, LF,
+			 * CRLF), and stop the scan: after a record too long the
+			 * reader skips to the next one (ST_SKIP) */
+			if (r->quoted_cr) {
+				r->quoted_cr = false;
+				if (buf[i] == '\n') {
+					c = buf[i++];
+					if ((rc = put(r, &c, 1)) != PUT_OK)
+						goto put_failed;
+					r->line_start = r->base + i;
+					continue;
+				}
+			}
 			s = i;
 			while (i < n && !cls_quoted[buf[i]])
 				i++;
@@ -700,10 +715,11 @@ static int parse(struct tg_csv_reader *r, struct tg_error *err)
 			c = buf[i++];
 			if (c == '"') {
 				r->st = ST_QUOTE_SEEN;
-			} else if (c == '\n') {
+			} else if (c == '\n' || c == '\r') {
 				if ((rc = put(r, &c, 1)) != PUT_OK)
 					goto put_failed;
 				newline(r, i);
+				r->quoted_cr = c == '\r';
 			} else {
 				nul_error(r, err, i - 1);
 				while (i < n && buf[i] == '\0')
@@ -1183,6 +1199,7 @@ static bool give_back(struct tg_csv_reader *r)
 	r->line = r->quote_line + 1;
 	r->line_start = 0;
 	r->skip_lf = false;
+	r->quoted_cr = false;
 	return true;
 }
 

@@ -261,8 +261,15 @@ static const struct dcase dcases[] = {
 	  "1:[x\ny][z]\n3:[next][1]\n" },
 	{ "quoted CRLF kept", S("\"x\r\ny\";z\r\nn\r\n"), ';', TG_ENC_UTF8, 0, ';',
 	  "1:[x\r\ny][z]\n3:[n]\n" },
+	/* a line end in quotes counts as one outside (a lone CR too) */
 	{ "quoted lone CR kept", S("\"a\rb\";c\nd\n"), ';', TG_ENC_UTF8, 0, ';',
-	  "1:[a\rb][c]\n2:[d]\n" },
+	  "1:[a\rb][c]\n3:[d]\n" },
+	/* old Mac lines (CR) after a stray quote and a record too long: the
+	 * next line is read, from memory as from a pipe */
+	{ "too long in quotes, CR lines", S("\"\n789abcdef\rx"), ';', TG_ENC_UTF8, 8, ';',
+	  "!t:1: record longer than 8 bytes\n3:[x]\n" },
+	{ "too long in quotes, CR lines, more", S("h\r1;\"x\r2;3456789\r3;4\r"), ';', TG_ENC_UTF8, 8, ';',
+	  "1:[h]\n!t:2: record longer than 8 bytes\n4:[3][4]\n" },
 	{ "doubled quotes", S("\"he said \"\"hi\"\"\";\"\"\"\"\n"), ';', TG_ENC_UTF8, 0, ';',
 	  "1:[he said \"hi\"][\"]\n" },
 	{ "empty quoted", S("\"\";\"\"\n\"\""), ';', TG_ENC_UTF8, 0, ';', "1:[][]\n2:[]\n" },
