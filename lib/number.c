@@ -347,8 +347,11 @@ static size_t thousands_len(const struct tg_number_format *fmt, const unsigned c
 {
 	if (fmt->thousands == 0)
 		return 0;
+	/* a space: also a no-break or narrow no-break space, never a TAB or a
+	 * line end ("12<LF>345" in a quoted cell is two numbers, not one) */
 	if (fmt->thousands == ' ')
-		return tg_utf8_blank_len(s + i, n - i);
+		return s[i] == '\t' || s[i] == '\r' || s[i] == '\n' ? 0
+								  : tg_utf8_blank_len(s + i, n - i);
 	return s[i] == (unsigned char)fmt->thousands ? 1 : 0;
 }
 
@@ -521,6 +524,11 @@ static int parse_general(const char *s, size_t len, const struct tg_number_forma
 		if (groups == 0 && group > 3)
 			return tg_error_set(err, "'%s' is not a number: more than three digits before the thousands separator '%c'",
 					    QUOTED, fmt->thousands);
+		/* "0.500": no one groups thousands after a 0; it is a decimal
+		 * point written in the wrong convention, never 500 */
+		if (groups == 0 && u[i - group] == '0')
+			return tg_error_set(err, "'%s' is not a number: a thousands separator '%c' after a leading 0 (the decimal separator here is '%c')",
+					    QUOTED, fmt->thousands, fmt->decimal);
 		if (groups > 0 && group != 3)
 			return tg_error_set(err, "'%s' is not a number: digits between thousands separators '%c' must be groups of three",
 					    QUOTED, fmt->thousands);
@@ -544,7 +552,10 @@ static int parse_general(const char *s, size_t len, const struct tg_number_forma
 			return tg_error_set(err, "'%s' is not a number: no digits after the decimal separator '%c'",
 					    QUOTED, fmt->decimal);
 		any = true;
-		if (i < len && thousands_len(fmt, u, i, len) > 0)
+		/* as in the integer part, a separator not followed by a digit
+		 * is not one: "95,3 %" */
+		if (i < len && (k = thousands_len(fmt, u, i, len)) > 0 && i + k < len &&
+		    is_digit(u[i + k]))
 			return tg_error_set(err, "'%s' is not a number: a thousands separator '%c' after the decimal separator '%c'",
 					    QUOTED, fmt->thousands, fmt->decimal);
 	}

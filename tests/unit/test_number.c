@@ -107,6 +107,10 @@ static const struct num_case num_cases[] = {
 	OK("1\xe2\x80\xaf" "234", SP, 1234),
 	OK("95 %", SP, 95),
 	OK("1 234 %", SP, 1234),
+	OK("95,3 %", SP, 95.3),
+	OK("1 234,5\xc2\xa0%", SP, 1234.5),
+	OK("0,500", IT, 0.5),
+	OK("0 %", SP, 0),
 	OK("1'234'567.25", AP, 1234567.25),
 	/* exactness at the edges */
 	OK("0.1", C, 0.1),
@@ -186,6 +190,18 @@ static const struct num_case num_cases[] = {
 	BAD("1\xff", IT, "'1\\xff' is not a number: unexpected '\\xff'"),
 	BAD("1\xc2\x85", IT, "'1\\xc2\\x85' is not a number: unexpected '\\xc2\\x85'"), /* C1 NEL */
 	BAD("1,5 e3", IT, "unexpected space"),
+	/* a 0 before a thousands separator is a decimal point in the wrong
+	 * convention, not a group: "0.500" is not 500 */
+	BAD("0.500", IT, "'0.500' is not a number: a thousands separator '.' after a leading 0 (the decimal separator here is ',')"),
+	BAD("-0.050", IT, "after a leading 0"),
+	BAD("000.001", IT, "after a leading 0"),
+	BAD("012.345,5", IT, "after a leading 0"),
+	BAD("0,500", EN, "after a leading 0"),
+	BAD("0 500", SP, "after a leading 0"),
+	/* a space separator is a space, never a TAB or a line end */
+	BAD("12\n345", SP, "unexpected"),
+	BAD("12\t345", SP, "unexpected"),
+	BAD("1 234,5 6", SP, "after the decimal separator"),
 };
 
 static void test_number_table(void **state)
@@ -341,6 +357,12 @@ static void test_number_vs_strtod(void **state)
 		}
 		o += (size_t)snprintf(it + o, sizeof(it) - o, "E%d", e);
 		rc = parse(it, o, &IT, &v, &err);
+		if (digs[0] == '0' && point > 3) {
+			/* "0.123,4": a 0 before a thousands separator is refused */
+			if (rc != -EINVAL || strstr(err.msg, "after a leading 0") == NULL)
+				fail_msg("'%.*s': rc %d (%s)", (int)o, it, rc, err.msg);
+			continue;
+		}
 		if (rc != TG_NUMBER_VALUE || v != ref)
 			fail_msg("'%.*s': rc %d %.17g, strtod %.17g (%s)", (int)o, it, rc, v, ref, err.msg);
 	}
