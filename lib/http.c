@@ -195,6 +195,7 @@ struct tg_http_transfer {
 	bool hide_path;
 	bool finishing;               /* its callback is running */
 	char *effective_url;
+	char *redirect_url;           /* a 3xx not followed: its target, redacted */
 	char errbuf[CURL_ERROR_SIZE];
 	char *error;                  /* the message of a failure (allocated then) */
 };
@@ -1079,6 +1080,7 @@ static void transfer_free(struct tg_http_transfer *t)
 	free(t->etag);
 	free(t->last_modified);
 	free(t->effective_url);
+	free(t->redirect_url);
 	free(t->error);
 	free(t);
 }
@@ -1360,6 +1362,14 @@ static void transfer_complete(struct tg_http_transfer *t, CURLcode code)
 	if (code == CURLE_OK && !t->too_large && !t->oom) {
 		(void)curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 		r.status = status;
+		if (status >= 300 && status <= 399 && t->o.no_redirect &&
+		    curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &eff) == CURLE_OK &&
+		    eff != NULL) {
+			t->redirect_url = redact_dup(eff);
+			if (t->hide_path && t->redirect_url != NULL)
+				tg_http_hide_path(t->redirect_url, strlen(t->redirect_url) + 1);
+			r.redirect_url = t->redirect_url;
+		}
 		if (t->buf != NULL) {
 			r.body = t->buf;
 			r.len = t->len;

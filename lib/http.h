@@ -88,6 +88,8 @@ struct tg_http_response {
 	const char *error;       /* when result < 0: what went wrong, with the URL
 				    (credentials in it redacted) */
 	const char *effective_url; /* after redirects (redacted) */
+	const char *redirect_url;  /* a 3xx not followed (no_redirect): where it
+				      points (redacted), or NULL */
 	int64_t elapsed_ms;      /* from tg_http_start, the time queued included */
 };
 

@@ -442,6 +442,13 @@ static void on_response(void *ctx, const struct tg_http_response *resp)
 			     r->name, resp->status, resp->status == 401 ? "Unauthorized" : "Forbidden");
 		return;
 	}
+	if (resp->status >= 300 && resp->status <= 399 && src->headers.n > 0) {
+		fail(r, "%s: HTTP %ld: a redirect to %s, not followed: a feed with 'headers' "
+		     "follows no redirect, so that its headers go to no other server; set 'url' "
+		     "to the address it leads to (not retried)", r->name, resp->status,
+		     resp->redirect_url != NULL ? resp->redirect_url : "an address not given");
+		return;
+	}
 	fail(r, "%s: HTTP %ld: %s (not retried)", r->name, resp->status,
 	     resp->status == 404 ? "not found, check the url" : "the server refused the request");
 }
@@ -464,6 +471,9 @@ static int start_attempt(struct tg_source_http_run *r, struct tg_error *err)
 		 * stuck server: give up early rather than at the full timeout */
 		.low_speed_limit = LOW_SPEED_BYTES,
 		.low_speed_time = src->timeout / 3 > 1 ? (long)(src->timeout / 3) : 1,
+		/* libcurl would take the headers (an API key) along to another
+		 * server: none is followed (the message says where it led) */
+		.no_redirect = src->headers.n > 0,
 	};
 
 	r->conditional = false;

@@ -129,6 +129,10 @@ fails "404 not retried" "url = \"$U/nothing.csv\";" "404"
 fails "401: check the credentials" "url = \"$U/rag.csv?_status=401\";" "check the credentials file"
 fails "redirect from https to http refused" "url = \"$SU/tls.csv?_redirect=$U/rag.csv\"; ca_file = \"$TLS/ca.pem\";" "tls.csv"
 fails "HTTPS without the CA: certificate error" "url = \"$SU/tls.csv\";" "certificate"
+# libcurl would take custom headers (an API key) along to another server
+fails "a feed with headers follows no redirect" "url = \"$U/rag.csv?_redirect=http://localhost:$P/feeds/elsewhere.csv\"; headers = [\"X-Api-Key: HDRSECRET\"]; retries = 1;" "HTTP 302: a redirect to http://localhost:$P/feeds/elsewhere.csv, not followed"
+n=$(grep -c '"path": "/feeds/elsewhere.csv' "$T/plain.log")
+[ "$n" -eq 0 ] && ok "headers: the redirect's target was not asked" || notok "headers: the redirect's target was not asked" "requests: $n"
 
 # ---------------------------------------------------------------- no leak on the HTTP path
 case "$TRAGUARDO" in
