@@ -57,6 +57,8 @@ struct tg_notifier {
 	struct tg_notify_stats stats;
 	struct tg_archive *archive;   /* borrowed; NULL without archive = {...} */
 	bool standby;                 /* ha: another daemon sends */
+	bool commit_pending;          /* a cycle's state was saved but its messages
+					 are still staged (the commit failed) */
 };
 
 void tg_notifier_set_archive(struct tg_notifier *n, struct tg_archive *a)
@@ -386,6 +388,18 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 	size_t done = 0;
 	int rc;
 
+	/* The messages of a cycle whose state was saved but whose commit
+	 * failed are still staged: they go first.  Until they can, no cycle
+	 * stages more (the alerts come again): a failure would roll back
+	 * everything staged, theirs too. */
+	if (!n->dry_run && n->commit_pending) {
+		if ((rc = tg_outbox_commit(n->ob, err)) < 0) {
+			tg_error_prefix(err, "outbox: the messages of an earlier cycle are still "
+					"staged, this cycle's alerts wait for them");
+			return rc;
+		}
+		n->commit_pending = false;
+	}
 	if ((rc = tg_alerts_step(n->alerts, n->cfg, res, now, &next, &ev)) < 0)
 		return tg_error_setc(err, rc, "alerts: out of memory");
 	n->stats.events = ev.n;
@@ -455,8 +469,11 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 				"alerts come again next cycle)");
 		goto out;
 	}
-	if (tg_outbox_commit(n->ob, err) < 0)
-		tg_log(LOG_ERR, "outbox: %s; the messages go at the next start", err->msg);
+	if (tg_outbox_commit(n->ob, err) < 0) {
+		tg_log(LOG_ERR, "outbox: %s; the messages go with the next cycle, or at the next "
+		       "start", err->msg);
+		n->commit_pending = true;
+	}
 	tg_outbox_stage(n->ob, false);
 	for (size_t i = 0; i < plans.n; i++)
 		if (subjects[i] != NULL)
