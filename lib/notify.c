@@ -579,10 +579,6 @@ int tg_notifier_reports(struct tg_notifier *n, const struct tg_store *st, tg_tim
 
 	if (path == NULL)
 		return tg_error_setc(err, -ENOMEM, "out of memory");
-	if (n->standby) {
-		free(path);
-		return 0;
-	}
 	done = json_load_file(path, 0, &jerr);
 	if (done == NULL && access(path, F_OK) == 0)
 		tg_log(LOG_WARNING, "%s: %s; reports are judged as never sent (the outbox still "
@@ -605,6 +601,15 @@ int tg_notifier_reports(struct tg_notifier *n, const struct tg_store *st, tg_tim
 		last = json_string_value(json_object_get(done, key));
 		if (!tg_report_due(tg_time_day(now), last, &year, &mon))
 			continue;
+		if (n->standby) {
+			/* ha: the active daemon sends it; taken as sent, as the
+			 * alerts are, so that a takeover does not send it again */
+			snprintf(month, sizeof(month), "%04d-%02d", year, mon);
+			tg_log(LOG_INFO, "report of %s for %s: sent by the active daemon (ha standby)",
+			       month, key);
+			changed = json_object_set_new(done, key, json_string(month)) == 0 || changed;
+			continue;
+		}
 		for (size_t c = 0; c < r->channels.n && ch == NULL; c++) {
 			ssize_t k = tg_config_channel_index(n->cfg, r->channels.v[c]);
 

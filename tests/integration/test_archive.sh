@@ -66,14 +66,17 @@ indicators = ( { id = "A-01"; name = "Tempo di pagamento"; department = "Ragione
     better = "lower"; target = 30.0; } );
 channels = ( { name = "posta"; type = "email"; url = "smtp://127.0.0.1:$SP"; starttls = false;
     from = "traguardo@comune.test"; } );
-routes = ( { name = "r"; channels = ["posta"]; to = ["qualita@comune.test"]; } );
+routes = ( { name = "r"; channels = ["posta"]; to = ["qualita@comune.test"];
+    report = { every = "month"; to = ["direzione@comune.test"]; }; } );
 archive = { conninfo = "$CI"; };
 ha = { conninfo = "$CI"; lock = 4242; };
 EOF
 done
 status_of() { grep "	STATUS=" "$T/$1/notify" 2>/dev/null | tail -n 1; }
-# mails: how many messages the SMTP server has stored
-mails() { ls "$T/mail"/*.eml 2>/dev/null | wc -l; }
+# mails: how many alert messages the SMTP server has stored; reports: how
+# many monthly reports (to direzione@, each a .json beside its .eml)
+mails() { grep -L '"direzione@comune.test"' "$T/mail"/*.json 2>/dev/null | wc -l; }
+reports() { grep -l '"direzione@comune.test"' "$T/mail"/*.json 2>/dev/null | wc -l; }
 # start DIR CONF OUT ERR [NOTIFY_SOCKET]: a daemon run in DIR, its pid in
 # $started (killed at the end if still there)
 start() {
@@ -116,6 +119,9 @@ sleep 3
 n=$(mails)
 [ "$n" -eq 1 ] && ok "one message for the two daemons (the standby sends nothing)" ||
 	notok "one message for the two daemons (the standby sends nothing)" "$n messages"
+n=$(reports)
+[ "$n" -eq 1 ] && ok "one report for the two daemons (last month's, never sent)" ||
+	notok "one report for the two daemons (last month's, never sent)" "$n reports"
 
 # the active one dies: the standby takes over within one evaluate_every (+ the poll)
 kill -9 "$A"; wait "$A" 2>/dev/null
@@ -130,10 +136,13 @@ sleep 2
 n=$(mails)
 [ "$n" -eq 1 ] && ok "taking over repeats nothing (the standby kept the alert state)" ||
 	notok "taking over repeats nothing (the standby kept the alert state)" "$n messages"
+n=$(reports)
+[ "$n" -eq 1 ] && ok "nor the report (the standby took it as sent)" ||
+	notok "nor the report (the standby took it as sent)" "$n reports" "$(tail -5 "$T/b/err")"
 # the new leader sends: the indicator comes back on target
 printf 'Codice;Mese;Valore\nA-01;01/09/2026;40\nA-01;01/10/2026;47,5\nA-01;01/11/2026;20\n' >"$T/dati.csv"
 if wait_until 40 '[ "$(mails)" -eq 2 ]' &&
-	grep -q "^X-Traguardo-Event" "$T/mail/0002.eml"; then ok "the new active daemon sends (back on target)"
+	grep -q "^X-Traguardo-Event" "$(grep -L '"direzione@comune.test"' "$T/mail"/*.json | tail -n 1 | sed 's/json$/eml/')"; then ok "the new active daemon sends (back on target)"
 else notok "the new active daemon sends (back on target)" "$(ls "$T/mail")" "$(tail -5 "$T/b/err")"; fi
 
 stops "$B" ha
