@@ -30,6 +30,7 @@
 #include "route.h"
 #include "secret.h"
 #include "sentlog.h"
+#include "utf8.h"
 
 struct delivery {
 	struct tg_notifier *n;
@@ -501,6 +502,22 @@ out:
 
 /* ---- scheduled reports ---- */
 
+/* The longest prefix of s no longer than max bytes that ends between two
+ * characters. */
+static size_t utf8_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s), cut = 0;
+
+	while (cut < n) {
+		size_t k = tg_utf8_len((const unsigned char *)s + cut, n - cut);
+
+		if (k == 0 || cut + k > max)
+			break;
+		cut += k;
+	}
+	return cut;
+}
+
 /* The key of route i in reports.json: its name, else "route N". */
 static const char *report_key(const struct tg_config *cfg, size_t i, char *buf, size_t size)
 {
@@ -622,10 +639,18 @@ int tg_notifier_reports(struct tg_notifier *n, const struct tg_store *st, tg_tim
 		report_id(key, month, id);
 		tg_period_label(TG_PERIOD_MONTH, tg_day_from_ymd(year, mon, 1), n->cfg->daemon.language,
 				label, sizeof(label));
-		snprintf(subject, sizeof(subject), en_ ? "[traguardo] %s%sManagement review — %s"
-						       : "[traguardo] %s%sRiesame della direzione — %s",
-			 n->cfg->daemon.organization ? n->cfg->daemon.organization : "",
-			 n->cfg->daemon.organization ? ": " : "", label);
+		{
+			/* a long organization is cut (between two characters),
+			 * never the month */
+			const char *org = n->cfg->daemon.organization;
+			const char *what = en_ ? "Management review — " : "Riesame della direzione — ";
+			size_t fixed = strlen("[traguardo] : ") + strlen(what) + strlen(label);
+			size_t room = fixed < sizeof(subject) ? sizeof(subject) - 1 - fixed : 0;
+
+			snprintf(subject, sizeof(subject), "[traguardo] %.*s%s%s%s",
+				 org != NULL ? (int)utf8_cut(org, room) : 0, org != NULL ? org : "",
+				 org != NULL ? ": " : "", what, label);
+		}
 		rc = render_report(n, i, st, year, mon, &text, &html, err);
 		if (rc == 0) {
 			struct tg_mime_email e = {

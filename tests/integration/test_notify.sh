@@ -544,3 +544,16 @@ m, meta, _ = ms[1]
 assert sorted(meta["rcpt_tos"]) == ["direttore@comune.test", "qualita@comune.test"], meta
 assert "RAG-01" in text(m) and "RAG-01" in html(m) and "<script" not in html(m).lower()
 PY
+# a long organization is cut between two characters, and the month stays
+smtp mail6; SP9=$port
+rm -rf "$T/state"
+LONG_ORG="Comune di Sant'Agata de' Goti $($PY -c 'print("à" * 83, end="")')"
+sed -e "s|organization = \"Comune di Prova\"|organization = \"$LONG_ORG\"|" \
+    -e "s|smtp://127.0.0.1:$SP7|smtp://127.0.0.1:$SP9|" "$T/rep.conf" >"$T/rep2.conf"
+run "a long organization: the report of November" 0 "$TRAGUARDO" -c "$T/rep2.conf" once --now 2026-12-01T09:00
+check "a long organization: the report's subject is cut between two characters, the month kept" <<'PY'
+ms = [x for x in mails("mail6") if "Riesame" in x[0]["Subject"]]
+s = ms[-1][0]["Subject"]
+assert s.endswith(": Riesame della direzione — novembre 2026") and "\ufffd" not in s, s
+assert s.startswith("[traguardo] Comune di Sant'Agata de' Goti àà") and len(s.encode()) <= 199, s
+PY
