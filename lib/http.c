@@ -192,6 +192,8 @@ struct tg_http_transfer {
 	int64_t retry_after;
 	uint64_t started_usec;        /* CLOCK_MONOTONIC, at tg_http_start */
 	bool too_large, oom;
+	char *encoding;               /* Content-Encoding of a body not asked to be
+					 compressed (refused: on_write) */
 	bool hide_path;
 	bool finishing;               /* its callback is running */
 	char *effective_url;
@@ -500,6 +502,16 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	struct tg_http_transfer *t = userp;
 	size_t len = size * nmemb;   /* size is always 1 */
 
+	/* compressed without being asked: what curl would hand over is the
+	 * compressed bytes (a fetch asks for none: a gzip stream cut short
+	 * decodes into a shorter body without an error) */
+	if (t->encoding != NULL && t->o.method != M_BODY) {
+		long status = 0;
+
+		(void)curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+		/* an error page's body is not read anyway: only its status */
+		return status >= 200 && status <= 299 ? 0 : size * nmemb;
+	}
 	if (len > t->o.max_size - t->len) {
 		if (t->o.truncate_body) {
 			len = t->o.max_size - t->len;   /* keep what fits, drop the rest */
@@ -587,7 +599,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		/* a new response (after a redirect or a 1xx): forget the last one's */
 		free(t->etag);
 		free(t->last_modified);
-		t->etag = t->last_modified = NULL;
+		free(t->encoding);
+		t->etag = t->last_modified = t->encoding = NULL;
 		t->retry_after = -1;
 		return len;
 	}
@@ -608,6 +621,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		keep_value(&t->last_modified, v, vlen);
 	else if (name_is(data, nlen, "retry-after"))
 		t->retry_after = parse_retry_after(v, vlen);
+	else if (name_is(data, nlen, "content-encoding") && !name_is(v, vlen, "identity")) {
+		keep_value(&t->encoding, v, vlen);
+		if (t->encoding == NULL)
+			t->encoding = strdup("?");   /* long or with control bytes */
+	}
 	return len;
 }
 
@@ -1079,6 +1097,7 @@ static void transfer_free(struct tg_http_transfer *t)
 	free(t->buf);
 	free(t->etag);
 	free(t->last_modified);
+	free(t->encoding);
 	free(t->effective_url);
 	free(t->redirect_url);
 	free(t->error);
@@ -1138,6 +1157,10 @@ static int describe_failure(struct tg_http_transfer *t, CURLcode code,
 	if (t->oom) {
 		rc = -ENOMEM;
 		snprintf(what, sizeof(what), "out of memory while receiving the response");
+	} else if (code == CURLE_WRITE_ERROR && t->encoding != NULL && t->o.method != M_BODY) {
+		rc = -EPROTO;
+		snprintf(what, sizeof(what), "the body came compressed (Content-Encoding: %.64s) "
+			 "though none was asked for: refused", t->encoding);
 	} else if (t->too_large || code == CURLE_FILESIZE_EXCEEDED) {
 		r->too_large = true;
 		rc = -EFBIG;
@@ -1241,10 +1264,9 @@ static int set_options(struct tg_http_transfer *t, CURL *easy, struct tg_error *
 	} else {
 		SETOPT(CURLOPT_NOPROXY, "*");  /* http_proxy & co. ignored */
 	}
-	/* compressed answers for what is fetched; the answer to a POST (a
-	 * webhook's "ok") is short, and the header costs curl more than the rest */
-	if (t->o.method != M_BODY)
-		SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+	/* No compressed answers: libcurl (7.88) takes a gzip stream cut short
+	 * for a whole body, and a feed's rows would be lost without an error.
+	 * A body compressed anyway is refused (on_write). */
 	SETOPT(CURLOPT_USERAGENT, "traguardo/" TG_VERSION);
 	SETOPT(CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(CURLOPT_HEADERFUNCTION, on_header);

@@ -685,7 +685,7 @@ static void test_get_200(void **state)
 	assert_non_null(rec);
 	assert_string_equal(json_string_value(json_object_get(rec, "method")), "GET");
 	assert_contains(header_of(rec, "User-Agent"), "traguardo/");
-	assert_contains(header_of(rec, "Accept-Encoding"), "gzip");
+	assert_null(header_of(rec, "Accept-Encoding"));
 	assert_null(header_of(rec, "If-None-Match"));
 	assert_null(header_of(rec, "Authorization"));
 	json_decref(rec);
@@ -912,16 +912,24 @@ static void test_too_large(void **state)
 	got_clear(&g);
 }
 
+/* No compression is asked for (libcurl 7.88 takes a gzip stream cut short
+ * for a whole body); a server that compresses anyway is refused, not read
+ * as the compressed bytes. */
 static void test_gzip(void **state)
 {
 	struct tg_http_request req = { .url = url(&plain, "/feeds/a.csv?_gzip=1&id=gz") };
 	struct got g = { 0 };
+	json_t *rec;
 
 	(void)state;
 	fetch(&req, &g);
-	assert_int_equal(g.status, 200);
-	assert_int_equal(g.len, strlen(feed_a));
-	assert_memory_equal(g.body, feed_a, g.len);
+	assert_int_equal(g.result, -EPROTO);
+	assert_contains(g.error, "the body came compressed (Content-Encoding: gzip) though none was asked for");
+	assert_contains(g.error, "/feeds/a.csv");
+	rec = logged(&plain, "id=gz");
+	assert_non_null(rec);
+	assert_null(header_of(rec, "Accept-Encoding"));
+	json_decref(rec);
 	got_clear(&g);
 }
 
@@ -1846,7 +1854,7 @@ static void test_reuse_url_sequence(void **state)
 	assert_string_equal(json_string_value(json_object_get(rec, "method")), "POST");
 	json_decref(rec);
 	rec = logged(&plain, "id=seq-e");
-	assert_contains(header_of(rec, "Accept-Encoding"), "gzip");
+	assert_null(header_of(rec, "Accept-Encoding"));
 	json_decref(rec);
 	for (i = 0; i < N; i++)
 		got_clear(&g[i]);
