@@ -90,6 +90,8 @@ struct field_meta {
 	size_t off;          /* start of the field's text in rec */
 	unsigned long line;  /* source position of its first text byte */
 	size_t col;
+	size_t qlen;         /* quoted: the text bytes inside the quotes (the
+				rest, after the closing quote, was unquoted) */
 	bool quoted;
 };
 
@@ -575,6 +577,7 @@ static int push_field(struct tg_csv_reader *r, size_t i, bool quoted)
 	m->line = r->line;
 	m->col = (size_t)(r->base + i - r->line_start) + 1;
 	m->quoted = quoted;
+	m->qlen = SIZE_MAX;
 	return PUT_OK;
 }
 
@@ -735,6 +738,9 @@ static int parse(struct tg_csv_reader *r, struct tg_error *err)
 			} else {
 				/* closing quote: the unquoted scan ends the
 				 * field, or keeps trailing text ("ab"c) */
+				if (!r->bad && r->nfields > 0)
+					r->meta[r->nfields - 1].qlen =
+						r->reclen - r->meta[r->nfields - 1].off;
 				r->st = ST_UNQUOTED;
 			}
 			continue;
@@ -1000,7 +1006,7 @@ static int fast_record(struct tg_csv_reader *r)
 			size_t off = (size_t)(r->fptr[k] - r->rec);
 
 			r->meta[k] = (struct field_meta){
-				.off = off, .line = r->line, .quoted = false,
+				.off = off, .line = r->line, .quoted = false, .qlen = SIZE_MAX,
 				.col = (size_t)(r->base + r->pos + off - r->line_start) + 1 };
 		}
 	}
@@ -1062,15 +1068,26 @@ static int utf8_error(struct tg_csv_reader *r, struct tg_error *err, size_t fi,
 	size_t col = m->col, j;
 	char q[QUOTE_MAX * 4 + 8];
 
-	/* map the offset in the unquoted text back to the source line */
+	/* map the offset in the unquoted text back to the source line: in
+	 * quotes a '"' was written twice and a line end counts as outside
+	 * (CR, LF, CRLF); the closing quote is not in the text */
 	for (j = 0; j < bad; j++) {
-		if (p[j] == '\n') {
+		bool in_quotes = m->quoted && j < m->qlen;
+
+		if (m->quoted && j == m->qlen)
+			col++;
+		if (p[j] == '\n' && !(j > 0 && p[j - 1] == '\r')) {
 			line++;
 			col = 1;
-		} else {
-			col += (p[j] == '"' && m->quoted) ? 2 : 1;
+		} else if (p[j] == '\r') {
+			line++;
+			col = 1;
+		} else if (p[j] != '\n') {
+			col += p[j] == '"' && in_quotes ? 2 : 1;
 		}
 	}
+	if (m->quoted && bad == m->qlen)
+		col++;
 	quote_text(q, sizeof(q), p, len, bad > 20 ? bad - 20 : 0);
 	tg_error_set(err, "%s:%lu: invalid UTF-8 at byte column %zu (field %zu): \"%s\"",
 		     r->name, line, col, fi + 1, q);
