@@ -488,6 +488,7 @@ enum kstr {
 	S_PATH,        /* made absolute against the config directory */
 	S_SECRET,      /* a *_file: kept as written */
 	S_URL,
+	S_CHANNEL_URL,  /* a URL whose path may be a secret (a webhook's): never shown */
 	S_DATEFMT,     /* tg_date_format_check */
 	S_ADDR,        /* addr-spec */
 	S_FROM,        /* addr-spec or Name <addr-spec> */
@@ -791,7 +792,7 @@ static const struct key channel_keys[HK_N] = {
 		      AT(HT, name) },
 	[HK_TYPE] = { .name = "type", .type = T_ENUM, .flags = K_REQUIRED,
 		      .en = &channel_type_enum, AT(HT, type) },
-	[HK_URL] = { .name = "url", .type = T_STRING, .flags = K_REQUIRED, .str = S_URL,
+	[HK_URL] = { .name = "url", .type = T_STRING, .flags = K_REQUIRED, .str = S_CHANNEL_URL,
 		     AT(HT, url) },
 	[HK_STARTTLS] = { .name = "starttls", .type = T_BOOL, AT(HT, starttls) },
 	[HK_FROM] = { .name = "from", .type = T_EMAIL, .str = S_FROM, AT(HT, from) },
@@ -1268,7 +1269,26 @@ static const char *redact_url(char *buf, size_t size, const char *url)
 	return buf;
 }
 
-static bool url_ok(const char *s, char *why, size_t size)
+/* A URL as an error may show it: redacted, and for a channel (hide) cut
+ * after its host, "https://hooks.slack.com/…": a webhook's path is its
+ * secret. */
+static const char *shown_url(char *buf, size_t size, const char *url, bool hide)
+{
+	const char *p = strstr(url, "://");
+
+	redact_url(buf, size, url);
+	if (hide) {
+		p = p != NULL ? strchr(buf + (p - url) + 3, '/') : NULL;
+		if (p == NULL && strstr(url, "://") == NULL)
+			p = buf;   /* no scheme: nothing of it is shown */
+		if (p != NULL && (size_t)(p - buf) + 4 < size)
+			snprintf(buf + (p - buf), size - (size_t)(p - buf), "%s",
+				 p == buf ? "…" : "/…");
+	}
+	return buf;
+}
+
+static bool url_ok(const char *s, bool hide, char *why, size_t size)
 {
 	const char *p = s;
 	char qb[QBUF], rb[256];
@@ -1279,7 +1299,7 @@ static bool url_ok(const char *s, char *why, size_t size)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
 			snprintf(why, size, "must be a URL without spaces or non-ASCII characters"
 				 " (percent-encode them), not %s",
-				 quote(qb, redact_url(rb, sizeof(rb), s)));
+				 quote(qb, shown_url(rb, sizeof(rb), s, hide)));
 			return false;
 		}
 	}
@@ -1287,7 +1307,7 @@ static bool url_ok(const char *s, char *why, size_t size)
 		;
 	if (p == s || strncmp(p, "://", 3) != 0 || p[3] == '\0' || p[3] == '/') {
 		snprintf(why, size, "must be a URL like \"https://host/path\", not %s",
-			 quote(qb, redact_url(rb, sizeof(rb), s)));
+			 quote(qb, shown_url(rb, sizeof(rb), s, hide)));
 		return false;
 	}
 	return true;
@@ -1436,7 +1456,8 @@ static bool string_ok(struct loader *L, const config_setting_t *s, const char *w
 			return true;
 		break;
 	case S_URL:
-		if (url_ok(v, why, sizeof(why)))
+	case S_CHANNEL_URL:
+		if (url_ok(v, kind == S_CHANNEL_URL, why, sizeof(why)))
 			return true;
 		break;
 	case S_DATEFMT:
@@ -2563,10 +2584,13 @@ static void load_channel(struct loader *L, const config_setting_t *g, size_t i)
 				 "STARTTLS would cross the network in clear text: use starttls = "
 				 "true or smtps:// (clear text only to 127.0.0.1, ::1 or localhost)");
 	} else if (type_valid) {
+		char rb[256];
+
 		if (ch->url != NULL && !starts_caseless(ch->url, "http://") &&
 		    !starts_caseless(ch->url, "https://"))
 			report_s(L, found[HK_URL], "'url' of a webhook channel must start with "
-				 "http:// or https://, not %s", quote(qb, ch->url));
+				 "http:// or https://, not %s",
+				 quote(qb, shown_url(rb, sizeof(rb), ch->url, true)));
 		for (size_t k = 0; k < sizeof(email_only) / sizeof(email_only[0]); k++)
 			if (found[email_only[k]] != NULL)
 				report_s(L, found[email_only[k]], "'%s' is only for email channels",
@@ -2580,7 +2604,7 @@ static void load_channel(struct loader *L, const config_setting_t *g, size_t i)
 		 * prints the configuration, and bypasses password_file */
 		if (url_userinfo(ch->url, &user, &at) && memchr(user, ':', (size_t)(at - user)) != NULL)
 			report_s(L, found[HK_URL], "'url' must not carry a password (%s): %s",
-				 quote(qb, redact_url(rb, sizeof(rb), ch->url)),
+				 quote(qb, shown_url(rb, sizeof(rb), ch->url, true)),
 				 ch->type == TG_CHANNEL_EMAIL ? "use 'username' and 'password_file'"
 							      : "for a webhook use 'secret_file', or "
 								"a token in the path");

@@ -107,8 +107,9 @@ const struct tg_alerts *tg_notifier_alerts(const struct tg_notifier *n);
 
 /* SIGHUP: cfg replaces the old one (already valid; the old may be freed
  * after this returns 0).  Alert state is kept (by indicator id and route
- * key); deliveries in flight are cancelled and stay in the outbox.  -EINVAL
- * when the state directory changed. */
+ * key); deliveries in flight go on (they copied what they send, and their
+ * callbacks look the channel up in the new configuration).  -EINVAL when
+ * the state directory changed. */
 int tg_notifier_reconfigure(struct tg_notifier *n, const struct tg_config *cfg,
 			    struct tg_error *err);
 

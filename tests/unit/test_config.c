@@ -765,9 +765,12 @@ static const struct bad_case bad_cases[] = {
 	{ CHN ROUTE("channels = [\"hook\"]; repeat_every = \"30s\";"), "'repeat_every' must be at least 1m, not \"30s\"", 2 },
 	/* channels */
 	{ CH1("type = \"email\";\n url = \"http://mail.example.org\"; from = \"q@example.org\";"), "'url' of an email channel must start with smtp:// or smtps://, not \"http://mail.example.org\"", 2 },
-	{ CH1("type = \"webhook\"; url = \"ftp://h/x\";"), "'url' of a webhook channel must start with http:// or https://, not \"ftp://h/x\"", 1 },
+	{ CH1("type = \"webhook\"; url = \"ftp://h/x\";"), "'url' of a webhook channel must start with http:// or https://, not \"ftp://h/…\"", 1 },
 	{ CH1("type = \"webhook\"; url = \"https://h/a b\";"), "'url' must be a URL without spaces", 1 },
-	{ CH1("type = \"webhook\"; url = \"h/x\";"), "'url' must be a URL like \"https://host/path\", not \"h/x\"", 1 },
+	{ CH1("type = \"webhook\"; url = \"h/x\";"), "'url' must be a URL like \"https://host/path\", not \"…\"", 1 },
+	/* a webhook's path is its secret: errors show the scheme and host only */
+	{ CH1("type = \"webhook\"; url = \"https://hooks.example/T0/SECRET x\";"), "'url' must be a URL without spaces or non-ASCII characters (percent-encode them), not \"https://hooks.example/…\"", 1 },
+	{ CH1("type = \"webhook\"; url = \"https://u:pw@hooks.example/T0/SECRET\";"), "'url' must not carry a password (\"https://u:***@hooks.example/…\")", 1 },
 	{ CH1("type = \"email\"; url = \"smtps://m.example.org\"; from = \"q@example.org\";\n starttls = true;"),
 	  "'starttls = true' contradicts the smtps:// url", 2 },
 	{ CH1("type = \"webhook\"; url = \"https://h/x\"; from = \"q@example.org\";"), "'from' is only for email channels", 1 },
