@@ -30,6 +30,7 @@
 #include "route.h"
 #include "secret.h"
 #include "sentlog.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 struct delivery {
@@ -123,6 +124,8 @@ static int load_state(struct tg_notifier *n, struct tg_error *err)
 	return 0;
 }
 
+static void pending_recover(struct tg_notifier *n);
+
 struct tg_notifier *tg_notifier_new(const struct tg_config *cfg, sd_event *ev, bool dry_run,
 				    struct tg_error *err)
 {
@@ -156,6 +159,7 @@ struct tg_notifier *tg_notifier_new(const struct tg_config *cfg, sd_event *ev, b
 		if (tg_outbox_rollback(n->ob, stat(n->state_path, &st) == 0 ? &st.st_mtim : NULL,
 				       &rerr) < 0)
 			tg_log(LOG_ERR, "outbox: %s", rerr.msg);
+		pending_recover(n);
 	}
 	return n;
 fail:
@@ -301,12 +305,15 @@ static int preview(struct tg_notifier *n, size_t idx, const struct tg_plan *p,
 
 /* One sent.log line per event of a message newly spooled.  The message is
  * safe in the outbox whatever happens here: a failure is logged, not fatal. */
-static void record_sent(struct tg_notifier *n, const struct tg_alert_events *ev,
-			const struct tg_plan *p, tg_time now, int64_t wall)
+/* The sent.log lines of plan p (one per event) added to *lines. */
+static void sent_lines(struct tg_notifier *n, const struct tg_alert_events *ev,
+		       const struct tg_plan *p, tg_time now, int64_t wall, struct tg_sb *lines)
 {
 	const struct tg_channel *ch = &n->cfg->channels[p->channel];
 	struct tg_sentlog_entry *se = calloc(p->n_events ? p->n_events : 1, sizeof(*se));
 	struct tg_error serr = { 0 };
+	char *text = NULL;
+	size_t len = 0;
 
 	if (se == NULL) {
 		tg_logf(LOG_WARNING, "CHANNEL", ch->name, "sent.log: out of memory");
@@ -321,9 +328,53 @@ static void record_sent(struct tg_notifier *n, const struct tg_alert_events *ev,
 			.to = p->to, .n_to = p->n_to, .message = p->id, .event = e->id, .route = e->route,
 		};
 	}
-	if (tg_sentlog_append(n->cfg->daemon.state_dir, se, p->n_events, &serr) < 0)
+	if (tg_sentlog_lines(se, p->n_events, &text, &len, &serr) < 0)
 		tg_logf(LOG_WARNING, "CHANNEL", ch->name, "%s", serr.msg);
+	else
+		tg_sb_putn(lines, text, len);
+	free(text);
 	free(se);
+}
+
+/* STATE_DIR/sent.log.pending: the sent.log lines of the cycle being
+ * committed, written before its state.  Lines of a cycle whose state was
+ * saved (the file no newer than state.json) reach sent.log even when a crash
+ * came before (at the next start: tg_notifier_new); the others are
+ * dropped with the cycle's staged messages. */
+static char *pending_path(const struct tg_notifier *n)
+{
+	return tg_fs_join(n->cfg->daemon.state_dir, TG_SENTLOG_FILE ".pending");
+}
+
+static void pending_recover(struct tg_notifier *n)
+{
+	char *path = pending_path(n), *data = NULL;
+	struct stat ps, ss;
+	struct tg_error err = { 0 };
+	FILE *f;
+	size_t len = 0;
+
+	if (path == NULL || stat(path, &ps) < 0) {
+		free(path);
+		return;
+	}
+	if (stat(n->state_path, &ss) == 0 && S_ISREG(ps.st_mode) &&
+	    (ps.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
+	     (ps.st_mtim.tv_sec == ss.st_mtim.tv_sec && ps.st_mtim.tv_nsec <= ss.st_mtim.tv_nsec)) &&
+	    ps.st_size > 0 && ps.st_size <= 64 * 1024 * 1024 && (f = fopen(path, "re")) != NULL) {
+		data = malloc((size_t)ps.st_size);
+		len = data != NULL ? fread(data, 1, (size_t)ps.st_size, f) : 0;
+		fclose(f);
+		if (len > 0 && tg_sentlog_append_lines(n->cfg->daemon.state_dir, data, len, &err) < 0)
+			tg_log(LOG_WARNING, "%s", err.msg);
+		else if (len > 0)
+			tg_log(LOG_NOTICE, "sent.log: the lines of the last cycle (cut short after its "
+			       "state was saved) added");
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		tg_log(LOG_WARNING, "%s: cannot remove: %s", path, strerror(errno));
+	free(data);
+	free(path);
 }
 
 static int spool(struct tg_notifier *n, const struct tg_alert_events *ev, const struct tg_plan *p,
@@ -357,7 +408,7 @@ static int spool(struct tg_notifier *n, const struct tg_alert_events *ev, const 
 
 /* A message of a committed cycle: logged, recorded in sent.log, archived. */
 static void announce(struct tg_notifier *n, const struct tg_alert_events *ev,
-		     const struct tg_plan *p, const char *subject, tg_time now, int64_t wall)
+		     const struct tg_plan *p, const char *subject)
 {
 	const struct tg_channel *ch = &n->cfg->channels[p->channel];
 	struct tg_outbox_msg msg = { 0 };
@@ -375,7 +426,6 @@ static void announce(struct tg_notifier *n, const struct tg_alert_events *ev,
 	msg.events = ids;
 	msg.n_events = ids != NULL ? p->n_events : 0;
 	archive_note(n, &msg, TG_ARCHIVE_SPOOLED, NULL);
-	record_sent(n, ev, p, now, wall);
 	free(ids);
 }
 
@@ -386,6 +436,8 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 	struct tg_alert_events ev = { 0 };
 	struct tg_plans plans = { 0 };
 	char **subjects = NULL;   /* of the messages newly spooled, NULL for the others */
+	struct tg_sb lines = { 0 };   /* their sent.log lines */
+	char *ppath = NULL;       /* sent.log.pending, when written */
 	size_t done = 0;
 	int rc;
 
@@ -446,8 +498,10 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 		if (rc >= 0)
 			rc = n->dry_run ? preview(n, i, &plans.v[i], &m, payload, len, now, err)
 					: spool(n, &ev, &plans.v[i], &m, payload, len, wall, err);
-		if (rc > 0 && !n->dry_run)
+		if (rc > 0 && !n->dry_run) {
 			subjects[i] = m.subject, m.subject = NULL;
+			sent_lines(n, &ev, &plans.v[i], now, wall, &lines);
+		}
 		free(payload);
 		tg_message_free(&m);
 		if (rc < 0) {
@@ -463,6 +517,17 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 	/* every message is on disk (staged): the new state may say they were
 	 * sent; then they become visible.  A crash in between is sorted out by
 	 * tg_notifier_new (staged files no newer than state.json go out) */
+	if (lines.len > 0 && !lines.oom) {
+		struct tg_error perr = { 0 };
+
+		if ((ppath = pending_path(n)) == NULL ||
+		    tg_fs_write_atomic(ppath, tg_sb_str(&lines), lines.len, 0640, &perr) < 0) {
+			tg_log(LOG_WARNING, "sent.log: %s; its lines are written after the commit",
+			       ppath == NULL ? "out of memory" : perr.msg);
+			free(ppath);
+			ppath = NULL;
+		}
+	}
 	n->stats.state_unsaved = false;
 	if ((rc = tg_alerts_save(next, n->state_path, err)) < 0) {
 		n->stats.state_unsaved = true;
@@ -476,9 +541,18 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 		n->commit_pending = true;
 	}
 	tg_outbox_stage(n->ob, false);
+	if (lines.len > 0 && !lines.oom) {
+		struct tg_error serr = { 0 };
+
+		if (tg_sentlog_append_lines(n->cfg->daemon.state_dir, tg_sb_str(&lines), lines.len,
+					    &serr) < 0)
+			tg_log(LOG_WARNING, "%s", serr.msg);
+	} else if (lines.oom) {
+		tg_log(LOG_WARNING, "sent.log: out of memory; this cycle's lines are missing");
+	}
 	for (size_t i = 0; i < plans.n; i++)
 		if (subjects[i] != NULL)
-			announce(n, &ev, &plans.v[i], subjects[i], now, wall);
+			announce(n, &ev, &plans.v[i], subjects[i]);
 	rc = (int)done;
 	tg_alerts_free(n->alerts);
 	n->alerts = next;
@@ -491,6 +565,11 @@ out:
 			tg_log(LOG_ERR, "outbox: %s", rerr.msg);
 		tg_outbox_stage(n->ob, false);
 	}
+	/* its lines are in sent.log now, or (a failed cycle) its messages gone */
+	if (ppath != NULL && unlink(ppath) < 0 && errno != ENOENT)
+		tg_log(LOG_WARNING, "%s: cannot remove: %s", ppath, strerror(errno));
+	free(ppath);
+	tg_sb_free(&lines);
 	for (size_t i = 0; subjects != NULL && i < plans.n; i++)
 		free(subjects[i]);
 	free(subjects);

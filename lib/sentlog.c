@@ -186,29 +186,59 @@ int tg_sentlog_format(const struct tg_sentlog_entry *e, char *buf, size_t size)
 	return (int)o.len;
 }
 
-int tg_sentlog_append(const char *state_dir, const struct tg_sentlog_entry *e, size_t n,
-		      struct tg_error *err)
+int tg_sentlog_lines(const struct tg_sentlog_entry *e, size_t n, char **out, size_t *len,
+		     struct tg_error *err)
 {
-	char path[4096], *buf;
-	size_t cap, len = 0;
-	struct stat sb;
-	int fd, rc;
+	char *buf;
+	size_t cap, o = 0;
 
+	*out = NULL;
+	*len = 0;
 	if (n == 0)
 		return 0;
-	if (state_dir == NULL || e == NULL)
+	if (e == NULL)
 		return tg_error_set(err, "sent.log: bad arguments");
 	for (size_t i = 0; i < n; i++)
 		if (!entry_valid(&e[i]))
 			return tg_error_set(err, "sent.log: entry %zu of %zu is not valid (missing field, "
 					    "unknown kind or status, bad id or cycle time): nothing written",
 					    i + 1, n);
+	if (n > (SIZE_MAX - 1) / TG_SENTLOG_LINE_MAX)
+		return tg_error_setc(err, -ENOMEM, "sent.log: out of memory");
+	cap = 1 + n * TG_SENTLOG_LINE_MAX;
+	if ((buf = malloc(cap)) == NULL)
+		return tg_error_setc(err, -ENOMEM, "sent.log: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		int k = tg_sentlog_format(&e[i], buf + o, cap - o);
+
+		if (k < 0) {   /* cannot happen: each line fits in TG_SENTLOG_LINE_MAX */
+			free(buf);
+			return tg_error_setc(err, k, "sent.log: entry %zu does not fit a line", i + 1);
+		}
+		o += (size_t)k;
+	}
+	*out = buf;
+	*len = o;
+	return 0;
+}
+
+int tg_sentlog_append_lines(const char *state_dir, const char *lines, size_t n,
+			    struct tg_error *err)
+{
+	char path[4096], *buf;
+	size_t len = 0;
+	struct stat sb;
+	int fd, rc;
+
+	if (n == 0)
+		return 0;
+	if (state_dir == NULL || lines == NULL)
+		return tg_error_set(err, "sent.log: bad arguments");
 	if ((size_t)snprintf(path, sizeof(path), "%s/" TG_SENTLOG_FILE, state_dir) >= sizeof(path))
 		return tg_error_setc(err, -ENAMETOOLONG, "%s/" TG_SENTLOG_FILE ": path too long", state_dir);
-	if (n > (SIZE_MAX - sizeof(HEADER) - 1) / TG_SENTLOG_LINE_MAX)
+	if (n > SIZE_MAX - sizeof(HEADER) - 1)
 		return tg_error_setc(err, -ENOMEM, "%s: out of memory", path);
-	cap = 1 + sizeof(HEADER) + n * TG_SENTLOG_LINE_MAX;
-	if ((buf = malloc(cap)) == NULL)
+	if ((buf = malloc(1 + sizeof(HEADER) + n)) == NULL)
 		return tg_error_setc(err, -ENOMEM, "%s: out of memory", path);
 
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -238,15 +268,8 @@ int tg_sentlog_append(const char *state_dir, const struct tg_sentlog_entry *e, s
 		if (pread(fd, &last, 1, sb.st_size - 1) == 1 && last != '\n')
 			buf[len++] = '\n';
 	}
-	for (size_t i = 0; i < n; i++) {
-		int k = tg_sentlog_format(&e[i], buf + len, cap - len);
-
-		if (k < 0) {   /* cannot happen: each line fits in TG_SENTLOG_LINE_MAX */
-			rc = tg_error_setc(err, k, "%s: entry %zu does not fit a line", path, i + 1);
-			goto out;
-		}
-		len += (size_t)k;
-	}
+	memcpy(buf + len, lines, n);
+	len += n;
 	if ((rc = tg_fs_write_all(fd, buf, len)) < 0) {
 		tg_error_setc(err, rc, "%s: cannot append: %s", path, strerror(-rc));
 		goto out;
@@ -263,6 +286,24 @@ out:
 		tg_error_setc(err, rc, "%s: cannot close: %s", path, strerror(-rc));
 	}
 	free(buf);
+	return rc;
+}
+
+int tg_sentlog_append(const char *state_dir, const struct tg_sentlog_entry *e, size_t n,
+		      struct tg_error *err)
+{
+	char *lines;
+	size_t len;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (state_dir == NULL || e == NULL)
+		return tg_error_set(err, "sent.log: bad arguments");
+	if ((rc = tg_sentlog_lines(e, n, &lines, &len, err)) < 0)
+		return rc;
+	rc = tg_sentlog_append_lines(state_dir, lines, len, err);
+	free(lines);
 	return rc;
 }
 

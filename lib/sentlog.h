@@ -96,6 +96,17 @@ struct tg_sentlog_entry {
 int tg_sentlog_append(const char *state_dir, const struct tg_sentlog_entry *e, size_t n,
 		      struct tg_error *err);
 
+/* tg_sentlog_append in two steps: the lines of e[0..n) in a new buffer
+ * (*out, *len; the entries checked as above, nothing made when one is not
+ * valid), then lines already made appended to STATE_DIR/sent.log as above.
+ * The lines may wait in between (the notifier keeps those of a cycle in
+ * sent.log.pending until its state is saved): lines appended twice after a
+ * crash are counted once (see the reader). */
+int tg_sentlog_lines(const struct tg_sentlog_entry *e, size_t n, char **out, size_t *len,
+		     struct tg_error *err);
+int tg_sentlog_append_lines(const char *state_dir, const char *lines, size_t len,
+			    struct tg_error *err);
+
 /* The line of e as tg_sentlog_append writes it (LF included) into buf;
  * returns its length, or -EINVAL (e not valid) / -ENOSPC (size too small:
  * TG_SENTLOG_LINE_MAX is always enough). */

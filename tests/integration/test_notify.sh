@@ -420,6 +420,32 @@ assert outbox("new") == [] and outbox("failed") == []
 PY
 stop_pid "$HANGPID"
 
+# ---------------------------------------------------------------- sent.log and a crash
+# A cycle's sent.log lines wait in sent.log.pending, written before its
+# state: a crash after the state was saved (the file no newer than
+# state.json) adds them at the next start; one before drops them, as it
+# drops the cycle's staged messages.  The crash is played by moving the
+# lines of a real run back into sent.log.pending.
+smtp mail7; SP10=$port
+rm -rf "$T/state"
+kconf "$T/s.conf" "$SP10"
+data '47,5' '96,2' '93'
+run "sent.log: a run" 0 "$TRAGUARDO" -c "$T/s.conf" once --now 2026-11-10T09:00
+grep -v '^#' "$T/state/sent.log" >"$T/state/sent.log.pending"
+rm -f "$T/state/sent.log"
+touch -d "@$(($(stat -c %Y "$T/state/state.json") - 60))" "$T/state/sent.log.pending"
+run "sent.log: the next start, after a crash once the state was saved" 0 "$TRAGUARDO" -c "$T/s.conf" once --now 2026-11-10T09:05
+contains "sent.log: the recovery is logged" "$T/err" "sent.log: the lines of the last cycle"
+grep -v '^#' "$T/state/sent.log" | sed -e 's/RAG-01/RAG-99/' >"$T/state/sent.log.pending"
+touch -d "@$(($(stat -c %Y "$T/state/state.json") + 60))" "$T/state/sent.log.pending"
+run "sent.log: the next start, after a crash before the state was saved" 0 "$TRAGUARDO" -c "$T/s.conf" once --now 2026-11-10T09:10
+check "sent.log: the lines of a saved cycle added at the next start, those of an unsaved one dropped" <<'PY'
+lines = [l for l in open(os.path.join(T, "state", "sent.log")).read().splitlines() if not l.startswith("#")]
+assert len(lines) == 1 and "\tRAG-01\tfiring\t" in lines[0], lines
+assert not os.path.exists(os.path.join(T, "state", "sent.log.pending"))
+assert len(mails("mail7")) == 1
+PY
+
 # ---------------------------------------------------------------- the daemon
 # traguardo run under a NOTIFY_SOCKET listener: a message whose server hangs
 # is in flight at SIGTERM; the daemon exits 0 within the bound and the
