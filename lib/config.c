@@ -1274,17 +1274,24 @@ static const char *redact_url(char *buf, size_t size, const char *url)
  * secret. */
 static const char *shown_url(char *buf, size_t size, const char *url, bool hide)
 {
-	const char *p = strstr(url, "://");
+	const char *p = url, *slash;
+	size_t keep = 0;
 
 	redact_url(buf, size, url);
-	if (hide) {
-		p = p != NULL ? strchr(buf + (p - url) + 3, '/') : NULL;
-		if (p == NULL && strstr(url, "://") == NULL)
-			p = buf;   /* no scheme: nothing of it is shown */
-		if (p != NULL && (size_t)(p - buf) + 4 < size)
-			snprintf(buf + (p - buf), size - (size_t)(p - buf), "%s",
-				 p == buf ? "…" : "/…");
+	if (!hide)
+		return buf;
+	/* keep "scheme://host" (the redaction changes nothing before "://");
+	 * without a scheme, nothing */
+	while (is_alnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	if (p > url && strncmp(p, "://", 3) == 0 && (size_t)(p - url) + 3 <= strlen(buf)) {
+		slash = strchr(buf + (p - url) + 3, '/');
+		if (slash == NULL)
+			return buf;
+		keep = (size_t)(slash - buf);
 	}
+	if (keep + 5 <= size)
+		snprintf(buf + keep, size - keep, "%s", keep == 0 ? "…" : "/…");
 	return buf;
 }
 

@@ -303,9 +303,9 @@ static int preview(struct tg_notifier *n, size_t idx, const struct tg_plan *p,
 	return rc;
 }
 
-/* One sent.log line per event of a message newly spooled.  The message is
- * safe in the outbox whatever happens here: a failure is logged, not fatal. */
-/* The sent.log lines of plan p (one per event) added to *lines. */
+/* The sent.log lines of a message newly spooled (one per event of plan p)
+ * added to *lines.  The message is safe in the outbox whatever happens
+ * here: a failure is logged, not fatal. */
 static void sent_lines(struct tg_notifier *n, const struct tg_alert_events *ev,
 		       const struct tg_plan *p, tg_time now, int64_t wall, struct tg_sb *lines)
 {
@@ -406,7 +406,8 @@ static int spool(struct tg_notifier *n, const struct tg_alert_events *ev, const 
 	return rc;
 }
 
-/* A message of a committed cycle: logged, recorded in sent.log, archived. */
+/* A message of a committed cycle: logged and archived (its sent.log lines
+ * went with the cycle's: sent_lines). */
 static void announce(struct tg_notifier *n, const struct tg_alert_events *ev,
 		     const struct tg_plan *p, const char *subject)
 {
@@ -514,9 +515,10 @@ int tg_notifier_cycle(struct tg_notifier *n, const struct tg_eval_result *res,
 	rc = (int)done;
 	if (n->dry_run)
 		goto out;
-	/* every message is on disk (staged): the new state may say they were
-	 * sent; then they become visible.  A crash in between is sorted out by
-	 * tg_notifier_new (staged files no newer than state.json go out) */
+	/* every message is on disk (staged), and their sent.log lines: the new
+	 * state may say they were sent; then they become visible.  A crash in
+	 * between is sorted out by tg_notifier_new (staged files and the lines
+	 * no newer than state.json go out) */
 	if (lines.len > 0 && !lines.oom) {
 		struct tg_error perr = { 0 };
 
