@@ -272,8 +272,27 @@ const char *tg_message_date(tg_day day, const char *lang, char *buf, size_t size
 	tg_day_to_ymd(day, &y, &m, &d);
 	/* "novembre 2026" / "November 2026": the month names live in period.c */
 	tg_period_label(TG_PERIOD_MONTH, day, lang, month, sizeof(month));
-	snprintf(buf, size, "%d %s", d, month);
+	/* "1° novembre 2026", as Italian documents write the first */
+	snprintf(buf, size, "%d%s %s", d, d == 1 && !is_en(lang) ? "°" : "", month);
 	return buf;
+}
+
+/* The Italian preposition before a date of tg_message_date, elided before
+ * a vowel: "dall'8 dicembre", "all'11 dicembre", "dell'11 dicembre". */
+enum it_prep { IT_DA, IT_A, IT_DI };
+
+static const char *it_before(enum it_prep p, const char *date)
+{
+	bool elide = strncmp(date, "8 ", 2) == 0 || strncmp(date, "11 ", 3) == 0;
+
+	switch (p) {
+	case IT_DA:
+		return elide ? "dall'" : "dal ";
+	case IT_A:
+		return elide ? "all'" : "al ";
+	default:
+		return elide ? "dell'" : "del ";
+	}
 }
 
 /* A period label, or "?" for a day outside the years 1..9999. */
@@ -690,13 +709,19 @@ static void since_row(struct block *k, const struct tg_alert_event *ev, tg_time 
 			tg_sb_printf(v, en ? "%s (less than a day)" : "%s (meno di un giorno)", a);
 			return;
 		}
-		tg_sb_printf(v, en ? "from %s to %s (" : "dal %s al %s (", a, z);
+		if (en)
+			tg_sb_printf(v, "from %s to %s (", a, z);
+		else
+			tg_sb_printf(v, "%s%s %s%s (", it_before(IT_DA, a), a, it_before(IT_A, z), z);
 		put_days(v, days, en);
 		tg_sb_putn(v, ")", 1);
 	} else if (days == 0) {
 		tg_sb_puts(v, en ? "since today" : "da oggi");
 	} else {
-		tg_sb_printf(v, en ? "since %s (" : "dal %s (", a);
+		if (en)
+			tg_sb_printf(v, "since %s (", a);
+		else
+			tg_sb_printf(v, "%s%s (", it_before(IT_DA, a), a);
 		put_days(v, days, en);
 		tg_sb_putn(v, ")", 1);
 	}
@@ -1097,7 +1122,9 @@ static void render_text(struct tg_sb *b, const struct ctx *c, const struct block
 	}
 	tg_sb_puts(b, "\n-- \n");
 	tg_sb_puts(b, c->en ? "Automatic message from traguardo, evaluation of "
-			 : "Messaggio automatico di traguardo, valutazione del ");
+			 : "Messaggio automatico di traguardo, valutazione ");
+	if (!c->en)
+		tg_sb_puts(b, it_before(IT_DI, c->date));
 	put_footer_time(b, c);
 	tg_sb_puts(b, c->en ? ".\nRef. " : ".\nRif. ");
 	put_ref(b, c->in->plan);
@@ -1278,7 +1305,9 @@ static void render_html(struct tg_sb *b, const struct ctx *c, const struct block
 		struct tg_sb f = { 0 };
 
 		tg_sb_puts(&f, c->en ? "Automatic message from traguardo, evaluation of "
-				  : "Messaggio automatico di traguardo, valutazione del ");
+				  : "Messaggio automatico di traguardo, valutazione ");
+		if (!c->en)
+			tg_sb_puts(&f, it_before(IT_DI, c->date));
 		put_footer_time(&f, c);
 		tg_sb_puts(&f, c->en ? ". Ref. " : ". Rif. ");
 		put_ref(&f, c->in->plan);
@@ -1515,8 +1544,9 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 			tg_sb_printf(&intro, "%s as of %s: ", has_org ? "quality indicators" : "Quality indicators",
 				  c.date);
 		else
-			tg_sb_printf(&intro, "%s degli indicatori al %s: ", has_org ? "situazione" : "Situazione",
-				  c.date);
+			tg_sb_printf(&intro, "%s degli indicatori %s%s: ",
+				     has_org ? "situazione" : "Situazione", it_before(IT_A, c.date),
+				     c.date);
 		put_summary(&intro, &c);
 		tg_sb_putn(&intro, ".", 1);
 		if (c.escalation)

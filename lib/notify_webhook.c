@@ -318,20 +318,14 @@ static int64_t time_day(tg_time t)
 	return time_ok(t) ? tg_time_day(t) : INT64_MIN;
 }
 
-/* "20 novembre 2026" / "20 November 2026" (the month names are period.c's). */
+/* "20 novembre 2026" / "20 November 2026", as in the e-mails. */
 static const char *day_words(int64_t day, const char *lang, char *buf, size_t size)
 {
-	char month[64];
-	int y, m, d;
-
 	if (!day_ok(day)) {
 		snprintf(buf, size, "?");
 		return buf;
 	}
-	tg_day_to_ymd((tg_day)day, &y, &m, &d);
-	tg_period_label(TG_PERIOD_MONTH, (tg_day)day, lang, month, sizeof(month));
-	snprintf(buf, size, "%d %s", d, month);
-	return buf;
+	return tg_message_date((tg_day)day, lang, buf, size);
 }
 
 static const char *period_words(enum tg_period_kind kind, int64_t day, const char *lang,

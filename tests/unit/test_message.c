@@ -557,7 +557,8 @@ static void test_dates(void **state)
 	}
 	assert_string_equal(tg_message_date(ymd(2026, 11, 20), NULL, buf, sizeof(buf)), "20 novembre 2026");
 	assert_string_equal(tg_message_date(ymd(2026, 11, 20), "en_GB", buf, sizeof(buf)), "20 November 2026");
-	assert_string_equal(tg_message_date(ymd(1, 1, 1), "it", buf, sizeof(buf)), "1 gennaio 0001");
+	assert_string_equal(tg_message_date(ymd(1, 1, 1), "it", buf, sizeof(buf)), "1° gennaio 0001");
+	assert_string_equal(tg_message_date(ymd(2026, 12, 1), "en", buf, sizeof(buf)), "1 December 2026");
 	assert_string_equal(tg_message_date(ymd(9999, 12, 31), "it", buf, sizeof(buf)), "31 dicembre 9999");
 	assert_string_equal(tg_message_date(INT32_MAX, "it", buf, sizeof(buf)), "?");
 	assert_string_equal(tg_message_date(INT32_MIN, "en", buf, sizeof(buf)), "?");
@@ -811,6 +812,27 @@ static void test_changed_since(void **state)
 	hasnt(m.text, "Durata");
 	hasnt(m.text, "obiettivo è cambiato");
 	tg_message_free(&m);
+
+	/* Italian elides the preposition before 8 and 11 ("dall'8", "all'11",
+	 * "dell'11") and writes the first of a month "1°" */
+	{
+		tg_time saved = f->now;
+
+		f->now = (tg_time)ymd(2026, 12, 11) * TG_DAY_SECONDS + 9 * 3600;
+		e[0] = ev(f, URP1, TG_ALERT_RESOLVED, TG_STATUS_OK);
+		e[0].since = f->now - 3 * (tg_time)TG_DAY_SECONDS;
+		render(f, e, 1, &m);
+		has(m.text, "  Durata: dall'8 dicembre 2026 all'11 dicembre 2026 (3 giorni)\n");
+		has(m.text, "valutazione dell'11 dicembre 2026 alle 09:00.");
+		has(m.text, "degli indicatori all'11 dicembre 2026");
+		has(m.html, "valutazione dell&#39;11 dicembre 2026 alle 09:00.");
+		tg_message_free(&m);
+		e[0].since = f->now - 10 * (tg_time)TG_DAY_SECONDS;
+		render(f, e, 1, &m);
+		has(m.text, "  Durata: dal 1° dicembre 2026 all'11 dicembre 2026 (10 giorni)\n");
+		tg_message_free(&m);
+		f->now = saved;
+	}
 }
 
 struct kind_case {

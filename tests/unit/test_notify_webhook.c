@@ -293,7 +293,7 @@ static void test_generic(void **state)
 	assert_string_equal(str(ann, "forecast"), "");
 	assert_contains(str(ann, "description"), "Rientrato");
 	assert_contains(str(ann, "description"), "Prima: 41 giorni (settembre 2026), critico");
-	assert_contains(str(ann, "description"), "Durata: 1 luglio 2026 – 25 novembre 2026");
+	assert_contains(str(ann, "description"), "Durata: 1° luglio 2026 – 25 novembre 2026");
 	/* summer time at the start, winter time at the end */
 	assert_string_equal(str(a, "startsAt"), "2026-07-01T08:30:00+02:00");
 	assert_string_equal(str(a, "endsAt"), "2026-11-25T10:00:00+01:00");
