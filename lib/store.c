@@ -1323,24 +1323,46 @@ int tg_store_open_journal(struct tg_store *st, const char *state_dir, struct tg_
 	memcpy(st->path, state_dir, dlen);
 	memcpy(st->path + dlen, "/journal", sizeof("/journal"));
 
-	st->fd = open(st->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (st->fd < 0) {
-		r = tg_error_setc(err, -errno, "%s: %s", st->path, strerror(errno));
-		goto fail;
-	}
-	if (fstat(st->fd, &sb) < 0) {
-		r = tg_error_setc(err, -errno, "%s: %s", st->path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		r = tg_error_set(err, "%s: not a regular file", st->path);
-		goto fail;
-	}
-	if (flock(st->fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK
-			? tg_error_setc(err, -EBUSY, "%s: in use by another process", st->path)
-			: tg_error_setc(err, -errno, "%s: lock: %s", st->path, strerror(errno));
-		goto fail;
+	/* The lock is on the file opened: a holder that compacts renames a new
+	 * journal over it (locked before) and then lets the old one go, so a
+	 * lock got meanwhile may be on a file no longer called journal.  Then
+	 * the journal is opened again. */
+	for (int tries = 0;; tries++) {
+		struct stat named;
+
+		st->fd = open(st->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (st->fd < 0) {
+			r = tg_error_setc(err, -errno, "%s: %s", st->path, strerror(errno));
+			goto fail;
+		}
+		if (fstat(st->fd, &sb) < 0) {
+			r = tg_error_setc(err, -errno, "%s: %s", st->path, strerror(errno));
+			goto fail;
+		}
+		if (!S_ISREG(sb.st_mode)) {
+			r = tg_error_set(err, "%s: not a regular file", st->path);
+			goto fail;
+		}
+		if (flock(st->fd, LOCK_EX | LOCK_NB) < 0) {
+			r = errno == EWOULDBLOCK
+				? tg_error_setc(err, -EBUSY, "%s: in use by another process", st->path)
+				: tg_error_setc(err, -errno, "%s: lock: %s", st->path, strerror(errno));
+			goto fail;
+		}
+		if (fstat(st->fd, &sb) < 0) {
+			r = tg_error_setc(err, -errno, "%s: %s", st->path, strerror(errno));
+			goto fail;
+		}
+		if (stat(st->path, &named) == 0 && named.st_dev == sb.st_dev &&
+		    named.st_ino == sb.st_ino)
+			break;
+		if (tries == 9) {
+			r = tg_error_setc(err, -EBUSY, "%s: in use by another process (it keeps "
+					  "replacing the journal)", st->path);
+			goto fail;
+		}
+		close(st->fd);
+		st->fd = -1;
 	}
 	if (sb.st_size == 0 && (r = fsync_dir(st->dir)) < 0) {
 		tg_error_setc(err, r, "%s: fsync: %s", st->dir, strerror(-r));

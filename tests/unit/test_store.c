@@ -39,6 +39,21 @@ int fsync(int fd)
 	return (int)syscall(SYS_fsync, fd);
 }
 
+/* flock as the store sees it, with something done just before it when a
+ * test says so (another process's move between the open and the lock) */
+static void (*before_flock)(void);
+
+int flock(int fd, int op);
+int flock(int fd, int op)
+{
+	void (*f)(void) = before_flock;
+
+	before_flock = NULL;
+	if (f != NULL)
+		f();
+	return (int)syscall(SYS_flock, fd, op);
+}
+
 #ifndef TG_TEST_DATA
 #define TG_TEST_DATA "tests/data"
 #endif
@@ -701,6 +716,51 @@ static void test_open_errors(void **state)
 	assert_non_null(strstr(err.msg, "another process"));
 	tg_store_free(st2);
 	tg_store_free(st);
+	remove_dir(dir);
+}
+
+/* Between a second opener's open and its lock, the holder compacted: a new
+ * journal renamed over the one opened, the old one let go.  The lock got on
+ * the old file must not count: the store opens the journal again, and what
+ * it commits is in the file called journal. */
+static char *race_dir;
+
+static void compact_meanwhile(void)
+{
+	char from[600], to[600];
+	size_t len;
+	char *data = read_file(race_dir, "journal", &len);
+
+	write_file(race_dir, "journal.tmp", data, len);
+	free(data);
+	snprintf(from, sizeof(from), "%s/journal.tmp", race_dir);
+	snprintf(to, sizeof(to), "%s/journal", race_dir);
+	assert_int_equal(rename(from, to), 0);
+}
+
+static void test_lock_on_replaced_journal(void **state)
+{
+	char *dir = make_dir();
+	struct tg_store *st;
+	char *data;
+	size_t len;
+
+	(void)state;
+	st = open_store(dir, NULL);
+	must_put(st, "a", ymd(2026, 9, 1), 1.5);
+	must_commit(st);
+	tg_store_free(st);
+
+	race_dir = dir;
+	before_flock = compact_meanwhile;
+	st = open_store(dir, NULL);
+	assert_null(before_flock);
+	must_put(st, "a", ymd(2026, 10, 1), 2.5);
+	must_commit(st);
+	tg_store_free(st);
+	data = read_file(dir, "journal", &len);
+	assert_non_null(strstr(data, "2026-10-01"));
+	free(data);
 	remove_dir(dir);
 }
 
@@ -1486,6 +1546,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc_reference),
+		cmocka_unit_test(test_lock_on_replaced_journal),
 		cmocka_unit_test(test_day_bounds),
 		cmocka_unit_test(test_put_order),
 		cmocka_unit_test(test_growth),
