@@ -787,6 +787,11 @@ static void reject_file(struct tg_archive *a, size_t i, const char *why)
 
 	file_path(a->dir, a->files[i].seq, from, sizeof(from));
 	file_path(a->rejected, a->files[i].seq, to, sizeof(to));
+	/* the numbers start again after a restart with an empty spool: an
+	 * older file of the same number stays, this one takes a suffix */
+	for (int k = 1; k < 1000 && access(to, F_OK) == 0; k++)
+		snprintf(to, sizeof(to), "%s/%0*llu.%d.jsonl", a->rejected, SEQ_DIGITS,
+			 (unsigned long long)a->files[i].seq, k);
 	if (rename(from, to) < 0 && errno != ENOENT) {
 		tg_log(LOG_ERR, "archive: %s: %s; cannot move it to %s: %s", from, why,
 		       a->rejected, strerror(errno));

@@ -865,6 +865,23 @@ static void test_refused_rows(void **state)
 	tg_archive_stats(f->a, &s);
 	assert_int_equal(s.rejected, 1);
 	assert_int_equal(s.written, 4);
+
+	/* a restart with the spool empty numbers its files from the start
+	 * again: a refused one of an earlier number is kept beside, not
+	 * overwritten */
+	tg_archive_free(f->a);
+	f->a = open_archive(f);
+	for (int i = 0; i < 5; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "r%d", i);
+		n = note(id, TG_ARCHIVE_SPOOLED, 0);
+		n.channel = i == 2 ? "vietato" : "posta";
+		assert_int_equal(tg_archive_notification(f->a, &n, &err), 1);
+	}
+	drain(f);
+	assert_int_equal(db_count("tga_refused", "SELECT count(*) FROM traguardo.notifications"), 8);
+	assert_int_equal(count_files(dir, ".jsonl"), 2);
 	fix_free(f);
 }
 
