@@ -544,6 +544,11 @@ static void on_role(void *ctx, bool active)
 	tg_log(LOG_NOTICE, "ha: now %s", active ? "active: this daemon sends the notifications"
 						: "standby: another daemon sends the notifications");
 	tg_notifier_set_standby(d->notifier, !active);
+	/* what it archived while it last was active may since have been
+	 * overwritten by the other daemon: the archive gets everything again
+	 * (the server skips the measurements it has) */
+	if (active)
+		tg_archive_forget(d->archive);
 	if (active && !d->stopping)
 		tg_notifier_deliver(d->notifier, (int64_t)time(NULL), true);
 	if (!d->stopping)

@@ -1740,6 +1740,17 @@ int tg_archive_notification(struct tg_archive *a, const struct tg_archive_note *
 	return rc < 0 ? rc : 1;
 }
 
+void tg_archive_forget(struct tg_archive *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->cap_tracks; i++) {
+		track_free(a->tracks[i]);
+		a->tracks[i] = NULL;
+	}
+	a->n_tracks = 0;
+}
+
 void tg_archive_flush(struct tg_archive *a)
 {
 	if (a == NULL)

@@ -130,6 +130,12 @@ int tg_archive_evaluations(struct tg_archive *a, const struct tg_config *cfg,
 			   const struct tg_eval_result *res, tg_time now, int64_t wall,
 			   struct tg_error *err);
 
+/* Forgets what was spooled: the next tg_archive_measurements and
+ * tg_archive_evaluations offer everything again, as after tg_archive_new.
+ * For a daemon that becomes the active one (ha): while it was not, the
+ * other may have archived states this one never saw. */
+void tg_archive_forget(struct tg_archive *a);
+
 enum tg_archive_note_status {
 	TG_ARCHIVE_SPOOLED = 0,   /* put in the outbox (attempts 0) */
 	TG_ARCHIVE_RETRY,         /* a temporary failure; attempts so far */

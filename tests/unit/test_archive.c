@@ -376,6 +376,28 @@ static void test_provenance_redacted(void **state)
 	fix_free(f);
 }
 
+/* A daemon that becomes active again (ha) forgets what it spooled: the
+ * other daemon may have archived other states meanwhile. */
+static void test_forget(void **state)
+{
+	struct fix *f = fix_new(NULL, "host=127.0.0.1 port=1 user=x dbname=y", NULL);
+	struct tg_error err = { { 0 } };
+	struct tg_eval_result res[2];
+
+	(void)state;
+	f->a = open_archive(f);
+	spool_basic(f);
+	assert_int_equal(tg_archive_measurements(f->a, f->cfg, f->st, 1790000000, &err), 0);
+	res[0] = result(TG_STATUS_WARNING, true, 2026, 10, 38.5);
+	res[1] = result(TG_STATUS_UNKNOWN, false, 0, 0, 0);
+	assert_int_equal(tg_archive_evaluations(f->a, f->cfg, res, 0, 1790000600, &err), 0);
+	tg_archive_forget(f->a);
+	assert_int_equal(tg_archive_measurements(f->a, f->cfg, f->st, 1790000000, &err), 3);
+	assert_int_equal(tg_archive_evaluations(f->a, f->cfg, res, 0, 1790000600, &err), 2);
+	tg_archive_forget(NULL);
+	fix_free(f);
+}
+
 static void test_spool_offline(void **state)
 {
 	struct fix *f = fix_new(NULL, "host=127.0.0.1 port=1 user=x dbname=y", NULL);
@@ -940,6 +962,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_not_configured),
 		cmocka_unit_test(test_provenance_redacted),
+		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_spool_offline),
 		cmocka_unit_test(test_bad_calls),
 		cmocka_unit_test(test_password_file),
