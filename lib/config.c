@@ -2265,6 +2265,21 @@ static void check_conninfo(struct loader *L, const config_setting_t *at, const c
 		snprintf(m, sizeof(m), "%s", msg != NULL ? msg : "out of memory");
 		for (n = strlen(m); n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '); n--)
 			m[n - 1] = '\0';
+		/* libpq quotes a URI it cannot parse, password and all */
+		for (char *p = strstr(m, "://"); p != NULL; p = strstr(p + 3, "://")) {
+			char *sign = strpbrk(p + 3, "@/\" "), *colon;
+
+			if (sign == NULL || *sign != '@')
+				continue;
+			colon = memchr(p + 3, ':', (size_t)(sign - (p + 3)));
+			if (colon != NULL) {
+				char t[sizeof(m)];
+
+				snprintf(t, sizeof(t), "%.*s***%s", (int)(colon + 1 - m), m, sign);
+				snprintf(m, sizeof(m), "%s", t);
+				p = m + (colon + 1 - m);
+			}
+		}
 		report_s(L, at, "'conninfo' is not valid: %s", m);
 	} else {
 		for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)

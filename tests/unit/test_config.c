@@ -501,6 +501,9 @@ static const struct bad_case bad_cases[] = {
 	  "must not carry a password", 1 },
 	{ "archive = { password_file = \"pw\"; };", "'conninfo'", 1 },
 	{ "ha = { conninfo = \"dbname=x password=y\"; };", "must not carry a password", 1 },
+	/* libpq quotes a URI it cannot parse: its password is hidden */
+	{ "ha = { conninfo = \"postgresql://u:S3CRET@[::1/db\"; };",
+	  "'conninfo' is not valid: end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgresql://u:***@[::1/db\"", 1 },
 	{ "ha = { conninfo = \"dbname=x\"; lock = 0; };", "'lock' must be between", 1 },
 	/* types */
 	{ SRC1("every = 15;"), "'every' must be a duration like \"15m\", not 15", 1 },
