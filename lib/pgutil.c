@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -14,11 +15,20 @@
 void tg_pg_user_options(const char *conninfo, char *buf, size_t size)
 {
 	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *v = NULL;
 
 	buf[0] = '\0';
 	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "options") == 0 && o->val != NULL && strlen(o->val) < size)
-			snprintf(buf, size, "%s", o->val);
+		if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
+			v = o->val;
+	/* libpq's own default for the keyword, which giving it replaces */
+	if (v == NULL)
+		v = getenv("PGOPTIONS");
+	if (v != NULL && strlen(v) < size)
+		snprintf(buf, size, "%s", v);
+	else if (v != NULL)
+		tg_log(LOG_WARNING, "PostgreSQL options of %zu bytes (at most %zu) not used: %.60s...",
+		       strlen(v), size - 1, v);
 	PQconninfoFree(opts);
 }
 

@@ -9,9 +9,11 @@
 
 #include "error.h"
 
-/* The options= of a conninfo into buf ("" when none, unparsable or too long
- * to keep): callers append their own -c settings after it, so that the
- * administrator's options are kept. */
+/* The options= of a conninfo into buf, else PGOPTIONS (libpq's default
+ * for the keyword, which giving it replaces); "" when none, unparsable or
+ * too long to keep (logged).  Callers append their own -c settings after
+ * it, so that the administrator's options are kept.  A service file's
+ * options= cannot be seen from here. */
 void tg_pg_user_options(const char *conninfo, char *buf, size_t size);
 
 /* A libpq or server message (may span lines, end with a newline, quote any

@@ -479,10 +479,26 @@ static int step(struct tg_source_pg_run *r)
 			return watch(r, EPOLLIN) < 0 ? (fail_conn(r, "connection failed"), 1) : 0;
 		case PGRES_POLLING_WRITING:
 			return watch(r, EPOLLOUT) < 0 ? (fail_conn(r, "connection failed"), 1) : 0;
-		case PGRES_POLLING_OK:
+		case PGRES_POLLING_OK: {
+			/* the dates are read as ISO (options); PGDATESTYLE in the
+			 * environment outweighs that, and "03/10/2026" would be
+			 * read as another day */
+			const char *ds = PQparameterStatus(r->conn, "DateStyle");
+
+			if (ds != NULL && strncmp(ds, "ISO", 3) != 0) {
+				char q[64];
+
+				tg_error_set(&r->err, "the server's DateStyle is '%s', not ISO as traguardo "
+					     "asks (PGDATESTYLE in the environment?): dates would be "
+					     "misread; not read",
+					     tg_error_quote(ds, strlen(ds), 40, q, sizeof(q)));
+				r->failed = true;
+				return 1;
+			}
 			if (send_query(r) < 0)
 				return 1;
 			break;
+		}
 		default:
 			fail_conn(r, "connection failed");
 			return 1;

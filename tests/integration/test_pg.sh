@@ -119,6 +119,28 @@ run "world-readable password_file: the source fails" 3 "$TRAGUARDO" -c "$T/pw.co
 contains "world-readable password_file refused" "$T/err" "is readable by everyone: refused"
 lacks "the password is not shown" "$T/err" "not-the-password"
 
+# ---------------------------------------------------------------- the environment
+# PGOPTIONS is libpq's default for 'options', which traguardo gives: it is
+# kept (search_path here); PGDATESTYLE would outweigh DateStyle=ISO and
+# swap day and month: the source refuses to read
+psql_do <<'SQL' >"$T/psql.out" 2>&1 || notok "schema kpi created" "$(cat "$T/psql.out")"
+CREATE SCHEMA kpi;
+CREATE TABLE kpi.valori (code text, d date, v int);
+INSERT INTO kpi.valori VALUES ('E-1', '2026-10-03', 42);
+CREATE TABLE public.valori (code text, d date, v int);
+INSERT INTO public.valori VALUES ('E-1', '2026-10-03', 999);
+SQL
+cat >"$T/e.conf" <<EOF2
+daemon = { state_dir = "estate"; };
+sources = ( { name = "env"; type = "postgresql"; conninfo = "$CI";
+              query = "SELECT code, d, v FROM valori"; } );
+indicators = ( { id = "E-1"; name = "e"; department = "D"; target = 1; } );
+EOF2
+PGOPTIONS="-c search_path=kpi" run "PGOPTIONS: a run" 0 "$TRAGUARDO" -c "$T/e.conf" once --dry-run --json --now 2026-11-05T10:00
+json "PGOPTIONS kept: the value of kpi.valori" "by['E-1']['value'] == 42"
+PGDATESTYLE="SQL, MDY" run "PGDATESTYLE: the source fails" 3 "$TRAGUARDO" -c "$T/e.conf" once --dry-run --json --now 2026-11-05T10:00
+contains "PGDATESTYLE: says why" "$T/err" "the server's DateStyle is 'SQL, MDY', not ISO"
+
 # ---------------------------------------------------------------- large result, flat memory
 big() {  # big ROWS: peak RSS in kB of a once run reading ROWS rows
 	cat >"$T/b.conf" <<EOF2
