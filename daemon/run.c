@@ -647,6 +647,17 @@ int daemon_run(const char *path)
 		tg_log(LOG_ERR, "event loop failed: %s", strerror(-r));
 		goto out;
 	}
+	/* a commit that failed earlier (a full disk) is tried once more: the
+	 * space may be back, and a feed may no longer have those values */
+	if (tg_engine_journal_failed(d.engine)) {
+		struct tg_error cerr;
+
+		if (tg_engine_cancel_all(d.engine, &cerr) < 0)
+			tg_log(LOG_ERR, "journal: %s; values not written are lost unless the "
+			       "sources still have them", cerr.msg);
+		else
+			tg_log(LOG_NOTICE, "journal: the values waiting are written");
+	}
 	rc = tg_engine_journal_failed(d.engine) ? 1 : 0;
 	tg_log(LOG_NOTICE, "stopped; outbox: %zu message%s kept for the next start",
 	       tg_notifier_pending(d.notifier), tg_notifier_pending(d.notifier) == 1 ? "" : "s");
