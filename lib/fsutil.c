@@ -17,6 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+bool tg_fs_not_newer(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
 int tg_fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

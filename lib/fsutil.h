@@ -5,8 +5,10 @@
 #ifndef TG_FSUTIL_H
 #define TG_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -26,6 +28,10 @@ int tg_fs_write_all(int fd, const void *p, size_t len);
 /* Creates dir and its missing parents with mode (like mkdir -p; the umask
  * applies).  Fails with -ENOTDIR when dir exists but is not a directory. */
 int tg_fs_mkdirs(const char *dir, mode_t mode, struct tg_error *err);
+
+/* Whether a file's time a is no later than b: a file staged for a cycle
+ * whose state (saved after it) has time b belongs to that saved state. */
+bool tg_fs_not_newer(const struct timespec *a, const struct timespec *b);
 
 /* "DIR/NAME" in a new string (caller frees), no slash doubled when dir
  * already ends with one; an empty dir gives NAME.  NULL on ENOMEM. */

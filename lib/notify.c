@@ -124,7 +124,7 @@ static int load_state(struct tg_notifier *n, struct tg_error *err)
 	return 0;
 }
 
-static void pending_recover(struct tg_notifier *n);
+static void pending_recover(struct tg_notifier *n, const struct timespec *committed);
 
 struct tg_notifier *tg_notifier_new(const struct tg_config *cfg, sd_event *ev, bool dry_run,
 				    struct tg_error *err)
@@ -155,11 +155,11 @@ struct tg_notifier *tg_notifier_new(const struct tg_config *cfg, sd_event *ev, b
 		 * state was saved (state.json no older than them) */
 		struct stat st;
 		struct tg_error rerr = { 0 };
+		const struct timespec *committed = stat(n->state_path, &st) == 0 ? &st.st_mtim : NULL;
 
-		if (tg_outbox_rollback(n->ob, stat(n->state_path, &st) == 0 ? &st.st_mtim : NULL,
-				       &rerr) < 0)
+		if (tg_outbox_rollback(n->ob, committed, &rerr) < 0)
 			tg_log(LOG_ERR, "outbox: %s", rerr.msg);
-		pending_recover(n);
+		pending_recover(n, committed);
 	}
 	return n;
 fail:
@@ -346,10 +346,11 @@ static char *pending_path(const struct tg_notifier *n)
 	return tg_fs_join(n->cfg->daemon.state_dir, TG_SENTLOG_FILE ".pending");
 }
 
-static void pending_recover(struct tg_notifier *n)
+/* committed: state.json's time, NULL when there is none */
+static void pending_recover(struct tg_notifier *n, const struct timespec *committed)
 {
 	char *path = pending_path(n), *data = NULL;
-	struct stat ps, ss;
+	struct stat ps;
 	struct tg_error err = { 0 };
 	FILE *f;
 	size_t len = 0;
@@ -358,9 +359,7 @@ static void pending_recover(struct tg_notifier *n)
 		free(path);
 		return;
 	}
-	if (stat(n->state_path, &ss) == 0 && S_ISREG(ps.st_mode) &&
-	    (ps.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
-	     (ps.st_mtim.tv_sec == ss.st_mtim.tv_sec && ps.st_mtim.tv_nsec <= ss.st_mtim.tv_nsec)) &&
+	if (committed != NULL && S_ISREG(ps.st_mode) && tg_fs_not_newer(&ps.st_mtim, committed) &&
 	    ps.st_size > 0 && ps.st_size <= 64 * 1024 * 1024 && (f = fopen(path, "re")) != NULL) {
 		data = malloc((size_t)ps.st_size);
 		len = data != NULL ? fread(data, 1, (size_t)ps.st_size, f) : 0;

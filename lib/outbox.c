@@ -924,8 +924,7 @@ static int discard_one(struct tg_outbox *ob, const char *name, void *arg)
 	struct stat st;
 
 	if (keep_until != NULL && fstatat(ob->staging_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (st.st_mtim.tv_sec < keep_until->tv_sec ||
-	     (st.st_mtim.tv_sec == keep_until->tv_sec && st.st_mtim.tv_nsec <= keep_until->tv_nsec)))
+	    tg_fs_not_newer(&st.st_mtim, keep_until))
 		return promote_one(ob, name, NULL);
 	return unlinkat(ob->staging_fd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
 }

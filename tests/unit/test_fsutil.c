@@ -76,6 +76,19 @@ static size_t entries(const char *d)
 	return n;
 }
 
+static void test_not_newer(void **state)
+{
+	struct timespec a = { 10, 500 }, same = { 10, 500 }, later_ns = { 10, 501 },
+			later_s = { 11, 0 }, earlier_s = { 9, 999999999 };
+
+	(void)state;
+	assert_true(tg_fs_not_newer(&a, &same));
+	assert_true(tg_fs_not_newer(&a, &later_ns));
+	assert_true(tg_fs_not_newer(&a, &later_s));
+	assert_false(tg_fs_not_newer(&later_ns, &a));
+	assert_false(tg_fs_not_newer(&a, &earlier_s));
+}
+
 static void test_write_and_replace(void **state)
 {
 	struct tg_error err;
@@ -202,6 +215,7 @@ static void test_join(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_not_newer),
 		cmocka_unit_test(test_write_and_replace),
 		cmocka_unit_test(test_symlink_not_followed),
 		cmocka_unit_test(test_planted_temporary),
