@@ -450,9 +450,7 @@ static void w_cut(struct writer *w, const char *s)
 
 	if (w->truncated)
 		return;
-	k = w->cap - w->len;
-	while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-		k--;
+	k = tg_utf8_cut(s, strlen(s), w->cap - w->len);
 	w->truncated = true;
 	memcpy(w->buf + w->len, s, k);
 	w->len += k;

@@ -582,22 +582,6 @@ out:
 
 /* ---- scheduled reports ---- */
 
-/* The longest prefix of s no longer than max bytes that ends between two
- * characters. */
-static size_t utf8_cut(const char *s, size_t max)
-{
-	size_t n = strlen(s), cut = 0;
-
-	while (cut < n) {
-		size_t k = tg_utf8_len((const unsigned char *)s + cut, n - cut);
-
-		if (k == 0 || cut + k > max)
-			break;
-		cut += k;
-	}
-	return cut;
-}
-
 /* The key of route i in reports.json: its name, else "route N". */
 static const char *report_key(const struct tg_config *cfg, size_t i, char *buf, size_t size)
 {
@@ -728,7 +712,8 @@ int tg_notifier_reports(struct tg_notifier *n, const struct tg_store *st, tg_tim
 			size_t room = fixed < sizeof(subject) ? sizeof(subject) - 1 - fixed : 0;
 
 			snprintf(subject, sizeof(subject), "[traguardo] %.*s%s%s%s",
-				 org != NULL ? (int)utf8_cut(org, room) : 0, org != NULL ? org : "",
+				 org != NULL ? (int)tg_utf8_cut(org, strlen(org), room) : 0,
+				 org != NULL ? org : "",
 				 org != NULL ? ": " : "", what, label);
 		}
 		rc = render_report(n, i, st, year, mon, &text, &html, err);

@@ -81,10 +81,8 @@
  * UTF-8 character; with entities, not inside an "&...;" either. */
 static size_t cut_point(const char *s, size_t len, size_t max, bool entities)
 {
-	size_t n = len < max ? len : max;
+	size_t n = tg_utf8_cut(s, len, max);
 
-	while (n > 0 && n < len && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
 	if (entities) {
 		for (size_t i = n; i > 0 && n - i < 8; i--) {
 			if (s[i - 1] == ';')

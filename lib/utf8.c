@@ -59,6 +59,15 @@ size_t tg_utf8_blank_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
+size_t tg_utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t n = len < max ? len : max;
+
+	while (n > 0 && n < len && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
 /* The blank that ends s[0..n), or 0. */
 static size_t blank_len_back(const unsigned char *s, size_t n)
 {

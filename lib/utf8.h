@@ -27,6 +27,10 @@ size_t tg_utf8_len(const unsigned char *s, size_t n);
  * U+202F (E2 80 AF).  Never reads past s[n - 1]. */
 size_t tg_utf8_blank_len(const unsigned char *s, size_t n);
 
+/* Where to cut s[0..len) (valid UTF-8) to keep at most max bytes without
+ * splitting a character: min(len, max), less the continuation bytes there. */
+size_t tg_utf8_cut(const char *s, size_t len, size_t max);
+
 /* Drops the blanks (as tg_utf8_blank_len) at both ends of s[0..*len):
  * advances *s and shortens *len. */
 void tg_utf8_trim(const char **s, size_t *len);

@@ -104,6 +104,24 @@ static unsigned char *tail_copy(const char *b, size_t n)
 	return p;
 }
 
+
+/* The cut never splits a character: "à" is C3 A0, "€" E2 82 AC. */
+static void test_cut(void **state)
+{
+	static const char s[] = "a\xc3\xa0\xe2\x82\xac";   /* a à € : 6 bytes */
+
+	(void)state;
+	assert_int_equal(tg_utf8_cut(s, 6, 10), 6);
+	assert_int_equal(tg_utf8_cut(s, 6, 6), 6);
+	assert_int_equal(tg_utf8_cut(s, 6, 5), 3);
+	assert_int_equal(tg_utf8_cut(s, 6, 4), 3);
+	assert_int_equal(tg_utf8_cut(s, 6, 3), 3);
+	assert_int_equal(tg_utf8_cut(s, 6, 2), 1);
+	assert_int_equal(tg_utf8_cut(s, 6, 1), 1);
+	assert_int_equal(tg_utf8_cut(s, 6, 0), 0);
+	assert_int_equal(tg_utf8_cut(s, 0, 3), 0);
+}
+
 static void test_table(void **state)
 {
 	(void)state;
@@ -354,6 +372,7 @@ static void test_blank_and_trim(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_truncated_at_every_n),
 		cmocka_unit_test(test_nul_stops_at_size_max),
