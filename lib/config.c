@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "http.h"
 #include "utf8.h"
 
 /* Enumerations are stored through an int: they must have its size. */
@@ -1269,30 +1270,29 @@ static const char *redact_url(char *buf, size_t size, const char *url)
 	return buf;
 }
 
+/* The end of s's scheme ("https" in "https://..."), s when it has none. */
+static const char *scheme_end(const char *s)
+{
+	while (is_alnum((unsigned char)*s) || *s == '+' || *s == '-' || *s == '.')
+		s++;
+	return s;
+}
+
 /* A URL as an error may show it: redacted, and for a channel (hide) cut
  * after its host, "https://hooks.slack.com/…": a webhook's path is its
- * secret. */
+ * secret.  Without a scheme, nothing of it is shown. */
 static const char *shown_url(char *buf, size_t size, const char *url, bool hide)
 {
-	const char *p = url, *slash;
-	size_t keep = 0;
+	const char *p = scheme_end(url);
 
 	redact_url(buf, size, url);
 	if (!hide)
 		return buf;
-	/* keep "scheme://host" (the redaction changes nothing before "://");
-	 * without a scheme, nothing */
-	while (is_alnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
-		p++;
-	if (p > url && strncmp(p, "://", 3) == 0 && (size_t)(p - url) + 3 <= strlen(buf)) {
-		slash = strchr(buf + (p - url) + 3, '/');
-		if (slash == NULL)
-			return buf;
-		keep = (size_t)(slash - buf);
+	if (p == url || strncmp(p, "://", 3) != 0) {
+		snprintf(buf, size, "…");
+		return buf;
 	}
-	if (keep + 5 <= size)
-		snprintf(buf + keep, size - keep, "%s", keep == 0 ? "…" : "/…");
-	return buf;
+	return tg_http_hide_path(buf, size);
 }
 
 static bool url_ok(const char *s, bool hide, char *why, size_t size)
@@ -1310,8 +1310,7 @@ static bool url_ok(const char *s, bool hide, char *why, size_t size)
 			return false;
 		}
 	}
-	for (p = s; is_alnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.'; p++)
-		;
+	p = scheme_end(s);
 	if (p == s || strncmp(p, "://", 3) != 0 || p[3] == '\0' || p[3] == '/') {
 		snprintf(why, size, "must be a URL like \"https://host/path\", not %s",
 			 quote(qb, shown_url(rb, sizeof(rb), s, hide)));
@@ -2265,7 +2264,9 @@ static void check_conninfo(struct loader *L, const config_setting_t *at, const c
 		snprintf(m, sizeof(m), "%s", msg != NULL ? msg : "out of memory");
 		for (n = strlen(m); n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '); n--)
 			m[n - 1] = '\0';
-		/* libpq quotes a URI it cannot parse, password and all */
+		/* libpq quotes a URI it cannot parse, password and all; its
+		 * userinfo ends at the first '@' before any '/' (as libpq reads
+		 * it: redact_url would stop at a '?' or '#' of the message) */
 		for (char *p = strstr(m, "://"); p != NULL; p = strstr(p + 3, "://")) {
 			char *sign = strpbrk(p + 3, "@/\" "), *colon;
 

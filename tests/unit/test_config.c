@@ -504,6 +504,9 @@ static const struct bad_case bad_cases[] = {
 	/* libpq quotes a URI it cannot parse: its password is hidden */
 	{ "ha = { conninfo = \"postgresql://u:S3CRET@[::1/db\"; };",
 	  "'conninfo' is not valid: end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgresql://u:***@[::1/db\"", 1 },
+	/* ... also after a '#' in libpq's words */
+	{ "ha = { conninfo = \"postgresql://u:S3CRET@[::1]#x/db\"; };",
+	  "in URI (expected \":\" or \"/\"): \"postgresql://u:***@[::1]#x/db\"", 1 },
 	{ "ha = { conninfo = \"dbname=x\"; lock = 0; };", "'lock' must be between", 1 },
 	/* types */
 	{ SRC1("every = 15;"), "'every' must be a duration like \"15m\", not 15", 1 },
