@@ -846,13 +846,29 @@ static void test_spool_files(void **state)
 #undef NREC
 }
 
+/* Five notes, one file each, ids PREFIX0..4: the third on the channel the
+ * constraint of test_refused_rows refuses. */
+static void spool_five(struct fix *f, char prefix)
+{
+	struct tg_error err = { { 0 } };
+	struct tg_archive_note n;
+
+	for (int i = 0; i < 5; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "%c%d", prefix, i);
+		n = note(id, TG_ARCHIVE_SPOOLED, 0);
+		n.channel = i == 2 ? "vietato" : "posta";
+		assert_int_equal(tg_archive_notification(f->a, &n, &err), 1);
+	}
+}
+
 /* Rows the server refuses (a constraint added by the DBA) are found file by
  * file and set aside; the rest are written. */
 static void test_refused_rows(void **state)
 {
 	struct fix *f;
 	struct tg_error err = { { 0 } };
-	struct tg_archive_note n;
 	struct tg_archive_stats s;
 	char dir[128];
 
@@ -862,14 +878,7 @@ static void test_refused_rows(void **state)
 	db_exec("tga_refused", "ALTER TABLE traguardo.notifications ADD CHECK (channel <> 'vietato')");
 	f = fix_new("tga_refused", "host=127.0.0.1 port=1 user=x dbname=y", NULL);
 	f->a = open_archive(f);                /* offline: everything piles up */
-	for (int i = 0; i < 5; i++) {
-		char id[16];
-
-		snprintf(id, sizeof(id), "m%d", i);
-		n = note(id, TG_ARCHIVE_SPOOLED, 0);
-		n.channel = i == 2 ? "vietato" : "posta";
-		assert_int_equal(tg_archive_notification(f->a, &n, &err), 1);
-	}
+	spool_five(f, 'm');
 	tg_archive_free(f->a);
 	tg_config_free(f->cfg);
 	{
@@ -893,14 +902,7 @@ static void test_refused_rows(void **state)
 	 * overwritten */
 	tg_archive_free(f->a);
 	f->a = open_archive(f);
-	for (int i = 0; i < 5; i++) {
-		char id[16];
-
-		snprintf(id, sizeof(id), "r%d", i);
-		n = note(id, TG_ARCHIVE_SPOOLED, 0);
-		n.channel = i == 2 ? "vietato" : "posta";
-		assert_int_equal(tg_archive_notification(f->a, &n, &err), 1);
-	}
+	spool_five(f, 'r');
 	drain(f);
 	assert_int_equal(db_count("tga_refused", "SELECT count(*) FROM traguardo.notifications"), 8);
 	assert_int_equal(count_files(dir, ".jsonl"), 2);
