@@ -109,6 +109,22 @@ static bool failed_name(const char *name)
 	return id_valid(id);
 }
 
+/* The names a message takes in failed/: ID.json, ID.json.N,
+ * ID.json.corrupt, ID.json.corrupt.N. */
+static bool copy_name(const char *name)
+{
+	const char *p = name + 37;
+
+	if (!failed_name(name))
+		return false;
+	if (strncmp(p, ".corrupt", 8) == 0)
+		p += 8;
+	if (*p == '.' && p[1] != '\0')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	return *p == '\0';
+}
+
 static const char *quoted(const char *s, size_t len, char *buf, size_t size)
 {
 	return tg_error_quote_in(s, len, QUOTE, "'\\", buf, size);
@@ -992,6 +1008,50 @@ static int64_t created_of(struct tg_outbox *ob, const char *name)
 	return t;
 }
 
+/*
+ * A copy from failed/ moved back by hand keeps its name there (ID.json.N,
+ * ID.json.corrupt[.N]): it becomes new/ID.json, unless that message is
+ * already waiting, when the copy waits for its turn (the copy of an e-mail
+ * names the recipients that refused it, the waiting one the others).  At
+ * most TAKE_BACK_MAX a call, the rest at the next.
+ */
+#define TAKE_BACK_MAX 64
+
+static int take_back(struct tg_outbox *ob)
+{
+	int fd = openat(ob->new_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+	char names[TAKE_BACK_MAX][NAME_SIZE], id[TG_OUTBOX_ID_SIZE];
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while (n < TAKE_BACK_MAX && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (!msg_name(de->d_name, id) && copy_name(de->d_name) && len < NAME_SIZE)
+			memcpy(names[n++], de->d_name, len + 1);
+	}
+	closedir(d);
+	/* renamed once the directory is closed: readdir may or may not
+	 * return a name made while it reads */
+	for (size_t i = 0; i < n; i++) {
+		char base[NAME_SIZE];
+		int x;
+
+		snprintf(base, sizeof(base), "%.37s", names[i]);   /* ID.json */
+		x = rename_noreplace(ob->new_fd, names[i], ob->new_fd, base);
+		if (x < 0 && x != -EEXIST && x != -ENOENT && r == 0)
+			r = x;
+	}
+	return r;
+}
+
 ssize_t tg_outbox_list(struct tg_outbox *ob, char (**ids)[TG_OUTBOX_ID_SIZE],
 		       struct tg_error *err)
 {
@@ -1003,6 +1063,8 @@ ssize_t tg_outbox_list(struct tg_outbox *ob, char (**ids)[TG_OUTBOX_ID_SIZE],
 	int fd;
 
 	*ids = NULL;
+	if ((r = take_back(ob)) < 0)
+		return tg_error_setc(err, (int)r, "%s/new: %s", ob->path, strerror((int)-r));
 	fd = openat(ob->new_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		r = -errno;
@@ -1298,10 +1360,9 @@ int tg_outbox_fail_copy(struct tg_outbox *ob, struct tg_outbox_msg *m, const cha
 /* Entries of the directory that name a message.  A scan per call: the
  * directories hold a handful of files; files coming and going meanwhile
  * (the daemon at work) are counted or not, never an error. */
-static size_t count(int dir_fd, bool failed)
+static size_t count(int dir_fd, bool (*is_msg)(const char *))
 {
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char id[TG_OUTBOX_ID_SIZE];
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
@@ -1313,7 +1374,7 @@ static size_t count(int dir_fd, bool failed)
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (failed ? failed_name(de->d_name) : msg_name(de->d_name, id))
+		if (is_msg(de->d_name))
 			n++;
 	closedir(d);
 	return n;
@@ -1321,10 +1382,10 @@ static size_t count(int dir_fd, bool failed)
 
 size_t tg_outbox_pending(struct tg_outbox *ob)
 {
-	return count(ob->new_fd, false);
+	return count(ob->new_fd, copy_name);
 }
 
 size_t tg_outbox_failed(struct tg_outbox *ob)
 {
-	return count(ob->failed_fd, true);
+	return count(ob->failed_fd, failed_name);
 }

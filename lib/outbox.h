@@ -95,7 +95,9 @@ int tg_outbox_rollback(struct tg_outbox *ob, const struct timespec *committed,
 /* Ids of the messages in new/, oldest first (by created, then id); caller
  * frees with free().  Returns the count or a negative code with err.
  * Reads and parses every file (to sort by created): the cost is that of
- * loading them all.  Names not like ID.json are skipped silently; a file
+ * loading them all.  A copy moved back from failed/ (ID.json.N,
+ * ID.json.corrupt) is renamed ID.json first, unless that id is waiting
+ * already (then at a later call); other names are skipped silently.  A file
  * that cannot be parsed is listed first (tg_outbox_load sets it aside). */
 ssize_t tg_outbox_list(struct tg_outbox *ob, char (**ids)[TG_OUTBOX_ID_SIZE],
 		       struct tg_error *err);
@@ -136,8 +138,8 @@ int tg_outbox_fail(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *er
 int tg_outbox_fail_copy(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *error,
 			struct tg_error *err);
 
-/* Counts of files in new/ (named ID.json) and in failed/ (ID.json,
- * ID.json.N, ID.json.corrupt...).  Each call scans the directory, which
+/* Counts of message files in new/ and in failed/ (ID.json, ID.json.N,
+ * ID.json.corrupt...: in new/, a copy moved back from failed/).  Each call scans the directory, which
  * holds few files; safe while the daemon writes (files may come and go).
  * An unreadable directory counts 0. */
 size_t tg_outbox_pending(struct tg_outbox *ob);

@@ -377,6 +377,20 @@ assert len(requests("/hooks/flaky")) == 2 and len(hooks("/hooks/flaky")) == 1   
 assert len(outbox("new")) == 1, outbox("new")
 assert len(hooks("/hooks/cut")) == 1, "a 2xx is not posted again"
 PY
+# the README's resend, with a copy that has a suffix in failed/ (as after a
+# second failure): mv failed/ID.json.1 new/
+G=$($PY -c 'import json, os, sys
+d = sys.argv[1]
+print([n for n in os.listdir(d) if json.load(open(os.path.join(d, n)))["channel"] == "gone"][0])' "$T/state/outbox/failed")
+mv "$T/state/outbox/failed/$G" "$T/state/outbox/failed/$G.1"
+mv "$T/state/outbox/failed/$G.1" "$T/state/outbox/new/"
+run "webhooks: a failed copy moved back to new/" 4 "$TRAGUARDO" -c "$T/w.conf" once --now 2026-11-10T09:20
+check "the copy moved back is sent again (and, 404 again, back in failed/)" <<'PY'
+assert len(requests("/hooks/gone")) == 2, requests("/hooks/gone")
+assert not [n for n in outbox("new") if n.endswith(".1")], outbox("new")
+fs = [json.load(open(os.path.join(T, "state", "outbox", "failed", n))) for n in outbox("failed")]
+assert sorted(f["channel"] for f in fs) == ["gone", "moved"], fs
+PY
 
 # ---------------------------------------------------------------- a crash between spooling and sending
 # an SMTP "server" that accepts connections and never answers: the message is

@@ -625,6 +625,76 @@ static void test_fail_never_overwrites(void **state)
 	tg_outbox_free(ob);
 }
 
+/* The README's way to send a failed message again: mv failed/X new/,
+ * whatever suffix X has in failed/. */
+static void test_moved_back(void **state)
+{
+	struct tg_outbox *ob = open_ob();
+	char (*ids)[TG_OUTBOX_ID_SIZE] = NULL;
+	struct tg_outbox_msg m;
+	struct tg_error err = { "" };
+	const char *id = id_of(5), *bad = id_of(8);
+
+	(void)state;
+	put_ok(ob, id, 1763600000);
+	load_ok(ob, id, &m);
+	assert_int_equal(tg_outbox_fail(ob, &m, "first", &err), 0);
+	assert_int_equal(tg_outbox_fail(ob, &m, "second", &err), 0);
+	assert_int_equal(tg_outbox_fail(ob, &m, "third", &err), 0);
+	tg_outbox_msg_clear(&m);
+	assert_int_equal(tg_outbox_pending(ob), 0);
+
+	/* ID.json.2 moved back: counted, listed, and new/ID.json again */
+	assert_int_equal(rename(at("outbox/failed/%s.json.2", id), at("outbox/new/%s.json.2", id)), 0);
+	assert_int_equal(tg_outbox_pending(ob), 1);
+	assert_int_equal(tg_outbox_list(ob, &ids, &err), 1);
+	assert_string_equal(ids[0], id);
+	free(ids);
+	assert_false(present(at("outbox/new/%s.json.2", id)));
+	load_ok(ob, id, &m);
+	assert_string_equal(m.last_error, "third");
+	tg_outbox_msg_clear(&m);
+
+	/* ID.json.1 moved back while that id waits: it waits for its turn */
+	assert_int_equal(rename(at("outbox/failed/%s.json.1", id), at("outbox/new/%s.json.1", id)), 0);
+	assert_int_equal(tg_outbox_pending(ob), 2);
+	assert_int_equal(tg_outbox_list(ob, &ids, &err), 1);
+	free(ids);
+	assert_true(present(at("outbox/new/%s.json.1", id)));
+	load_ok(ob, id, &m);
+	assert_string_equal(m.last_error, "third");
+	tg_outbox_msg_clear(&m);
+	assert_int_equal(tg_outbox_done(ob, id, &err), 0);
+	assert_int_equal(tg_outbox_list(ob, &ids, &err), 1);
+	assert_string_equal(ids[0], id);
+	free(ids);
+	assert_false(present(at("outbox/new/%s.json.1", id)));
+	load_ok(ob, id, &m);
+	assert_string_equal(m.last_error, "second");
+	tg_outbox_msg_clear(&m);
+	assert_int_equal(tg_outbox_done(ob, id, &err), 0);
+
+	/* a .corrupt moved back is tried, and set aside again */
+	spit(at("outbox/new/%s.json.corrupt", bad), "x", 1);
+	assert_int_equal(tg_outbox_pending(ob), 1);
+	assert_int_equal(tg_outbox_list(ob, &ids, &err), 1);
+	assert_string_equal(ids[0], bad);
+	free(ids);
+	assert_int_equal(tg_outbox_load(ob, bad, &m, &err), -EBADMSG);
+	assert_true(present(at("outbox/failed/%s.json.corrupt", bad)));
+
+	/* names the daemon never gives a copy stay where they are */
+	spit(at("outbox/new/%s.json.tmp-abc", bad), "x", 1);
+	spit(at("outbox/new/%s.json.corruptx", bad), "x", 1);
+	spit(at("outbox/new/%s.json.", bad), "x", 1);
+	spit(at("outbox/new/%s.json.1x", bad), "x", 1);
+	assert_int_equal(tg_outbox_pending(ob), 0);
+	assert_int_equal(tg_outbox_list(ob, &ids, &err), 0);
+	assert_true(present(at("outbox/new/%s.json.tmp-abc", bad)));
+	assert_true(present(at("outbox/new/%s.json.1x", bad)));
+	tg_outbox_free(ob);
+}
+
 /* ---- corrupt and hostile files ---- */
 
 static void test_corrupt_set_aside(void **state)
@@ -1070,6 +1140,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retry_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_never_overwrites, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_moved_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_set_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_cleanup, setup, teardown),
