@@ -363,6 +363,8 @@ static int cmd_once(const char *path, int argc, char **argv)
 		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
+	if (!dry)
+		daemon_remove_stale_tmp(cfg->daemon.state_dir);
 	if (sd_event_new(&o.event) < 0) {
 		tg_log(LOG_ERR, "cannot create the event loop");
 		tg_config_free(cfg);

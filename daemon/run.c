@@ -155,6 +155,15 @@ tg_time local_now(void)
 	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 }
 
+void daemon_remove_stale_tmp(const char *state_dir)
+{
+	size_t n = tg_fs_remove_stale_tmp(state_dir, time(NULL));
+
+	if (n > 0)
+		tg_log(LOG_NOTICE, "%s: %zu temporary file%s of an interrupted write removed",
+		       state_dir, n, n == 1 ? "" : "s");
+}
+
 static uint64_t now_usec(void)
 {
 	struct timespec ts;
@@ -580,6 +589,7 @@ int daemon_run(const char *path)
 		tg_log(LOG_ERR, "state directory: %s", err.msg);
 		goto out;
 	}
+	daemon_remove_stale_tmp(d.cfg->daemon.state_dir);
 	if ((r = sd_event_default(&d.event)) < 0) {
 		tg_log(LOG_ERR, "cannot create the event loop: %s", strerror(-r));
 		goto out;

@@ -15,6 +15,11 @@ struct tg_config *daemon_load_config(const char *path, char *first, size_t size)
 /* The wall clock as a person in this time zone reads it. */
 tg_time local_now(void);
 
+/* Removes the temporaries an interrupted atomic write left in the state
+ * directory an hour ago or more, and logs how many (run and once, at
+ * start). */
+void daemon_remove_stale_tmp(const char *state_dir);
+
 /* Runs until SIGTERM/SIGINT; returns the exit status (0, or 1 when the
  * configuration or the state directory is not usable at start). */
 int daemon_run(const char *path);

@@ -7,6 +7,7 @@
  */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -16,6 +17,64 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define STALE_TMP_AGE 3600
+
+bool tg_fs_atomic_tmp_name(const char *name)
+{
+	size_t len = strlen(name);
+	const char *x = name + len - 6;
+
+	if (len < 12 || memcmp(x - 5, ".tmp-", 5) != 0)
+		return false;
+	for (int i = 0; i < 6; i++)
+		if (!((x[i] >= 'a' && x[i] <= 'z') || (x[i] >= 'A' && x[i] <= 'Z') ||
+		      (x[i] >= '0' && x[i] <= '9')))
+			return false;
+	return true;
+}
+
+size_t tg_fs_remove_stale(int dir_fd, bool (*match)(const char *name), time_t now,
+			  time_t max_age)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    (match != NULL && !match(de->d_name)))
+			continue;
+		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISDIR(st.st_mode))
+			continue;
+		if (now - st.st_mtime > max_age && unlinkat(dir_fd, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+size_t tg_fs_remove_stale_tmp(const char *dir, time_t now)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t n;
+
+	if (fd < 0)
+		return 0;
+	n = tg_fs_remove_stale(fd, tg_fs_atomic_tmp_name, now, STALE_TMP_AGE);
+	close(fd);
+	return n;
+}
 
 bool tg_fs_not_newer(const struct timespec *a, const struct timespec *b)
 {

@@ -21,6 +21,22 @@
 int tg_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		       struct tg_error *err);
 
+/* Whether name is that of tg_fs_write_atomic's temporary: NAME.tmp-XXXXXX
+ * (six letters or digits, as mkostemp makes them). */
+bool tg_fs_atomic_tmp_name(const char *name);
+
+/* Removes the entries of the directory dir_fd that are not directories,
+ * match (any name but . and .. when match is NULL), and were last
+ * modified more than max_age seconds before now: what an interrupted write
+ * left behind, not a write in progress, even of another process.  Best
+ * effort; returns how many were removed. */
+size_t tg_fs_remove_stale(int dir_fd, bool (*match)(const char *name), time_t now,
+			  time_t max_age);
+
+/* tg_fs_remove_stale of dir with tg_fs_atomic_tmp_name, an hour old: the
+ * temporaries of atomic writes a kill left in the state directory. */
+size_t tg_fs_remove_stale_tmp(const char *dir, time_t now);
+
 /* Writes all of p[0..len) to fd, again after EINTR and short writes.
  * Returns 0 or -errno (-EIO if write(2) writes nothing). */
 int tg_fs_write_all(int fd, const void *p, size_t len);

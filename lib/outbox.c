@@ -736,29 +736,7 @@ static int serialize(const struct tg_outbox_msg *m, char **out, size_t *len,
  * the daemon, say).  Best effort. */
 static void clean_tmp(struct tg_outbox *ob)
 {
-	int fd = openat(ob->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	time_t now = time(NULL);
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0)
-		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(ob->tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    S_ISDIR(st.st_mode))
-			continue;
-		if (now - st.st_mtime > TMP_MAX_AGE)
-			(void)unlinkat(ob->tmp_fd, de->d_name, 0);
-	}
-	closedir(d);
+	(void)tg_fs_remove_stale(ob->tmp_fd, NULL, time(NULL), TMP_MAX_AGE);
 }
 
 /* Drops the markers of messages delivered more than SENT_KEEP ago. */

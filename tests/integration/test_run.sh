@@ -150,3 +150,13 @@ EOF2
 run "journal: replayed after the stop" 0 "$TRAGUARDO" -c "$T/j.conf" once --dry-run --json
 json "journal: the value survived" "by['R-OK']['value'] == 12"
 lacks "journal: no damaged record" "$T/err" "damaged"
+# what a kill between writing a temporary and renaming it leaves: removed at
+# the next start once an hour old; a younger one may be another process's
+# write in progress
+: >"$T/state/status.json.tmp-Ab12Cd"; touch -d '2 hours ago' "$T/state/status.json.tmp-Ab12Cd"
+: >"$T/state/state.json.tmp-Ef34Gh"
+run "stale temporaries: once" 0 "$TRAGUARDO" -c "$T/j.conf" once
+contains "stale temporaries: removal logged" "$T/err" "1 temporary file of an interrupted write removed"
+if [ ! -e "$T/state/status.json.tmp-Ab12Cd" ] && [ -e "$T/state/state.json.tmp-Ef34Gh" ]; then
+	ok "stale temporaries: the old one removed, the young one kept"
+else notok "stale temporaries: the old one removed, the young one kept" "$(ls -la "$T/state")"; fi

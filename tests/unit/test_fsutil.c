@@ -1,10 +1,11 @@
 /*
  * test_fsutil.c — atomic replacement (content, mode, no temporary left,
  * a symlink replaced and never followed, a stale or planted temporary name
- * harmless, errors with the path) and mkdir -p (nested, existing, a file in
+ * harmless, errors with the path), stale temporaries removed, and mkdir -p (nested, existing, a file in
  * the way).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,6 +149,59 @@ static void test_planted_temporary(void **state)
 	unlink(at("victim"));
 }
 
+static void touch_at(const char *path, time_t mtime)
+{
+	struct timespec ts[2] = { { mtime, 0 }, { mtime, 0 } };
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* What a kill between mkostemp and rename leaves: removed once an hour
+ * old, never younger (another process's write may be in progress), never
+ * a name that is not a temporary's, a directory, or a symlink's target. */
+static void test_remove_stale(void **state)
+{
+	time_t now = time(NULL) + 7200;   /* the link below is made now */
+	static const char *const left[] = { "state.json.tmp-CCCCCC", "status.json",
+					    "notes.tmp-DDDDDDD", "victim" };
+
+	(void)state;
+	assert_true(tg_fs_atomic_tmp_name("status.json.tmp-a1B2c3"));
+	assert_true(tg_fs_atomic_tmp_name("x.tmp-ZZZZZZ"));
+	assert_false(tg_fs_atomic_tmp_name(".tmp-abcdef"));
+	assert_false(tg_fs_atomic_tmp_name("status.json.tmp-abcde"));
+	assert_false(tg_fs_atomic_tmp_name("status.json.tmp-abcdefg"));
+	assert_false(tg_fs_atomic_tmp_name("status.json.tmp-abc.ef"));
+	assert_false(tg_fs_atomic_tmp_name("status.json"));
+	assert_false(tg_fs_atomic_tmp_name("journal.tmp"));
+
+	touch_at(at("status.json.tmp-AAAAAA"), now - 3601);   /* stale */
+	touch_at(at("state.json.tmp-BBBBBB"), now - 86400);   /* stale */
+	touch_at(at("state.json.tmp-CCCCCC"), now - 60);      /* in progress */
+	touch_at(at("status.json"), now - 86400);
+	touch_at(at("notes.tmp-DDDDDDD"), now - 86400);        /* not a temporary's */
+	assert_int_equal(symlink(at("victim"), at("link.tmp-EEEEEE")), 0);
+	assert_int_equal(mkdir(at("dir.tmp-FFFFFF"), 0700), 0);
+	touch_at(at("victim"), now);   /* the link's target: young, and kept */
+	assert_int_equal(tg_fs_remove_stale_tmp(dir, now), 3);
+	assert_null(slurp(at("status.json.tmp-AAAAAA")));
+	assert_null(slurp(at("state.json.tmp-BBBBBB")));
+	assert_non_null(slurp(at("state.json.tmp-CCCCCC")));
+	assert_non_null(slurp(at("status.json")));
+	assert_non_null(slurp(at("notes.tmp-DDDDDDD")));
+	assert_non_null(slurp(at("victim")));   /* the link went, not its target */
+	assert_int_equal(access(at("dir.tmp-FFFFFF"), F_OK), 0);
+	assert_int_equal(entries(dir), 5);
+	assert_int_equal(tg_fs_remove_stale_tmp(dir, now), 0);
+	assert_int_equal(tg_fs_remove_stale_tmp(at("missing"), now), 0);
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++)
+		assert_int_equal(unlink(at(left[i])), 0);
+	assert_int_equal(rmdir(at("dir.tmp-FFFFFF")), 0);
+}
+
 static void test_write_errors(void **state)
 {
 	struct tg_error err;
@@ -219,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_write_and_replace),
 		cmocka_unit_test(test_symlink_not_followed),
 		cmocka_unit_test(test_planted_temporary),
+		cmocka_unit_test(test_remove_stale),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_mkdirs),
 		cmocka_unit_test(test_join),
