@@ -232,7 +232,7 @@ static void send_status(struct daemon *d)
  * is empty).  Wall-clock seconds in the outbox become a monotonic delay. */
 static void arm_outbox(struct daemon *d)
 {
-	int64_t next = tg_notifier_next_attempt(d->notifier), wall = (int64_t)time(NULL);
+	int64_t wall = (int64_t)time(NULL), next = tg_notifier_next_attempt(d->notifier, wall);
 	uint64_t delay;
 
 	if (next < 0 || d->stopping) {

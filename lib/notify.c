@@ -1101,7 +1101,7 @@ size_t tg_notifier_deliver(struct tg_notifier *n, int64_t wall, bool force)
 			free(d);
 			continue;
 		}
-		if (!force && d->msg.next_attempt > wall) {
+		if (!force && tg_outbox_due_at(&d->msg, wall) > wall) {
 			tg_outbox_msg_clear(&d->msg);
 			free(d);
 			continue;
@@ -1150,7 +1150,7 @@ void tg_notifier_on_idle(struct tg_notifier *n, void (*fn)(void *ctx), void *ctx
 	n->idle_ctx = ctx;
 }
 
-int64_t tg_notifier_next_attempt(struct tg_notifier *n)
+int64_t tg_notifier_next_attempt(struct tg_notifier *n, int64_t wall)
 {
 	char (*ids)[TG_OUTBOX_ID_SIZE] = NULL;
 	struct tg_error err = { 0 };
@@ -1169,8 +1169,10 @@ int64_t tg_notifier_next_attempt(struct tg_notifier *n)
 		if (f != NULL)
 			continue;   /* in flight: its end re-arms the timer */
 		if (tg_outbox_load(n->ob, ids[i], &m, &err) == 0) {
-			if (best < 0 || m.next_attempt < best)
-				best = m.next_attempt;
+			int64_t at = tg_outbox_due_at(&m, wall);
+
+			if (best < 0 || at < best)
+				best = at;
 			tg_outbox_msg_clear(&m);
 		}
 	}

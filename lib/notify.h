@@ -97,8 +97,9 @@ size_t tg_notifier_deliver(struct tg_notifier *n, int64_t wall, bool force);
 size_t tg_notifier_in_flight(const struct tg_notifier *n);
 /* Called each time the last delivery in flight ends. */
 void tg_notifier_on_idle(struct tg_notifier *n, void (*fn)(void *ctx), void *ctx);
-/* Unix seconds of the earliest next attempt in the outbox, -1 when empty. */
-int64_t tg_notifier_next_attempt(struct tg_notifier *n);
+/* Unix seconds of the earliest next attempt in the outbox seen at wall
+ * (tg_outbox_due_at), -1 when empty. */
+int64_t tg_notifier_next_attempt(struct tg_notifier *n, int64_t wall);
 
 size_t tg_notifier_pending(struct tg_notifier *n);   /* outbox/new */
 size_t tg_notifier_failed(struct tg_notifier *n);    /* outbox/failed */

@@ -279,7 +279,8 @@ static int write_file(struct tg_outbox *ob, int dir_fd, const char *sub, const c
 
 /* Reads dir/name whole.  0; -EBADMSG with *why when the file cannot be a
  * message whatever happens (not regular, too big); -errno otherwise. */
-static int read_file(int dir_fd, const char *name, char **out, size_t *len, const char **why)
+static int read_file(int dir_fd, const char *name, char **out, size_t *len, const char **why,
+		     int64_t *mtime)
 {
 	struct stat st;
 	size_t size, got = 0;
@@ -338,6 +339,8 @@ static int read_file(int dir_fd, const char *name, char **out, size_t *len, cons
 	buf[got] = '\0';
 	*out = buf;
 	*len = got;
+	if (mtime != NULL)
+		*mtime = (int64_t)st.st_mtim.tv_sec;
 	return 0;
 }
 
@@ -971,7 +974,7 @@ static int64_t created_of(struct tg_outbox *ob, const char *name)
 	char *data;
 	size_t len;
 	int64_t t;
-	int r = read_file(ob->new_fd, name, &data, &len, &why);
+	int r = read_file(ob->new_fd, name, &data, &len, &why, NULL);
 
 	if (r == -ENOENT || r == -ENOMEM)
 		return r;
@@ -1136,6 +1139,7 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 {
 	char name[NAME_SIZE], path[4200], qb[QBUF];
 	const char *why;
+	int64_t written = 0;
 	char *data;
 	size_t len;
 	int r;
@@ -1146,7 +1150,7 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 				    quoted(id, strnlen(id, 64), qb, sizeof(qb)));
 	snprintf(name, sizeof(name), "%s.json", id);
 	snprintf(path, sizeof(path), "%s/new/%s", ob->path, name);
-	r = read_file(ob->new_fd, name, &data, &len, &why);
+	r = read_file(ob->new_fd, name, &data, &len, &why, &written);
 	if (r == -ENOENT)
 		return tg_error_setc(err, r, "%s: %s", path, strerror(-r));
 	if (r == -EBADMSG) {
@@ -1179,7 +1183,15 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 		if (r < 0)
 			return tg_error_setc(err, r, "%s", e.msg);
 	}
+	m->written = written;
 	return 0;
+}
+
+int64_t tg_outbox_due_at(const struct tg_outbox_msg *m, int64_t wall)
+{
+	/* written later than wall: the clock was set back since, and the
+	 * retry was counted on the clock as it was */
+	return m->written > wall ? 0 : m->next_attempt;
 }
 
 int tg_outbox_done(struct tg_outbox *ob, const char *id, struct tg_error *err)

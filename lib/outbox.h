@@ -61,6 +61,7 @@ struct tg_outbox_msg {
 	int64_t next_attempt;         /* unix seconds; 0 = at once */
 	int attempts;
 	char *last_error;             /* NULL until a failure */
+	int64_t written;              /* tg_outbox_load: the file's mtime (not in it) */
 };
 void tg_outbox_msg_clear(struct tg_outbox_msg *m);   /* frees the members; NULL ok */
 
@@ -108,6 +109,12 @@ ssize_t tg_outbox_list(struct tg_outbox *ob, char (**ids)[TG_OUTBOX_ID_SIZE],
  * file still in new/ when it could not be moved (or on ENOMEM, EMFILE). */
 int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m,
 		   struct tg_error *err);
+
+/* When m, loaded at wall (unix seconds), is due: its next_attempt, or 0
+ * (at once) when its file was written later than wall, i.e. the clock was
+ * set back since the attempt that counted next_attempt: a retry then waits
+ * for no more than its own delay. */
+int64_t tg_outbox_due_at(const struct tg_outbox_msg *m, int64_t wall);
 
 /* The server accepted it: marks sent/ID, deletes new/ID.json (already
  * gone: 0). */

@@ -537,6 +537,41 @@ static void test_retry_backoff(void **state)
 	tg_outbox_free(ob);
 }
 
+/* A retry's next_attempt is counted on the wall clock: when the clock is
+ * set back after it (the file then looks written in the future), the
+ * message is due at once instead of waiting for the time set back. */
+static void test_due_after_clock_step(void **state)
+{
+	struct tg_outbox *ob = open_ob();
+	struct tg_outbox_msg m;
+	struct tg_error err = { "" };
+	int64_t now = (int64_t)time(NULL), later;
+	struct timespec old[2] = { { (time_t)now - 86400, 0 }, { (time_t)now - 86400, 0 } };
+
+	(void)state;
+	put_ok(ob, id_of(3), now - 100);
+	load_ok(ob, id_of(3), &m);
+	assert_int_equal(tg_outbox_retry(ob, &m, "451", now, -1, 0, &err), 0);
+	tg_outbox_msg_clear(&m);
+	load_ok(ob, id_of(3), &m);
+	later = (int64_t)time(NULL);
+	assert_true(m.written >= now && m.written <= later);
+	assert_int_equal(m.next_attempt, now + 60);
+	/* the clock as it was: waits for its delay */
+	assert_int_equal(tg_outbox_due_at(&m, later), now + 60);
+	assert_int_equal(tg_outbox_due_at(&m, now + 3600), now + 60);
+	/* set back by an hour: due at once */
+	assert_int_equal(tg_outbox_due_at(&m, now - 3600), 0);
+	tg_outbox_msg_clear(&m);
+	/* a file written long ago (moved back from failed/, say) keeps its time */
+	assert_int_equal(utimensat(AT_FDCWD, at("outbox/new/%s.json", id_of(3)), old, 0), 0);
+	load_ok(ob, id_of(3), &m);
+	assert_int_equal(m.written, now - 86400);
+	assert_int_equal(tg_outbox_due_at(&m, now), now + 60);
+	tg_outbox_msg_clear(&m);
+	tg_outbox_free(ob);
+}
+
 static void test_max_age(void **state)
 {
 	struct tg_outbox *ob = open_ob();
@@ -1138,6 +1173,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_put_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_due_after_clock_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_never_overwrites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_moved_back, setup, teardown),
