@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "source_http.h"
 #include "source_pg.h"
@@ -183,6 +184,10 @@ struct tg_engine *tg_engine_new(const struct tg_config *cfg, enum tg_engine_jour
 			       ss.skipped_corrupt, ss.skipped_corrupt == 1 ? "" : "s", ss.replayed,
 			       journal == TG_JOURNAL_READ ? "" :
 			       "; unless only the last one was cut by a crash, the damaged journal was kept as journal.corrupt-TIME");
+		if (ss.corrupt_removed > 0)
+			tg_log(LOG_NOTICE, "%s/journal: %zu older journal.corrupt-* removed (the %d "
+			       "newest are kept)", cfg->daemon.state_dir, ss.corrupt_removed,
+			       TG_CORRUPT_KEEP);
 	}
 	return e;
 nomem:

@@ -76,6 +76,96 @@ size_t tg_fs_remove_stale_tmp(const char *dir, time_t now)
 	return n;
 }
 
+struct aside {
+	long long t, n;
+	char *name;
+};
+
+static int aside_cmp(const void *a, const void *b)
+{
+	const struct aside *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? 1 : -1;   /* newest first */
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+/* Digits at *p up to a '-' or the end, as a number; false when none or
+ * too many. */
+static bool take_number(const char **p, long long *out)
+{
+	const char *s = *p;
+	long long v = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (s - *p >= 18)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	*p = s;
+	*out = v;
+	return true;
+}
+
+size_t tg_fs_prune_corrupt(const char *path, size_t keep)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL ? strdup(".") : strndup(path, (size_t)(slash - path) + 1);
+	char *prefix = malloc(strlen(path) + 16);
+	struct aside *v = NULL;
+	size_t n = 0, cap = 0, removed = 0, plen;
+	struct dirent *de;
+	DIR *d = NULL;
+	int fd;
+
+	if (dir == NULL || prefix == NULL)
+		goto out;
+	plen = (size_t)sprintf(prefix, "%s.corrupt-", slash == NULL ? path : slash + 1);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		goto out;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *p = de->d_name + plen;
+		struct aside a = { 0, 0, NULL };
+
+		if (strncmp(de->d_name, prefix, plen) != 0 || !take_number(&p, &a.t) ||
+		    (*p == '-' && (p++, !take_number(&p, &a.n))) || *p != '\0')
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct aside *nv = realloc(v, ncap * sizeof(*v));
+
+			if (nv == NULL)
+				break;
+			v = nv;
+			cap = ncap;
+		}
+		if ((a.name = strdup(de->d_name)) == NULL)
+			break;
+		v[n++] = a;
+	}
+	if (n > keep) {
+		qsort(v, n, sizeof(*v), aside_cmp);
+		for (size_t i = keep; i < n; i++)
+			if (unlinkat(dirfd(d), v[i].name, 0) == 0)
+				removed++;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	if (d != NULL)
+		closedir(d);
+	free(prefix);
+	free(dir);
+	return removed;
+}
+
 bool tg_fs_not_newer(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);

@@ -37,6 +37,13 @@ size_t tg_fs_remove_stale(int dir_fd, bool (*match)(const char *name), time_t no
  * temporaries of atomic writes a kill left in the state directory. */
 size_t tg_fs_remove_stale_tmp(const char *dir, time_t now);
 
+#define TG_CORRUPT_KEEP 3   /* copies of a damaged file kept aside */
+
+/* Of the copies PATH.corrupt-TIME[-N] (TIME unix seconds) kept of a damaged
+ * file, removes all but the keep newest.  Best effort; returns how many
+ * were removed. */
+size_t tg_fs_prune_corrupt(const char *path, size_t keep);
+
 /* Writes all of p[0..len) to fd, again after EINTR and short writes.
  * Returns 0 or -errno (-EIO if write(2) writes nothing). */
 int tg_fs_write_all(int fd, const void *p, size_t len);

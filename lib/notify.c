@@ -106,10 +106,15 @@ static int load_state(struct tg_notifier *n, struct tg_error *err)
 		char aside[4200];
 
 		snprintf(aside, sizeof(aside), "%s.corrupt-%lld", n->state_path, (long long)time(NULL));
-		if (rename(n->state_path, aside) == 0)
+		if (rename(n->state_path, aside) == 0) {
+			size_t removed = tg_fs_prune_corrupt(n->state_path, TG_CORRUPT_KEEP);
+
 			tg_log(LOG_ERR, "%s; moved aside to %s, alerts start again from nothing "
 			       "(problems still there are notified again)", lerr.msg, aside);
-		else
+			if (removed > 0)
+				tg_log(LOG_NOTICE, "%zu older %s.corrupt-* removed (the %d newest are "
+				       "kept)", removed, n->state_path, TG_CORRUPT_KEEP);
+		} else
 			tg_log(LOG_ERR, "%s; could not move it aside (%s)", lerr.msg, strerror(errno));
 		return 0;
 	}

@@ -104,6 +104,7 @@ struct tg_store {
 	bool write_failed;      /* an early write failed: wait for the commit */
 	bool must_rewrite;      /* an fsync failed: the next commit compacts */
 	size_t journal_records, replayed, skipped;
+	size_t corrupt_removed; /* older journal.corrupt-* removed when one was kept */
 	bool torn;              /* the last line had no newline: a write cut by a crash */
 };
 
@@ -1149,6 +1150,8 @@ static int keep_corrupt(struct tg_store *st, int fd, struct tg_error *err)
 	if (r < 0)
 		tg_error_setc(err, r, "%s: cannot keep a copy of the corrupt journal: %s",
 			      name, strerror(-r));
+	else
+		st->corrupt_removed = tg_fs_prune_corrupt(st->path, TG_CORRUPT_KEEP);
 	free(name);
 	return r;
 }
@@ -1555,4 +1558,5 @@ void tg_store_stats(const struct tg_store *st, struct tg_store_stats *out)
 	out->journal_records = st->journal_records;
 	out->replayed = st->replayed;
 	out->skipped_corrupt = st->skipped;
+	out->corrupt_removed = st->corrupt_removed;
 }

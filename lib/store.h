@@ -138,6 +138,7 @@ struct tg_store_stats {
 	size_t indicators, points;
 	size_t journal_records;  /* lines in the journal file now */
 	size_t replayed, skipped_corrupt;
+	size_t corrupt_removed;  /* older journal.corrupt-* removed (TG_CORRUPT_KEEP kept) */
 };
 void tg_store_stats(const struct tg_store *st, struct tg_store_stats *out);
 

@@ -275,6 +275,16 @@ json "journal with garbage: the data is there" "by['J-1']['value'] == 5"
 if ls "$T/jstate/journal.corrupt-"* >/dev/null 2>&1; then ok "journal with garbage: kept aside"; else notok "journal with garbage: kept aside" "$(ls "$T/jstate")"; fi
 no_raw "journal with garbage: nothing raw in the messages" "$T/err"
 contains "journal with garbage: the administrator is told" "$T/err" "journal: 2 damaged records skipped"
+# damaged again and again (a failing disk): the newest three copies are kept
+: >"$T/jstate/journal.corrupt-1"; : >"$T/jstate/journal.corrupt-2"; : >"$T/jstate/journal.corrupt-3"
+printf 'garbage again
+' >>"$T/jstate/journal"
+hrun "journal damaged again: not fatal" 0 "$TRAGUARDO" -c "$T/j.conf" once --json --now $NOW
+contains "journal damaged again: older copies removed, and said" "$T/err" "journal: 2 older journal.corrupt-* removed (the 3 newest are kept)"
+n=$(ls "$T/jstate" | grep -c '^journal\.corrupt-')
+if [ "$n" -eq 3 ] && [ ! -e "$T/jstate/journal.corrupt-2" ] && [ -e "$T/jstate/journal.corrupt-3" ]; then
+	ok "journal damaged again: three copies, the newest"
+else notok "journal damaged again: three copies, the newest" "$(ls "$T/jstate")"; fi
 
 # ================================================================ configuration
 C=$T/c; mkdir -p "$C/parts"

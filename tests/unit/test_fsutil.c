@@ -202,6 +202,35 @@ static void test_remove_stale(void **state)
 	assert_int_equal(rmdir(at("dir.tmp-FFFFFF")), 0);
 }
 
+/* Copies of a damaged file: the newest TG_CORRUPT_KEEP by the time in
+ * their name (then the -N), never another name. */
+static void test_prune_corrupt(void **state)
+{
+	static const char *const gone[] = { "state.json.corrupt-99", "state.json.corrupt-1000-1",
+					    "state.json.corrupt-1000" };
+	static const char *const kept[] = { "state.json.corrupt-1795000000",
+					    "state.json.corrupt-1000-3", "state.json.corrupt-1000-2",
+					    "state.json.corrupt-", "state.json.corrupt-12x",
+					    "state.json.corrupt-12-", "state.json.corrupt-12-1-1",
+					    "journal.corrupt-1", "state.json" };
+	char path[300];
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++)
+		touch_at(at(gone[i]), 0);
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		touch_at(at(kept[i]), 0);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	assert_int_equal(tg_fs_prune_corrupt(path, 3), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(access(at(gone[i]), F_OK), -1);
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		assert_int_equal(access(at(kept[i]), F_OK), 0);
+		assert_int_equal(unlink(at(kept[i])), 0);
+	}
+	assert_int_equal(tg_fs_prune_corrupt("/nonexistent/dir/state.json", 3), 0);
+}
+
 static void test_write_errors(void **state)
 {
 	struct tg_error err;
@@ -274,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_symlink_not_followed),
 		cmocka_unit_test(test_planted_temporary),
 		cmocka_unit_test(test_remove_stale),
+		cmocka_unit_test(test_prune_corrupt),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_mkdirs),
 		cmocka_unit_test(test_join),

@@ -895,6 +895,33 @@ static void test_flipped_byte(void **state)
 		assert_int_equal(stats.replayed, 8);
 		tg_store_free(st);
 	}
+	/* copies from earlier damage: the newest TG_CORRUPT_KEEP are kept */
+	{
+		static const char *const old[] = { "journal.corrupt-100", "journal.corrupt-200",
+						   "journal.corrupt-300", "journal.corrupt-300-1",
+						   "journal.corrupt-notes" };
+		struct tg_store_stats stats;
+		struct tg_store *st;
+		char path[512];
+
+		remove_corrupt_copies(dir);
+		for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+			write_file(dir, old[i], "x", 1);
+		orig[mid] = (char)(orig[mid] ^ 0x01);
+		write_file(dir, "journal", orig, len);
+		st = open_store(dir, &stats);
+		assert_int_equal(stats.skipped_corrupt, 1);
+		assert_int_equal(stats.corrupt_removed, 2);
+		/* the one kept now, 300-1, 300; and a name not of a copy */
+		assert_int_equal(count_files(dir, "journal.corrupt-"), 4);
+		snprintf(path, sizeof(path), "%s/journal.corrupt-300-1", dir);
+		assert_int_equal(access(path, F_OK), 0);
+		snprintf(path, sizeof(path), "%s/journal.corrupt-notes", dir);
+		assert_int_equal(access(path, F_OK), 0);
+		snprintf(path, sizeof(path), "%s/journal.corrupt-200", dir);
+		assert_int_equal(access(path, F_OK), -1);
+		tg_store_free(st);
+	}
 	free(orig);
 	remove_dir(dir);
 }
