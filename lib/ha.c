@@ -50,6 +50,7 @@ struct tg_ha {
 	bool flushing;
 	bool active;
 	bool answer;        /* the lock query's result */
+	bool in_recovery;   /* the server answered that it is a standby */
 	bool query_failed;
 	char query_error[TG_ERROR_MAX / 2];
 	bool told_standby;  /* "held by another session" logged */
@@ -224,12 +225,18 @@ static void send_query(struct tg_ha *ha)
 
 	snprintf(key, sizeof(key), "%d", ha->lock);
 	ha->answer = false;
+	ha->in_recovery = false;
 	ha->query_failed = false;
 	ha->query_error[0] = '\0';
+	/* a server in recovery (a replica) grants advisory locks of its own:
+	 * a daemon there would be active beside the one on the primary.  NULL
+	 * says so; CASE, because AND need not ask pg_is_in_recovery() first. */
 	if (ha->active)
-		ok = PQsendQueryParams(ha->conn, "SELECT true", 0, NULL, NULL, NULL, NULL, 0);
+		ok = PQsendQueryParams(ha->conn, "SELECT CASE WHEN pg_is_in_recovery() THEN NULL "
+				       "ELSE true END", 0, NULL, NULL, NULL, NULL, 0);
 	else
-		ok = PQsendQueryParams(ha->conn, "SELECT pg_try_advisory_lock($1::bigint)", 1,
+		ok = PQsendQueryParams(ha->conn, "SELECT CASE WHEN pg_is_in_recovery() THEN NULL "
+				       "ELSE pg_try_advisory_lock($1::bigint) END", 1,
 				       NULL, vals, NULL, NULL, 0);
 	if (!ok) {
 		lost(ha);
@@ -249,7 +256,8 @@ static void send_query(struct tg_ha *ha)
 static void take_result(struct tg_ha *ha, PGresult *res)
 {
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 1) {
-		ha->answer = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		ha->in_recovery = PQgetisnull(res, 0, 0);
+		ha->answer = !ha->in_recovery && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 		return;
 	}
 	if (!ha->query_failed) {
@@ -267,6 +275,12 @@ static void query_done(struct tg_ha *ha)
 {
 	bool was_active = ha->active;
 
+	if (!ha->query_failed && ha->in_recovery) {
+		go_down(ha, "the server is in recovery (a standby): the lock counts on the primary "
+			"only (with several hosts in the conninfo, add "
+			"target_session_attrs=read-write)");
+		return;
+	}
 	if (ha->query_failed || (was_active && !ha->answer)) {
 		go_down(ha, "%s failed: %s", was_active ? "session check" : "lock attempt",
 			ha->query_error[0] != '\0' ? ha->query_error : "no answer");

@@ -8,7 +8,8 @@
  * one's session terminated (pg_terminate_backend): it is standby at once
  * and the other takes over within one poll interval; the active one freed:
  * the same; the server stopped: nobody is active, then one again when it is
- * back.
+ * back; the server a standby in recovery: nobody active, nor known, until it
+ * is promoted.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -60,6 +61,9 @@ static int pg_ctl(const char *what)
 
 	if (strcmp(what, "stop") == 0)
 		snprintf(cmd, sizeof(cmd), "%s'%s/pg_ctl' -D '%s/data' -m fast -w stop >/dev/null 2>&1",
+			 as_postgres(), pgbin, cluster_dir);
+	else if (strcmp(what, "promote") == 0)
+		snprintf(cmd, sizeof(cmd), "%s'%s/pg_ctl' -D '%s/data' -w -t 30 promote >/dev/null 2>&1",
 			 as_postgres(), pgbin, cluster_dir);
 	else
 		snprintf(cmd, sizeof(cmd), "%s'%s/pg_ctl' -D '%s/data' -l '%s/server.log' -w -t 30 "
@@ -355,6 +359,69 @@ static void test_failover(void **state)
 	sd_event_unref(ev);
 }
 
+static bool status_says(struct member *m, size_t n)
+{
+	char line[512];
+
+	for (size_t i = 0; i < n; i++)
+		if (strstr(tg_ha_status_line(m[i].ha, line, sizeof(line)), "in recovery") == NULL)
+			return false;
+	return true;
+}
+
+/* A server in recovery (a replica) grants advisory locks of its own: a
+ * daemon that reaches one (a multi-host conninfo, a name moved by a
+ * failover) must not be active there beside the one on the primary, nor
+ * take its role as known.  The cluster is restarted as a standby
+ * (standby.signal), then promoted. */
+static void test_replica(void **state)
+{
+	struct member m[2] = { { 0 } };
+	struct tg_config *cfg;
+	char path[128], line[512];
+	sd_event *ev;
+	FILE *f;
+
+	(void)state;
+	NEED_SERVER();
+	cfg = config(conninfo, NULL);
+	assert_true(sd_event_new(&ev) >= 0);
+	join(&m[0], cfg, ev);
+	run_until(ev, one_active, m, 1, 5000000);
+	assert_true(tg_ha_active(m[0].ha));
+
+	assert_int_equal(pg_ctl("stop"), 0);
+	snprintf(path, sizeof(path), "%s/data/standby.signal", cluster_dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	assert_int_equal(pg_ctl("start"), 0);
+	join(&m[1], cfg, ev);
+	/* both reach the server again, and neither is active nor known */
+	run_until(ev, status_says, m, 2, 10000000);
+	for (int i = 0; i < 2; i++) {
+		tg_ha_status_line(m[i].ha, line, sizeof(line));
+		if (strstr(line, "in recovery") == NULL || strstr(line, "target_session_attrs") == NULL) {
+			print_error("member %d: %s\n", i, line);
+			fail();
+		}
+	}
+	spin(ev, 3 * POLL_USEC / 1000);
+	assert_int_equal(n_active(m, 2), 0);
+	assert_false(tg_ha_role_known(m[0].ha));
+	assert_false(tg_ha_role_known(m[1].ha));
+	consistent(m, 2);
+
+	/* promoted: one of them takes the lock */
+	assert_int_equal(pg_ctl("promote"), 0);
+	run_until(ev, one_active, m, 2, 20000000);
+	assert_int_equal(n_active(m, 2), 1);
+	consistent(m, 2);
+	for (int i = 0; i < 2; i++)
+		tg_ha_free(m[i].ha);
+	tg_config_free(cfg);
+	sd_event_unref(ev);
+}
+
 /* ------------------------------------------------------------------ */
 
 static int cluster_start(void **state)
@@ -412,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_not_configured),
 		cmocka_unit_test(test_password_file),
 		cmocka_unit_test(test_failover),
+		cmocka_unit_test(test_replica),
 	};
 
 	return cmocka_run_group_tests(tests, cluster_start, cluster_stop);
