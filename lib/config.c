@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <libpq-fe.h>
 #include <limits.h>
@@ -910,6 +911,7 @@ struct loader {
 	struct pending *pend;       /* NULL: report at once */
 	size_t npend, cappend;
 	bool buffer;
+	bool precheck;              /* before libconfig: only the @include files */
 };
 
 static void emit(struct loader *L, const char *file, int line, const char *msg)
@@ -3014,7 +3016,9 @@ static char *read_all(struct loader *L, FILE *f, const char *path)
 	}
 	buf[len] = '\0';
 	const char *nul = memchr(buf, '\0', len);
-	if (nul != NULL) {
+	/* the check before libconfig leaves it to the scan after (with the
+	 * rest of that scan's findings): it reads the text up to the NUL */
+	if (nul != NULL && !L->precheck) {
 		int line = 1;
 
 		for (const char *p = buf; p < nul; p++)
@@ -3129,27 +3133,45 @@ static size_t scan_number(struct loader *L, const char *p, const char *file, int
 	return (size_t)(q - p);
 }
 
-/* The file an @include names, as libconfig opens it, and as shown. */
-static void scan_include(struct loader *L, const char *name, int depth, size_t *files_left)
+/*
+ * The file an @include names, as libconfig opens it, and as shown; at
+ * (file, line) is the @include.  Before libconfig reads anything
+ * (L->precheck), what it must not be given is refused there: it exits the
+ * process on a directory (its scanner's fatal error) and waits forever on a
+ * FIFO, and it reads a file again for every @include of it, so includes
+ * that multiply (each file including the next several times) are counted.
+ */
+static void scan_include(struct loader *L, const char *name, int depth, size_t *files_left,
+			 const char *at, int line)
 {
 	char *path, *text;
 	const char *shown;
 	struct stat st;
-	FILE *f;
+	FILE *f = NULL;
+	int fd;
 
-	if (depth >= 10 || *files_left == 0)
+	if (depth >= 10)
 		return;  /* libconfig stops at 10 levels */
+	if (*files_left == 0) {
+		if (L->precheck && !L->oom && L->nerr == 0)
+			report_at(L, at, line, "more than %d files read through @include in all "
+				  "(an @include loop?)", SCAN_FILES_MAX);
+		return;
+	}
 	(*files_left)--;
 	path = L->include_dir != NULL ? tg_fs_join(L->include_dir, name) : strdup(name);
 	if (path == NULL) {
 		L->oom = true;
 		return;
 	}
-	f = fopen(path, "re");
-	if (f == NULL || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (f != NULL)
-			fclose(f);
-		free(path);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (f = fdopen(fd, "r")) == NULL) {
+		if (L->precheck && fd >= 0)
+			report_at(L, at, line, "@include of %s: not a regular file", path);
+		if (fd >= 0)
+			close(fd);
+		free(path);   /* missing: libconfig says so */
 		return;
 	}
 	/* messages name included files as the rest of the loader does */
@@ -3222,7 +3244,7 @@ static void scan_text(struct loader *L, const char *text, const char *file, int 
 					L->oom = true;
 					return;
 				}
-				scan_include(L, name, depth, files_left);
+				scan_include(L, name, depth, files_left, file, line);
 				free(name);
 				p = end + 1;
 			} else {
@@ -3239,7 +3261,7 @@ static void scan_text(struct loader *L, const char *text, const char *file, int 
 		}
 		if ((c >= '0' && c <= '9') ||
 		    ((c == '-' || c == '+') && p[1] >= '0' && p[1] <= '9')) {
-			size_t n = scan_number(L, p, file, line);
+			size_t n = L->precheck ? 0 : scan_number(L, p, file, line);
 
 			if (n > 0) {
 				p += n;
@@ -3295,6 +3317,20 @@ struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, v
 		if (include_dir == NULL) {
 			free(text);
 			report_at(&L, path, 0, "out of memory");
+			return NULL;
+		}
+	}
+	{
+		struct loader P = { .report = report, .ctx = ctx, .err = err, .main_name = path,
+				    .include_dir = include_dir, .precheck = true };
+		size_t files_left = SCAN_FILES_MAX;
+
+		scan_text(&P, text, path, 0, &files_left);
+		if (P.nerr > 0 || P.oom) {
+			if (P.oom)
+				report_at(&P, path, 0, "out of memory");
+			free(text);
+			free(include_dir);
 			return NULL;
 		}
 	}

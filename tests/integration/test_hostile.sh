@@ -340,6 +340,25 @@ contains "@include of a missing file: file and line" "$T/err" "$C/inc.conf:2: ca
 printf '@include "self.conf"\n' >"$C/self.conf"
 hrun "@include of itself" 1 "$TRAGUARDO" -c "$C/self.conf" check
 contains "@include of itself: stopped" "$T/err" "nesting too deep"
+# what libconfig must never be given: a directory (its scanner exits the
+# process), a FIFO (it waits for ever), includes that multiply
+mkdir -p "$C/parts/dir.d"; rm -f "$C/parts/fifo"; mkfifo "$C/parts/fifo"
+printf 'daemon = { language = "it"; };\n@include "parts/dir.d"\n' >"$C/incdir.conf"
+hrun "@include of a directory" 1 timeout 20 "$TRAGUARDO" -c "$C/incdir.conf" check
+contains "@include of a directory: file and line" "$T/err" "$C/incdir.conf:2: @include of $C/parts/dir.d: not a regular file"
+printf '@include ""\n' >"$C/incempty.conf"
+hrun "@include of an empty name (the directory)" 1 timeout 20 "$TRAGUARDO" -c "$C/incempty.conf" check
+contains "@include of an empty name: file and line" "$T/err" "$C/incempty.conf:1: @include of"
+printf 'daemon = { language = "it"; };\n\n@include "parts/fifo"\n' >"$C/incfifo.conf"
+hrun "@include of a FIFO" 1 timeout 20 "$TRAGUARDO" -c "$C/incfifo.conf" check
+contains "@include of a FIFO: file and line" "$T/err" "$C/incfifo.conf:3: @include of $C/parts/fifo: not a regular file"
+for k in 1 2 3 4 5 6 7 8 9; do
+	for j in 1 2 3 4 5 6 7 8; do printf '@include "parts/m%d.conf"\n' $((k + 1)); done >"$C/parts/m$k.conf"
+done
+: >"$C/parts/m10.conf"
+printf '@include "parts/m1.conf"\n' >"$C/incbomb.conf"
+hrun "includes that multiply (8 to the 9th files)" 1 timeout 20 "$TRAGUARDO" -c "$C/incbomb.conf" check
+contains "includes that multiply: refused" "$T/err" "more than 256 files read through @include in all"
 
 $PY -c "import sys; open(sys.argv[1], 'wb').write('daemon = { language = \"it\"; };\nindicators = ( { id = \"A\"; name = \"Qualit\u00e0\"; department = \"D\"; target = 1; } );\n'.encode('cp1252'))" "$C/latin.conf"
 hrun "a Windows-1252 config" 1 "$TRAGUARDO" -c "$C/latin.conf" check

@@ -118,6 +118,14 @@ if grep -qE "t\.conf:1[0-9]: .*targett" "$T/daemon.err"; then ok "bad config: th
 else notok "bad config: the error logged with file:line" "$(grep -i targett "$T/daemon.err")"; fi
 sleep 0.5
 kill -0 "$dpid" 2>/dev/null && ok "bad config: the daemon keeps running" || notok "bad config: the daemon keeps running" "$(tail -20 "$T/daemon.err")"
+# an @include of a directory: libconfig's scanner would exit the process
+mkdir -p "$T/inc.d"
+{ cat "$T/good.conf"; printf '@include "inc.d"\n'; } >"$T/t.conf"
+kill -HUP "$dpid"
+sleep 1
+kill -0 "$dpid" 2>/dev/null && ok "an @include of a directory: the daemon keeps running" ||
+	notok "an @include of a directory: the daemon keeps running" "$(tail -20 "$T/daemon.err")"
+contains "an @include of a directory: refused with file:line" "$T/daemon.err" "t.conf:$(($(wc -l <"$T/good.conf") + 1)): @include of"
 cp "$T/good.conf" "$T/t.conf"    # status reads the configuration for state_dir
 run "status --json after the failed reload" 0 "$TRAGUARDO" -c "$T/t.conf" status --json
 json "the previous configuration is still in force" "by['R-WARN']['status'] == 'ok' and by['R-WARN']['target'] == 6"
