@@ -23,9 +23,12 @@
 bool tg_fs_atomic_tmp_name(const char *name)
 {
 	size_t len = strlen(name);
-	const char *x = name + len - 6;
+	const char *x;
 
-	if (len < 12 || memcmp(x - 5, ".tmp-", 5) != 0)
+	if (len < 12)
+		return false;
+	x = name + len - 6;
+	if (memcmp(x - 5, ".tmp-", 5) != 0)
 		return false;
 	for (int i = 0; i < 6; i++)
 		if (!((x[i] >= 'a' && x[i] <= 'z') || (x[i] >= 'A' && x[i] <= 'Z') ||
@@ -57,7 +60,7 @@ size_t tg_fs_remove_stale(int dir_fd, bool (*match)(const char *name), time_t no
 		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    S_ISDIR(st.st_mode))
 			continue;
-		if (now - st.st_mtime > max_age && unlinkat(dir_fd, de->d_name, 0) == 0)
+		if (st.st_mtime < now - max_age && unlinkat(dir_fd, de->d_name, 0) == 0)
 			n++;
 	}
 	closedir(d);
@@ -109,9 +112,9 @@ static bool take_number(const char **p, long long *out)
 	return true;
 }
 
-size_t tg_fs_prune_corrupt(const char *path, size_t keep)
+size_t tg_fs_prune_corrupt(const char *path, const char *just_made, size_t keep)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = strrchr(path, '/'), *made = strrchr(just_made, '/');
 	char *dir = slash == NULL ? strdup(".") : strndup(path, (size_t)(slash - path) + 1);
 	char *prefix = malloc(strlen(path) + 16);
 	struct aside *v = NULL;
@@ -134,7 +137,8 @@ size_t tg_fs_prune_corrupt(const char *path, size_t keep)
 		struct aside a = { 0, 0, NULL };
 
 		if (strncmp(de->d_name, prefix, plen) != 0 || !take_number(&p, &a.t) ||
-		    (*p == '-' && (p++, !take_number(&p, &a.n))) || *p != '\0')
+		    (*p == '-' && (p++, !take_number(&p, &a.n))) || *p != '\0' ||
+		    strcmp(de->d_name, made != NULL ? made + 1 : just_made) == 0)
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -149,6 +153,8 @@ size_t tg_fs_prune_corrupt(const char *path, size_t keep)
 			break;
 		v[n++] = a;
 	}
+	if (keep > 0)
+		keep--;   /* the one just made */
 	if (n > keep) {
 		qsort(v, n, sizeof(*v), aside_cmp);
 		for (size_t i = keep; i < n; i++)

@@ -40,9 +40,10 @@ size_t tg_fs_remove_stale_tmp(const char *dir, time_t now);
 #define TG_CORRUPT_KEEP 3   /* copies of a damaged file kept aside */
 
 /* Of the copies PATH.corrupt-TIME[-N] (TIME unix seconds) kept of a damaged
- * file, removes all but the keep newest.  Best effort; returns how many
- * were removed. */
-size_t tg_fs_prune_corrupt(const char *path, size_t keep);
+ * file, removes all but the keep newest, the copy just made (its path)
+ * always among them, whatever the times in the other names say.  Best
+ * effort; returns how many were removed. */
+size_t tg_fs_prune_corrupt(const char *path, const char *just_made, size_t keep);
 
 /* Writes all of p[0..len) to fd, again after EINTR and short writes.
  * Returns 0 or -errno (-EIO if write(2) writes nothing). */

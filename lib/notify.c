@@ -107,7 +107,8 @@ static int load_state(struct tg_notifier *n, struct tg_error *err)
 
 		snprintf(aside, sizeof(aside), "%s.corrupt-%lld", n->state_path, (long long)time(NULL));
 		if (rename(n->state_path, aside) == 0) {
-			size_t removed = tg_fs_prune_corrupt(n->state_path, TG_CORRUPT_KEEP);
+			size_t removed = tg_fs_prune_corrupt(n->state_path, aside,
+							     TG_CORRUPT_KEEP);
 
 			tg_log(LOG_ERR, "%s; moved aside to %s, alerts start again from nothing "
 			       "(problems still there are notified again)", lerr.msg, aside);
@@ -1106,7 +1107,7 @@ size_t tg_notifier_deliver(struct tg_notifier *n, int64_t wall, bool force)
 			free(d);
 			continue;
 		}
-		if (!force && tg_outbox_due_at(&d->msg, wall) > wall) {
+		if (!force && tg_outbox_due_at(n->ob, &d->msg, wall) > wall) {
 			tg_outbox_msg_clear(&d->msg);
 			free(d);
 			continue;
@@ -1174,7 +1175,7 @@ int64_t tg_notifier_next_attempt(struct tg_notifier *n, int64_t wall)
 		if (f != NULL)
 			continue;   /* in flight: its end re-arms the timer */
 		if (tg_outbox_load(n->ob, ids[i], &m, &err) == 0) {
-			int64_t at = tg_outbox_due_at(&m, wall);
+			int64_t at = tg_outbox_due_at(n->ob, &m, wall);
 
 			if (best < 0 || at < best)
 				best = at;

@@ -63,7 +63,12 @@ struct tg_outbox {
 	unsigned seq;        /* makes this process's temporary names unique */
 	unsigned dones;      /* sent/ is pruned every SENT_PRUNE_EVERY deliveries */
 	bool staging;        /* put writes to staging/ (tg_outbox_stage) */
+	int64_t last_retry;  /* the wall clock at the last tg_outbox_retry */
 };
+
+/* seconds the wall clock may go back (an NTP step) before the retries
+ * counted on it are taken as due */
+#define CLOCK_SLACK 2
 
 /* sent/ID: an empty marker per delivered message, kept SENT_KEEP seconds, so
  * that a cycle replayed after its state could not be saved (a crash, a full
@@ -115,7 +120,7 @@ static bool copy_name(const char *name)
 {
 	const char *p = name + 37;
 
-	if (!failed_name(name))
+	if (!failed_name(name) || strlen(name) >= NAME_SIZE)
 		return false;
 	if (strncmp(p, ".corrupt", 8) == 0)
 		p += 8;
@@ -279,8 +284,7 @@ static int write_file(struct tg_outbox *ob, int dir_fd, const char *sub, const c
 
 /* Reads dir/name whole.  0; -EBADMSG with *why when the file cannot be a
  * message whatever happens (not regular, too big); -errno otherwise. */
-static int read_file(int dir_fd, const char *name, char **out, size_t *len, const char **why,
-		     int64_t *mtime)
+static int read_file(int dir_fd, const char *name, char **out, size_t *len, const char **why)
 {
 	struct stat st;
 	size_t size, got = 0;
@@ -339,8 +343,6 @@ static int read_file(int dir_fd, const char *name, char **out, size_t *len, cons
 	buf[got] = '\0';
 	*out = buf;
 	*len = got;
-	if (mtime != NULL)
-		*mtime = (int64_t)st.st_mtim.tv_sec;
 	return 0;
 }
 
@@ -761,7 +763,7 @@ static void prune_sent(struct tg_outbox *ob)
 
 		if (id_valid(de->d_name) &&
 		    fstatat(ob->sent_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now - st.st_mtime > SENT_KEEP)
+		    st.st_mtime < now - SENT_KEEP)
 			(void)unlinkat(ob->sent_fd, de->d_name, 0);
 	}
 	closedir(d);
@@ -974,7 +976,7 @@ static int64_t created_of(struct tg_outbox *ob, const char *name)
 	char *data;
 	size_t len;
 	int64_t t;
-	int r = read_file(ob->new_fd, name, &data, &len, &why, NULL);
+	int r = read_file(ob->new_fd, name, &data, &len, &why);
 
 	if (r == -ENOENT || r == -ENOMEM)
 		return r;
@@ -1015,20 +1017,18 @@ static int take_back(struct tg_outbox *ob)
 	while (n < TAKE_BACK_MAX && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 
-		if (!msg_name(de->d_name, id) && copy_name(de->d_name) && len < NAME_SIZE)
+		if (!msg_name(de->d_name, id) && copy_name(de->d_name))
 			memcpy(names[n++], de->d_name, len + 1);
 	}
 	closedir(d);
 	/* renamed once the directory is closed: readdir may or may not
-	 * return a name made while it reads */
+	 * return a name made while it reads.  One that cannot be renamed (a
+	 * directory, say) stays where it is and stops nothing else. */
 	for (size_t i = 0; i < n; i++) {
 		char base[NAME_SIZE];
-		int x;
 
 		snprintf(base, sizeof(base), "%.37s", names[i]);   /* ID.json */
-		x = rename_noreplace(ob->new_fd, names[i], ob->new_fd, base);
-		if (x < 0 && x != -EEXIST && x != -ENOENT && r == 0)
-			r = x;
+		(void)rename_noreplace(ob->new_fd, names[i], ob->new_fd, base);
 	}
 	return r;
 }
@@ -1139,7 +1139,6 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 {
 	char name[NAME_SIZE], path[4200], qb[QBUF];
 	const char *why;
-	int64_t written = 0;
 	char *data;
 	size_t len;
 	int r;
@@ -1150,7 +1149,7 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 				    quoted(id, strnlen(id, 64), qb, sizeof(qb)));
 	snprintf(name, sizeof(name), "%s.json", id);
 	snprintf(path, sizeof(path), "%s/new/%s", ob->path, name);
-	r = read_file(ob->new_fd, name, &data, &len, &why, &written);
+	r = read_file(ob->new_fd, name, &data, &len, &why);
 	if (r == -ENOENT)
 		return tg_error_setc(err, r, "%s: %s", path, strerror(-r));
 	if (r == -EBADMSG) {
@@ -1183,15 +1182,15 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 		if (r < 0)
 			return tg_error_setc(err, r, "%s", e.msg);
 	}
-	m->written = written;
 	return 0;
 }
 
-int64_t tg_outbox_due_at(const struct tg_outbox_msg *m, int64_t wall)
+int64_t tg_outbox_due_at(const struct tg_outbox *ob, const struct tg_outbox_msg *m, int64_t wall)
 {
-	/* written later than wall: the clock was set back since, and the
-	 * retry was counted on the clock as it was */
-	return m->written > wall ? 0 : m->next_attempt;
+	/* earlier than the last retry this process counted: the clock was
+	 * set back since, and the retries waiting were counted on it as it
+	 * was.  The retries made now set last_retry back: no storm. */
+	return wall < ob->last_retry - CLOCK_SLACK ? 0 : m->next_attempt;
 }
 
 int tg_outbox_done(struct tg_outbox *ob, const char *id, struct tg_error *err)
@@ -1306,6 +1305,7 @@ int tg_outbox_retry(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *e
 	if (cap > delay)
 		delay = cap;
 	m->next_attempt = now < 0 ? delay : now > TIME_MAX - delay ? TIME_MAX : now + delay;
+	ob->last_retry = now;
 	snprintf(name, sizeof(name), "%s.json", m->id);
 	/* the file itself is replaced: but a message already done or set
 	 * aside must not come back */

@@ -61,7 +61,6 @@ struct tg_outbox_msg {
 	int64_t next_attempt;         /* unix seconds; 0 = at once */
 	int attempts;
 	char *last_error;             /* NULL until a failure */
-	int64_t written;              /* tg_outbox_load: the file's mtime (not in it) */
 };
 void tg_outbox_msg_clear(struct tg_outbox_msg *m);   /* frees the members; NULL ok */
 
@@ -110,11 +109,13 @@ ssize_t tg_outbox_list(struct tg_outbox *ob, char (**ids)[TG_OUTBOX_ID_SIZE],
 int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m,
 		   struct tg_error *err);
 
-/* When m, loaded at wall (unix seconds), is due: its next_attempt, or 0
- * (at once) when its file was written later than wall, i.e. the clock was
- * set back since the attempt that counted next_attempt: a retry then waits
- * for no more than its own delay. */
-int64_t tg_outbox_due_at(const struct tg_outbox_msg *m, int64_t wall);
+/* When m is due, seen at wall (unix seconds): its next_attempt, or 0 (at
+ * once) when wall is more than 2 s earlier than the last tg_outbox_retry of
+ * this outbox, i.e. the clock was set back since: a retry counted on the
+ * clock as it was would wait the time set back on top of its delay.  The
+ * retries made then count from the clock as it is now. */
+int64_t tg_outbox_due_at(const struct tg_outbox *ob, const struct tg_outbox_msg *m,
+			 int64_t wall);
 
 /* The server accepted it: marks sent/ID, deletes new/ID.json (already
  * gone: 0). */

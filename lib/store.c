@@ -1151,7 +1151,7 @@ static int keep_corrupt(struct tg_store *st, int fd, struct tg_error *err)
 		tg_error_setc(err, r, "%s: cannot keep a copy of the corrupt journal: %s",
 			      name, strerror(-r));
 	else
-		st->corrupt_removed = tg_fs_prune_corrupt(st->path, TG_CORRUPT_KEEP);
+		st->corrupt_removed = tg_fs_prune_corrupt(st->path, name, TG_CORRUPT_KEEP);
 	free(name);
 	return r;
 }

@@ -511,46 +511,6 @@ contains "daemon: a mail timeout over half the watchdog is warned about" "$T/d2.
 	"channel 'posta': its timeout (30s) is more than half of the service's watchdog (40s)"
 lacks "daemon: without a watchdog, no such warning" "$T/d.err" "of the service's watchdog"
 
-# ---------------------------------------------------------------- the clock set back
-# A retry's next attempt is counted on the wall clock.  When the clock is set
-# back after the attempt, the message must not wait the time set back on top
-# of its delay.  The clock itself is left alone: the message file's time is
-# moved an hour ahead, and its next attempt too, which is what the daemon
-# sees after a step back of an hour.
-rm -rf "$T/state"
-cat >"$T/s.conf" <<EOF
-daemon = { state_dir = "state"; language = "en"; };
-sources = ( { name = "dati"; type = "csv"; path = "dati.csv"; every = "10s"; } );
-indicators = ( { id = "RAG-01"; name = "Payment time"; department = "Accounts"; unit = "days";
-    better = "lower"; target = 30.0; critical = 45.0; } );
-channels = ( { name = "stepped"; type = "webhook"; url = "http://127.0.0.1:$HP/hooks/stepped?_failfirst=1"; } );
-routes = ( { channels = ["stepped"]; } );
-EOF
-data '47,5' '96,2' '93'
-"$TRAGUARDO" -c "$T/s.conf" run >"$T/s.out" 2>"$T/s.err" &
-dpid=$!
-stepped() {   # 0 once the first attempt (a 500) is in the file, then moved
-	$PY - "$T/state/outbox/new" <<'PY'
-import json, os, sys, time
-d = sys.argv[1]
-fs = [os.path.join(d, n) for n in os.listdir(d)] if os.path.isdir(d) else []
-if len(fs) != 1 or json.load(open(fs[0]))["attempts"] < 1:
-    sys.exit(1)
-m = json.load(open(fs[0]))
-now = int(time.time())
-m["next_attempt"] = now + 3600
-open(fs[0] + ".x", "w").write(json.dumps(m))
-os.utime(fs[0] + ".x", (now + 3600, now + 3600))
-os.rename(fs[0] + ".x", fs[0])
-PY
-}
-i=0; while ! stepped 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-i=0; while [ -n "$(ls "$T/state/outbox/new")" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-kill -TERM "$dpid"; wait "$dpid"
-check "the clock set back an hour after a failed attempt: the message does not wait that hour" <<'PY'
-assert len(requests("/hooks/stepped")) == 2 and len(hooks("/hooks/stepped")) == 1, requests("/hooks/stepped")
-assert outbox("new") == [], outbox("new")
-PY
 
 # ---------------------------------------------------------------- a failed commit, then a failed cycle
 # The daemon: a cycle's state is saved but its commit (staging -> new) fails

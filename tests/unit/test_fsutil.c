@@ -221,14 +221,26 @@ static void test_prune_corrupt(void **state)
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
 		touch_at(at(kept[i]), 0);
 	snprintf(path, sizeof(path), "%s/state.json", dir);
-	assert_int_equal(tg_fs_prune_corrupt(path, 3), 3);
+	assert_int_equal(tg_fs_prune_corrupt(path, at("state.json.corrupt-1795000000"), 3), 3);
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(access(at(gone[i]), F_OK), -1);
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		assert_int_equal(access(at(kept[i]), F_OK), 0);
 		assert_int_equal(unlink(at(kept[i])), 0);
 	}
-	assert_int_equal(tg_fs_prune_corrupt("/nonexistent/dir/state.json", 3), 0);
+	/* the copy just made is kept though the others' names say later
+	 * times (written while the clock was ahead) */
+	touch_at(at("state.json.corrupt-1900000000"), 0);
+	touch_at(at("state.json.corrupt-1900000001"), 0);
+	touch_at(at("state.json.corrupt-1900000002"), 0);
+	touch_at(at("state.json.corrupt-1795000000"), 0);
+	assert_int_equal(tg_fs_prune_corrupt(path, at("state.json.corrupt-1795000000"), 3), 1);
+	assert_int_equal(access(at("state.json.corrupt-1795000000"), F_OK), 0);
+	assert_int_equal(access(at("state.json.corrupt-1900000000"), F_OK), -1);
+	assert_int_equal(unlink(at("state.json.corrupt-1795000000")), 0);
+	assert_int_equal(unlink(at("state.json.corrupt-1900000001")), 0);
+	assert_int_equal(unlink(at("state.json.corrupt-1900000002")), 0);
+	assert_int_equal(tg_fs_prune_corrupt("/nonexistent/dir/state.json", "x", 3), 0);
 }
 
 static void test_write_errors(void **state)
