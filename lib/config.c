@@ -916,6 +916,15 @@ struct loader {
 
 static void emit(struct loader *L, const char *file, int line, const char *msg)
 {
+	char safe[1024];
+	size_t i;
+
+	/* a file name is shown as it is, but for its control bytes (an
+	 * included file may be named anything) */
+	for (i = 0; file[i] != '\0' && i < sizeof(safe) - 1; i++)
+		safe[i] = (unsigned char)file[i] < 0x20 || file[i] == 0x7f ? '?' : file[i];
+	safe[i] = '\0';
+	file = safe;
 	if (!L->emitted) {
 		if (line > 0)
 			tg_error_set(L->err, "%s:%d: %s", file, line, msg);
@@ -1190,8 +1199,8 @@ static void bad_type(struct loader *L, const config_setting_t *s, const struct k
 
 /* Checks UTF-8 text; on failure writes why into why.  Multi-line text (a
  * query) may hold line breaks and tabs; any other text is printable only. */
-static bool text_check(const char *s, size_t max, bool allow_empty, bool multiline, char *why,
-		       size_t size)
+static bool text_check(const char *s, size_t max, bool allow_empty, bool multiline, bool hide,
+		       char *why, size_t size)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s);
@@ -1208,14 +1217,24 @@ static bool text_check(const char *s, size_t max, bool allow_empty, bool multili
 	while (*p) {
 		size_t n = tg_utf8_len(p, len - (size_t)(p - (const unsigned char *)s));
 
+		/* hide: text that may carry a secret is not quoted; the byte is
+		 * named by its offset instead */
 		if (n == 0) {
-			snprintf(why, size, "is not valid UTF-8: %s", quote(qb, s));
+			if (hide)
+				snprintf(why, size, "is not valid UTF-8 (byte %zu)",
+					 (size_t)(p - (const unsigned char *)s) + 1);
+			else
+				snprintf(why, size, "is not valid UTF-8: %s", quote(qb, s));
 			return false;
 		}
 		if (multiline ? *p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r' : is_control_at(p)) {
-			snprintf(why, size, multiline ? "must not contain control characters: %s" :
-				 "must not contain control characters (line breaks, tabs): %s",
-				 quote(qb, s));
+			if (hide)
+				snprintf(why, size, "must not contain control characters (line breaks, "
+					 "tabs; byte %zu)", (size_t)(p - (const unsigned char *)s) + 1);
+			else
+				snprintf(why, size, multiline ? "must not contain control characters: %s" :
+					 "must not contain control characters (line breaks, tabs): %s",
+					 quote(qb, s));
 			return false;
 		}
 		p += n;
@@ -1225,7 +1244,7 @@ static bool text_check(const char *s, size_t max, bool allow_empty, bool multili
 
 static bool text_ok(const char *s, size_t max, bool allow_empty, char *why, size_t size)
 {
-	return text_check(s, max, allow_empty, false, why, size);
+	return text_check(s, max, allow_empty, false, false, why, size);
 }
 
 /* The userinfo of a URL: [*user, *at) when the authority has an '@'
@@ -1286,8 +1305,11 @@ static const char *scheme_end(const char *s)
 static const char *shown_url(char *buf, size_t size, const char *url, bool hide)
 {
 	const char *p = scheme_end(url);
+	char tmp[TG_ERROR_MAX];
 
-	redact_url(buf, size, url);
+	/* the userinfo (also of a malformed URL), then the query's tokens */
+	redact_url(tmp, sizeof(tmp), url);
+	tg_http_redact_url(tmp, buf, size);
 	if (!hide)
 		return buf;
 	if (p == url || strncmp(p, "://", 3) != 0) {
@@ -1302,8 +1324,12 @@ static bool url_ok(const char *s, bool hide, char *why, size_t size)
 	const char *p = s;
 	char qb[QBUF], rb[256];
 
-	if (!text_ok(s, URL_MAX, false, why, size))
+	if (!text_check(s, URL_MAX, false, false, true, why, size)) {
+		size_t n = strlen(why);
+
+		snprintf(why + n, size - n, ": %s", quote(qb, shown_url(rb, sizeof(rb), s, hide)));
 		return false;
+	}
 	for (; *p; p++) {
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
 			snprintf(why, size, "must be a URL without spaces or non-ASCII characters"
@@ -1436,7 +1462,7 @@ static bool dotpath_ok(const char *s, bool allow_empty, char *why, size_t size)
 /* A query: any UTF-8 text a person may write over several lines. */
 static bool sql_ok(const char *s, char *why, size_t size)
 {
-	return text_check(s, SQL_MAX, false, true, why, size);
+	return text_check(s, SQL_MAX, false, true, false, why, size);
 }
 
 /* Checks one string: what is "'name'" or "'to' entry 2". */
@@ -1508,7 +1534,8 @@ static bool string_ok(struct loader *L, const config_setting_t *s, const char *w
 			return true;
 		break;
 	case S_CONNINFO:
-		if (text_ok(v, PATH_MAX_LEN, false, why, sizeof(why)))
+		/* a password may be in it (refused, but only once it parses) */
+		if (text_check(v, PATH_MAX_LEN, false, false, true, why, sizeof(why)))
 			return true;
 		break;
 	case S_SQL:
@@ -2170,12 +2197,12 @@ static void check_feed_url(struct loader *L, const config_setting_t *m, const ch
 	if (url_userinfo(url, &user, &at) && memchr(user, ':', (size_t)(at - user)) != NULL) {
 		report_s(L, m, "'url' must not carry a password (%s): put the user name in "
 			 "'username' and the password in the file named by 'password_file'",
-			 quote(qb, redact_url(rb, sizeof(rb), url)));
+			 quote(qb, shown_url(rb, sizeof(rb), url, false)));
 		return;
 	}
 	if (!starts_caseless(url, "http://") && !starts_caseless(url, "https://")) {
 		report_s(L, m, "'url' of an http source must start with http:// or https://, not %s",
-			 quote(qb, redact_url(rb, sizeof(rb), url)));
+			 quote(qb, shown_url(rb, sizeof(rb), url, false)));
 		return;
 	}
 	host = strstr(url, "://") + 3;
@@ -2184,7 +2211,7 @@ static void check_feed_url(struct loader *L, const config_setting_t *m, const ch
 	for (end = host; *end != '\0' && *end != '/' && *end != '?' && *end != '#'; end++)
 		;
 	if (end == host || *host == ':')
-		report_s(L, m, "'url' has no host: %s", quote(qb, redact_url(rb, sizeof(rb), url)));
+		report_s(L, m, "'url' has no host: %s", quote(qb, shown_url(rb, sizeof(rb), url, false)));
 }
 
 /* The keys of an http source, once its type is known to be http. */
@@ -2249,6 +2276,18 @@ static void check_http_source(struct loader *L, const config_setting_t *g, struc
 	}
 }
 
+/* Whether s[0..n) is the name of a libpq connection option. */
+static bool pq_keyword(const char *s, size_t n)
+{
+	PQconninfoOption *d = PQconndefaults();
+	bool found = false;
+
+	for (const PQconninfoOption *o = d; o != NULL && o->keyword != NULL && !found; o++)
+		found = strlen(o->keyword) == n && memcmp(o->keyword, s, n) == 0;
+	PQconninfoFree(d);
+	return found;
+}
+
 /* A conninfo is parsed by libpq itself so that its message names what it did
  * not accept; a password in it would be logged and shown by every tool that
  * prints the configuration: it goes in password_file. */
@@ -2282,6 +2321,33 @@ static void check_conninfo(struct loader *L, const config_setting_t *at, const c
 				snprintf(m, sizeof(m), "%s", t);
 				p = m + (colon + 1 - m);
 			}
+		}
+		/* and any other text libpq quotes (a percent-encoded token, a
+		 * word without "="): it may be the password, as written.  The
+		 * name of an unknown option, a bad number, an option's name and
+		 * a single character are shown. */
+		if (strncmp(m, "invalid connection option ", 26) != 0 &&
+		    strncmp(m, "invalid integer value ", 22) != 0) {
+			char t[sizeof(m)], *o = t;
+
+			for (const char *q = m; *q != '\0' && o < t + sizeof(t) - 6; q++) {
+				const char *close = *q == '"' ? strchr(q + 1, '"') : NULL;
+
+				/* one character ("#", ":") tells where, and no secret */
+				if (close != NULL && close - q > 2 &&
+				    !pq_keyword(q + 1, (size_t)(close - q - 1))) {
+					o += sprintf(o, "\"***\"");
+					q = close;
+				} else if (close != NULL) {
+					while (q < close)
+						*o++ = *q++;
+					*o++ = *q;
+				} else {
+					*o++ = *q;
+				}
+			}
+			*o = '\0';
+			snprintf(m, sizeof(m), "%s", t);
 		}
 		report_s(L, at, "'conninfo' is not valid: %s", m);
 	} else {
@@ -2585,9 +2651,13 @@ static void load_channel(struct loader *L, const config_setting_t *g, size_t i)
 	if (type_valid && ch->type == TG_CHANNEL_EMAIL) {
 		bool smtps = ch->url != NULL && starts_caseless(ch->url, "smtps://");
 
-		if (ch->url != NULL && !smtps && !starts_caseless(ch->url, "smtp://"))
+		if (ch->url != NULL && !smtps && !starts_caseless(ch->url, "smtp://")) {
+			char ub[256];
+
 			report_s(L, found[HK_URL], "'url' of an email channel must start with "
-				 "smtp:// or smtps://, not %s", quote(qb, ch->url));
+				 "smtp:// or smtps://, not %s",
+				 quote(qb, shown_url(ub, sizeof(ub), ch->url, true)));
+		}
 		if (found[HK_FROM] == NULL)
 			report_s(L, g, "%s has no 'from' (required for email channels)", label);
 		for (size_t k = 0; k < sizeof(webhook_only) / sizeof(webhook_only[0]); k++)
@@ -3152,6 +3222,16 @@ static void scan_include(struct loader *L, const char *name, int depth, size_t *
 
 	if (depth >= 10)
 		return;  /* libconfig stops at 10 levels */
+	if (L->precheck && (strcmp(name, "..") == 0 || strncmp(name, "../", 3) == 0 ||
+			    strstr(name, "/../") != NULL ||
+			    (strlen(name) >= 3 && strcmp(name + strlen(name) - 3, "/..") == 0))) {
+		/* an error quoting an included file's text would show it */
+		char qb[QBUF];
+
+		report_at(L, at, line, "@include of %s: a file outside the directory of the "
+			  "configuration", quote(qb, name));
+		return;
+	}
 	if (*files_left == 0) {
 		if (L->precheck && !L->oom && L->nerr == 0)
 			report_at(L, at, line, "more than %d files read through @include in all "

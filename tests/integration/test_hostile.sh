@@ -359,6 +359,17 @@ done
 printf '@include "parts/m1.conf"\n' >"$C/incbomb.conf"
 hrun "includes that multiply (8 to the 9th files)" 1 timeout 20 "$TRAGUARDO" -c "$C/incbomb.conf" check
 contains "includes that multiply: refused" "$T/err" "more than 256 files read through @include in all"
+# a file outside the configuration's directory: an error quoting its text
+# (an integer out of range, say) would show a secret kept there
+mkdir -p "$T/sec"; printf '98765432109876\n' >"$T/sec/token"
+printf '@include "../sec/token"\n' >"$C/incout.conf"
+hrun "@include of a file outside the directory" 1 "$TRAGUARDO" -c "$C/incout.conf" check
+contains "@include outside the directory: refused" "$T/err" "$C/incout.conf:1: @include of \"../sec/token\": a file outside the directory"
+lacks "@include outside the directory: its text not shown" "$T/err" "98765432109876"
+printf 'daemon = { language = "it"; };\nbad\n' >"$C/a$(printf '\033')[31mRED.conf"
+printf '@include "a\033[31mRED.conf"\n' >"$C/incesc.conf"
+hrun "an included file named with an escape sequence" 1 "$TRAGUARDO" -c "$C/incesc.conf" check
+no_raw "an included file's name: no raw control bytes" "$T/err"
 
 $PY -c "import sys; open(sys.argv[1], 'wb').write('daemon = { language = \"it\"; };\nindicators = ( { id = \"A\"; name = \"Qualit\u00e0\"; department = \"D\"; target = 1; } );\n'.encode('cp1252'))" "$C/latin.conf"
 hrun "a Windows-1252 config" 1 "$TRAGUARDO" -c "$C/latin.conf" check

@@ -503,10 +503,16 @@ static const struct bad_case bad_cases[] = {
 	{ "ha = { conninfo = \"dbname=x password=y\"; };", "must not carry a password", 1 },
 	/* libpq quotes a URI it cannot parse: its password is hidden */
 	{ "ha = { conninfo = \"postgresql://u:S3CRET@[::1/db\"; };",
-	  "'conninfo' is not valid: end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgresql://u:***@[::1/db\"", 1 },
+	  "'conninfo' is not valid: end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"***\"", 1 },
 	/* ... also after a '#' in libpq's words */
 	{ "ha = { conninfo = \"postgresql://u:S3CRET@[::1]#x/db\"; };",
-	  "in URI (expected \":\" or \"/\"): \"postgresql://u:***@[::1]#x/db\"", 1 },
+	  "unexpected character \"#\" at position 28 in URI (expected \":\" or \"/\"): \"***\"", 1 },
+	/* ... and whatever else it quotes: a percent-encoded token, a word
+	 * (test_secrets_not_shown has more) */
+	{ "ha = { conninfo = \"postgresql://u:MYPa%zzSECRET@db/kpi\"; };",
+	  "'conninfo' is not valid: invalid percent-encoded token: \"***\"", 1 },
+	{ "ha = { conninfo = \"host=db S3CRETWORD\"; };",
+	  "'conninfo' is not valid: missing \"=\" after \"***\" in connection info string", 1 },
 	{ "ha = { conninfo = \"dbname=x\"; lock = 0; };", "'lock' must be between", 1 },
 	/* types */
 	{ SRC1("every = 15;"), "'every' must be a duration like \"15m\", not 15", 1 },
@@ -825,6 +831,53 @@ static void test_bad_configs(void **state)
 	}
 	assert_int_equal(failures, 0);
 	assert_true(sizeof(bad_cases) / sizeof(bad_cases[0]) >= 40);
+}
+
+/* No message shows a password, a webhook's path or a token, whatever is
+ * wrong with the setting that holds it. */
+static void test_secrets_not_shown(void **state)
+{
+	static const char *const texts[] = {
+		"ha = { conninfo = \"postgresql://u:MYPa%zzSECRET@db/kpi\"; };",
+		"ha = { conninfo = \"postgresql://u:pw@db/kpi?password=SECRET%00\"; };",
+		"ha = { conninfo = \"host=db password=SECRET8\\n\"; };",
+		"ha = { conninfo = \"host=db password=SECRET\\xff\"; };",
+		"ha = { conninfo = \"host=db SECRETWORD\"; };",
+		"archive = { conninfo = \"postgresql://u:SECRET@[::1]#x/db\"; };",
+		"channels = ( { name = \"w\"; type = \"webhook\"; format = \"slack\";\n"
+		"  url = \"https://hooks.slack.com/services/T0/B0/SECRETPATH\\t\"; } );",
+		"channels = ( { name = \"w\"; type = \"webhook\"; url = \"https://h/SECRETPATH/\\xff\"; } );",
+		"channels = ( { name = \"m\"; type = \"email\"; from = \"a@b.it\";\n"
+		"  url = \"smtp://u:PASSWORD@mail.example\\n\"; } );",
+		"channels = ( { name = \"m\"; type = \"email\"; from = \"a@b.it\";\n"
+		"  url = \"https://hooks.example/SECRETPATH\"; } );",
+		"sources = ( { name = \"h\"; type = \"http\"; format = \"csv\";\n"
+		"  url = \"http://h/x?token=SECRET7\\t\"; } );",
+		"sources = ( { name = \"h\"; type = \"http\"; format = \"csv\";\n"
+		"  url = \"ftp://h/x?token=SECRET7\"; } );",
+		"sources = ( { name = \"h\"; type = \"http\"; format = \"csv\";\n"
+		"  url = \"https://h/x\"; proxy = \"http://u:PASSWORD@proxy/\\t\"; } );",
+	};
+	size_t failures = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct reports rs = { 0 };
+		struct tg_error err = { { 0 } };
+		struct tg_config *cfg = tg_config_load_string(texts[i], "t.conf", collect, &rs, &err);
+		bool shown = strstr(err.msg, "SECRET") != NULL || strstr(err.msg, "PASSWORD") != NULL;
+
+		for (size_t k = 0; k < rs.n && k < MAX_REPORTS; k++)
+			shown |= strstr(rs.r[k].msg, "SECRET") != NULL ||
+				 strstr(rs.r[k].msg, "PASSWORD") != NULL;
+		if (cfg != NULL || rs.n == 0 || shown) {
+			print_error("case %zu:%s\n", i, cfg != NULL ? " accepted" : "");
+			print_reports(&rs);
+			failures++;
+		}
+		tg_config_free(cfg);
+	}
+	assert_int_equal(failures, 0);
 }
 
 /* Large numbers written the way libconfig reads them right are accepted
@@ -1601,6 +1654,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_secrets_not_shown),
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_big_numbers_ok),
 		cmocka_unit_test(test_null_report),
