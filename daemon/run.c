@@ -414,6 +414,29 @@ static struct source_timer *new_timers(struct daemon *d, const struct tg_config 
 	return t;
 }
 
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* What a reload cannot change in a running daemon: the HA election and the
+ * archive connection are made once, at start.  Writes why into why. */
+static bool needs_restart(const struct tg_config *old, const struct tg_config *cfg, char *why,
+			  size_t size)
+{
+	if (old->ha.set != cfg->ha.set || !same_text(old->ha.conninfo, cfg->ha.conninfo) ||
+	    !same_text(old->ha.password_file, cfg->ha.password_file) ||
+	    old->ha.lock != cfg->ha.lock)
+		snprintf(why, size, "'ha' changed: that needs a restart");
+	else if (old->archive.set != cfg->archive.set ||
+		 !same_text(old->archive.conninfo, cfg->archive.conninfo) ||
+		 !same_text(old->archive.password_file, cfg->archive.password_file))
+		snprintf(why, size, "'archive' changed: that needs a restart");
+	else
+		return false;
+	return true;
+}
+
 static void reload(struct daemon *d)
 {
 	char first[TG_ERROR_MAX] = "";
@@ -429,6 +452,10 @@ static void reload(struct daemon *d)
 		   (unsigned long long)now, qpath);
 	tg_log(LOG_NOTICE, "reloading %s", d->path);
 	cfg = daemon_load_config(d->path, first, sizeof(first));
+	if (cfg != NULL && needs_restart(d->cfg, cfg, first, sizeof(first))) {
+		tg_config_free(cfg);
+		cfg = NULL;
+	}
 	if (cfg != NULL) {
 		timers = new_timers(d, cfg);
 		due = calloc(cfg->n_sources ? cfg->n_sources : 1, sizeof(*due));

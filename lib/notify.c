@@ -51,6 +51,7 @@ struct tg_notifier {
 	struct tg_alerts *alerts;
 	struct tg_outbox *ob;
 	struct tg_http *http;
+	struct tg_http_limits http_lim;   /* those http was made with */
 	char *state_path;
 	struct delivery *flying;
 	size_t n_flying;
@@ -992,8 +993,18 @@ static int ensure_http(struct tg_notifier *n, struct tg_error *err)
 	struct tg_http_limits lim = { .max_parallel = n->cfg->daemon.http_max_parallel,
 				      .max_per_host = n->cfg->daemon.http_max_per_host };
 
+	if (n->http != NULL && n->n_flying == 0 &&
+	    (n->http_lim.max_parallel != lim.max_parallel ||
+	     n->http_lim.max_per_host != lim.max_per_host)) {
+		/* limits changed by a reload: a new engine, once nothing is in
+		 * flight (never from inside one of its callbacks: deliveries
+		 * start from the cycle, the outbox timer and test-notify) */
+		tg_http_free(n->http);
+		n->http = NULL;
+	}
 	if (n->http != NULL)
 		return 0;
+	n->http_lim = lim;
 	if (n->ev == NULL)
 		return tg_error_set(err, "no event loop for deliveries");
 	n->http = tg_http_new(n->ev, &lim, err);

@@ -126,6 +126,12 @@ sleep 1
 kill -0 "$dpid" 2>/dev/null && ok "an @include of a directory: the daemon keeps running" ||
 	notok "an @include of a directory: the daemon keeps running" "$(tail -20 "$T/daemon.err")"
 contains "an @include of a directory: refused with file:line" "$T/daemon.err" "t.conf:$(($(wc -l <"$T/good.conf") + 1)): @include of"
+# ha added: the election is made at start, so a reload cannot bring it
+{ cat "$T/good.conf"; printf 'ha = { conninfo = "host=/nonexistent dbname=x"; lock = 7; };\n'; } >"$T/t.conf"
+kill -HUP "$dpid"
+if wait_for "$T/notify" "STATUS=reload failed: 'ha' changed: that needs a restart" 5; then
+	ok "ha added by a reload: refused, a restart is needed"
+else notok "ha added by a reload: refused, a restart is needed" "$(last_status)" "$(tail -5 "$T/daemon.err")"; fi
 cp "$T/good.conf" "$T/t.conf"    # status reads the configuration for state_dir
 run "status --json after the failed reload" 0 "$TRAGUARDO" -c "$T/t.conf" status --json
 json "the previous configuration is still in force" "by['R-WARN']['status'] == 'ok' and by['R-WARN']['target'] == 6"
