@@ -31,6 +31,7 @@
 #include "output.h"
 #include "period.h"
 #include "sdnotify.h"
+#include "utf8.h"
 
 #define USEC_PER_SEC 1000000ULL
 #define STOP_GRACE_USEC (10 * USEC_PER_SEC)   /* in-flight runs at shutdown */
@@ -219,10 +220,9 @@ static void send_status(struct daemon *d)
 		len = strlen(line);
 		tg_archive_status_line(d->archive, line + len, sizeof(line) - len);
 	}
-	/* the lines quote server messages: STATUS= is one line */
-	for (char *p = line; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = ' ';
+	/* the lines quote server messages: STATUS= is one line of UTF-8
+	 * (systemd drops one that is not), and the cut may split a character */
+	tg_utf8_scrub(line);
 	sd_notifyf(0, "STATUS=%s", line);
 }
 

@@ -1825,9 +1825,7 @@ const char *tg_archive_status_line(const struct tg_archive *a, char *buf, size_t
 		snprintf(buf, size, "archive disconnected (%s), %zu waiting%s",
 			 a->last_error[0] != '\0' ? a->last_error : "not connected yet",
 			 a->spool_records, extra);
-	for (char *p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	tg_utf8_scrub(buf);   /* a server's message, maybe cut mid-character */
 	return buf;
 }
 

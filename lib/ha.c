@@ -24,6 +24,7 @@
 #include "log.h"
 #include "pgutil.h"
 #include "secret.h"
+#include "utf8.h"
 
 #define MIN_POLL_USEC 100000ULL
 #define CHECK_USEC 5000000ULL        /* the active daemon checks its session this often */
@@ -498,8 +499,6 @@ const char *tg_ha_status_line(const struct tg_ha *ha, char *buf, size_t size)
 		snprintf(buf, size, "ha standby (lock %d held by another session)", ha->lock);
 	else
 		snprintf(buf, size, "ha standby (connecting)");
-	for (char *p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	tg_utf8_scrub(buf);   /* a server's message, maybe cut mid-character */
 	return buf;
 }

@@ -512,10 +512,13 @@ int tg_output_status_file(const struct tg_config *cfg, const struct tg_engine *e
 	srcs = NULL;
 	if (notify != NULL)
 		set(root, "notifications",
-		    json_pack("{s:I, s:I, s:I, s:s?, s:s?}", "outbox", (json_int_t)notify->outbox,
+		    json_pack("{s:I, s:I, s:I, s:o?, s:o?}", "outbox", (json_int_t)notify->outbox,
 			      "failed", (json_int_t)notify->outbox_failed, "alerts_active",
-			      (json_int_t)notify->alerts_active, "ha", notify->ha, "archive",
-			      notify->archive), &ok);
+			      (json_int_t)notify->alerts_active,
+			      /* servers' messages: any bytes, never a reason to fail */
+			      "ha", notify->ha != NULL ? str_any(notify->ha) : NULL,
+			      "archive", notify->archive != NULL ? str_any(notify->archive) : NULL),
+		    &ok);
 	if (!ok)
 		goto nomem;
 	text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(15));

@@ -12,6 +12,8 @@
  */
 #include "utf8.h"
 
+#include <string.h>
+
 size_t tg_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char lo = 0x80, hi = 0xBF;
@@ -66,6 +68,35 @@ size_t tg_utf8_cut(const char *s, size_t len, size_t max)
 	while (n > 0 && n < len && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
 	return n;
+}
+
+void tg_utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t left = strlen(s);
+
+	while (*p != '\0') {
+		size_t n = tg_utf8_len(p, left);
+
+		if (n == 0) {
+			/* cut short at the very end: drop it; else one '?' a byte */
+			size_t k = 1;
+
+			while (k < left && (p[k] & 0xC0) == 0x80)
+				k++;
+			if (k == left && *p >= 0xC2 && *p <= 0xF4) {
+				*p = '\0';
+				return;
+			}
+			*p++ = '?';
+			left--;
+			continue;
+		}
+		if (n == 1 && (*p < 0x20 || *p == 0x7F))
+			*p = ' ';
+		p += n;
+		left -= n;
+	}
 }
 
 /* The blank that ends s[0..n), or 0. */

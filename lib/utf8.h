@@ -31,6 +31,12 @@ size_t tg_utf8_blank_len(const unsigned char *s, size_t n);
  * splitting a character: min(len, max), less the continuation bytes there. */
 size_t tg_utf8_cut(const char *s, size_t len, size_t max);
 
+/* Makes the NUL-terminated s, in place, one line of valid UTF-8 for a
+ * status: each byte of an invalid sequence becomes '?', a control
+ * character (C0, DEL) a space, and a sequence cut short at the end (text
+ * cut by snprintf) is dropped. */
+void tg_utf8_scrub(char *s);
+
 /* Drops the blanks (as tg_utf8_blank_len) at both ends of s[0..*len):
  * advances *s and shortens *len. */
 void tg_utf8_trim(const char **s, size_t *len);

@@ -276,6 +276,23 @@ static void test_status_file(void **state)
 	/* the hostile file name is in the message, escaped */
 	assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "feed\\x1B[31m\\x0A.csv"));
 	json_decref(root);
+
+	/* the ha and archive lines quote servers: bytes that are not UTF-8
+	 * (a message in Latin-1, a cut) are escaped, never a reason to fail */
+	{
+		struct tg_output_notify nt = { 1, 0, 2, "ha standby (no connection: il sistema \xE8 \xC3",
+					       "archive connected, 0 waiting" };
+
+		assert_int_equal(tg_output_status_file(cfg, e, at("2026-11-05T10:00"), 1235, &nt, &err), 0);
+		root = json_load_file(path, 0, &jerr);
+		assert_non_null(root);
+		o = json_object_get(root, "notifications");
+		assert_non_null(strstr(json_string_value(json_object_get(o, "ha")), "il sistema \\xE8"));
+		assert_string_equal(json_string_value(json_object_get(o, "archive")),
+				    "archive connected, 0 waiting");
+		assert_int_equal(json_integer_value(json_object_get(root, "generated_at")), 1235);
+		json_decref(root);
+	}
 	tg_engine_free(e);
 	tg_config_free(cfg);
 }

@@ -122,6 +122,37 @@ static void test_cut(void **state)
 	assert_int_equal(tg_utf8_cut(s, 0, 3), 0);
 }
 
+/* A status line made one line of valid UTF-8: what snprintf cut and a
+ * server's bytes in another encoding (jansson and systemd refuse both). */
+static void test_scrub(void **state)
+{
+	static const struct { const char *in, *out; } scrub_cases[] = {
+		{ "connesso", "connesso" },
+		{ "sistema \xC3\xA8 \xC2\xAB", "sistema \xC3\xA8 \xC2\xAB" },
+		{ "cut \xC3", "cut " },
+		{ "cut \xE2\x82", "cut " },
+		{ "cut \xF0\x9F\x98", "cut " },
+		{ "latin1 \xE8 x", "latin1 ? x" },
+		{ "bad \xC3\x28", "bad ?(" },
+		{ "stray \x80\x80 x", "stray ?? x" },
+		{ "ff \xFF", "ff ?" },
+		{ "esc \x1b[31m\r\nx\x7f", "esc  [31m  x " },
+		{ "", "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(scrub_cases) / sizeof(scrub_cases[0]); i++) {
+		char buf[64];
+
+		strcpy(buf, scrub_cases[i].in);
+		tg_utf8_scrub(buf);
+		if (strcmp(buf, scrub_cases[i].out) != 0) {
+			print_error("case %zu: got \"%s\"\n", i, buf);
+			fail();
+		}
+	}
+}
+
 static void test_table(void **state)
 {
 	(void)state;
@@ -373,6 +404,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cut),
+		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_truncated_at_every_n),
 		cmocka_unit_test(test_nul_stops_at_size_max),
