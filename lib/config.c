@@ -597,10 +597,17 @@ static const char *const format_names[] = {
 	"generic", "teams", "slack", "mattermost", "googlechat", NULL,
 };
 static const struct enum_def format_enum = { format_names, NULL, NULL };
-static const char *const status_names[] = {
-	"ok", "unknown", "warning", "late", "critical", "error", NULL,
-};
-static const struct enum_def status_enum = { status_names, NULL, parse_status };
+/* a route's threshold: "ok" would make every indicator a problem (and none
+ * ever back on target), "error" goes to the admins only (nothing would
+ * reach the route) */
+static int parse_min_status(const char *s, int *out)
+{
+	if (parse_status(s, out) < 0 || *out == (int)TG_STATUS_OK || *out == (int)TG_STATUS_ERROR)
+		return -EINVAL;
+	return 0;
+}
+static const char *const min_status_names[] = { "unknown", "warning", "late", "critical", NULL };
+static const struct enum_def min_status_enum = { min_status_names, NULL, parse_min_status };
 static const char *const language_names[] = { "it", "en", NULL };
 static const struct enum_def language_enum = { language_names, NULL, NULL };
 
@@ -823,7 +830,7 @@ static const struct key route_keys[RK_N] = {
 			   AT(RT, processes) },
 	[RK_INDICATORS] = { .name = "indicators", .type = T_STRING_LIST, .str = S_ID,
 			    AT(RT, indicators) },
-	[RK_MIN_STATUS] = { .name = "min_status", .type = T_ENUM, .en = &status_enum,
+	[RK_MIN_STATUS] = { .name = "min_status", .type = T_ENUM, .en = &min_status_enum,
 			    AT(RT, min_status) },
 	[RK_CHANNELS] = { .name = "channels", .type = T_STRING_LIST,
 			  .flags = K_REQUIRED | K_NONEMPTY, .str = S_ID, AT(RT, channels) },

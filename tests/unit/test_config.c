@@ -275,7 +275,7 @@ static void test_full(void **state)
 	       "    indicators = [\"RAG-01\", \"URP_02\"]; min_status = \"critical\"; channels = [\"posta\", \"chat\"];\n"
 	       "    to = [\"@owner\", \"capo@comune.example.it\"]; repeat_every = \"7d\"; escalate_after = \"14d\";\n" /* 50 */
 	       "    escalate_to = [\"dirigente.finanze@comune.example.it\"]; },\n"
-	       "  { channels = [\"chat\"]; min_status = \"ok\"; repeat_every = \"never\"; }\n"
+	       "  { channels = [\"chat\"]; min_status = \"unknown\"; repeat_every = \"never\"; }\n"
 	       ");\n"
 	       "silences = ( { departments = [\"Servizi scolastici\"]; indicators = [\"d4\"];\n"
 	       "               from = \"2026-08-01\"; until = \"2026-08-01\"; reason = \"Chiusura estiva\"; } );\n");
@@ -427,7 +427,7 @@ static void test_full(void **state)
 	assert_int_equal(r->escalate_after, 14 * 86400);
 	assert_int_equal(r->escalate_to.n, 1);
 	assert_string_equal(r->escalate_to.v[0], "dirigente.finanze@comune.example.it");
-	assert_int_equal(cfg->routes[1].min_status, TG_STATUS_OK);
+	assert_int_equal(cfg->routes[1].min_status, TG_STATUS_UNKNOWN);
 	assert_int_equal(cfg->routes[1].repeat_every, 0);
 
 	/* silences */
@@ -525,6 +525,11 @@ static const struct bad_case bad_cases[] = {
 	{ "indicators = ( \"x\" );", "'indicators' entry 1 must be a group { ... }, not \"x\"", 1 },
 	{ "daemon = ( );", "'daemon' must be a group { ... }, not a list ( ... )", 1 },
 	{ CHN ROUTE("channels = [\"hook\"];\n departments = [1];"), "'departments' entry 1 must be a string, not 1", 3 },
+	/* every indicator a problem, none back on target; nothing but admins */
+	{ CHN ROUTE("channels = [\"hook\"]; min_status = \"ok\";"),
+	  "'min_status' must be one of \"unknown\", \"warning\", \"late\", \"critical\", not \"ok\"", 2 },
+	{ CHN ROUTE("channels = [\"hook\"]; min_status = \"error\";"),
+	  "'min_status' must be one of \"unknown\", \"warning\", \"late\", \"critical\", not \"error\"", 2 },
 	{ CHN ROUTE("channels = \"hook\";"), "'channels' must be a list of strings like [\"...\"], not \"hook\"", 2 },
 	{ IND0("target = 1e999;"), "'target' must be a finite number", 1 },
 	/* values */
@@ -773,7 +778,7 @@ static const struct bad_case bad_cases[] = {
 	{ CHN ROUTE("channels = [\"mail\"]; to = [\"@owner\"]; escalate_to = [\"b@example.org\"];"), "'escalate_to' without 'escalate_after'", 2 },
 	{ CHN ROUTE("channels = [\"mail\"]; to = [\"@owner\", \"@boss\"];"), "'to' entry 2 must be an email address like \"name@example.org\" or \"@owner\", not \"@boss\"", 2 },
 	{ CHN ROUTE("channels = [\"mail\"]; to = [\"@owner\"]; escalate_after = \"7d\"; escalate_to = [\"@owner\"];"), "'escalate_to' entry 1 must be an email address", 2 },
-	{ CHN ROUTE("channels = [\"hook\"]; min_status = \"bad\";"), "'min_status' must be one of \"ok\", \"unknown\", \"warning\", \"late\", \"critical\", \"error\", not \"bad\"", 2 },
+	{ CHN ROUTE("channels = [\"hook\"]; min_status = \"bad\";"), "'min_status' must be one of \"unknown\", \"warning\", \"late\", \"critical\", not \"bad\"", 2 },
 	{ CHN ROUTE("channels = [\"hook\"]; repeat_every = \"30s\";"), "'repeat_every' must be at least 1m, not \"30s\"", 2 },
 	/* channels */
 	{ CH1("type = \"email\";\n url = \"http://mail.example.org\"; from = \"q@example.org\";"), "'url' of an email channel must start with smtp:// or smtps://, not \"http://mail.example.org\"", 2 },
