@@ -107,6 +107,17 @@ static struct tg_config *load_config(const char *path)
 	return cfg;
 }
 
+/* rc, or EXIT_FAIL when what went to standard output could not be written
+ * (a full disk, a closed pipe): the documented exit status 1. */
+static int stdout_done(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "traguardo: standard output: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return rc;
+}
+
 static int cmd_check(const char *path)
 {
 	struct tg_config *cfg = load_config(path);
@@ -116,7 +127,7 @@ static int cmd_check(const char *path)
 	printf("%s: configuration OK (%zu sources, %zu indicators, %zu channels, %zu routes)\n",
 	       path, cfg->n_sources, cfg->n_indicators, cfg->n_channels, cfg->n_routes);
 	tg_config_free(cfg);
-	return EXIT_OK;
+	return stdout_done(EXIT_OK);
 }
 
 struct once {
@@ -403,10 +414,7 @@ static int cmd_once(const char *path, int argc, char **argv)
 	if (tg_engine_journal_failed(o.engine))
 		rc = EXIT_FAIL;   /* logged: the values read were not saved */
 	/* a full disk or a closed pipe on stdout: the table or the JSON is lost */
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		tg_log(LOG_ERR, "standard output: %s", strerror(errno));
-		rc = EXIT_FAIL;
-	}
+	rc = stdout_done(rc);
 	/* the most serious first: unusable, then undelivered, then a source */
 	if (notify_rc == EXIT_FAIL)
 		rc = EXIT_FAIL;
@@ -508,11 +516,24 @@ static int cmd_test_notify(const char *path, int argc, char **argv)
 	else if (sd_event_loop(t.event) < 0)
 		tg_log(LOG_ERR, "event loop failed");
 	else if (t.result == 0)
-		rc = EXIT_OK;
+		rc = stdout_done(EXIT_OK);   /* the server's answer was printed */
 	tg_notifier_free(n);
 	sd_event_unref(t.event);
 	tg_config_free(cfg);
 	return rc;
+}
+
+/* Text of status.json as a terminal may show it: the file is the daemon's,
+ * but what it quotes came from data and servers, and a table stays one row
+ * per indicator.  Control characters (C0, DEL, C1) become spaces. */
+static void printable(char *buf)
+{
+	for (unsigned char *p = (unsigned char *)buf; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7F)
+			*p = ' ';
+		else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+			p[0] = p[1] = ' ';   /* U+0080..U+009F, CSI among them */
+	}
 }
 
 /* A JSON scalar as a table cell. */
@@ -528,10 +549,19 @@ static void cell(const json_t *v, char *buf, size_t size)
 		snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
 	else
 		snprintf(buf, size, "-");
-	/* the file is ours, but a table must stay one row per indicator */
-	for (char *p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = ' ';
+	printable(buf);
+}
+
+/* A string member of o, printable, in buf (NULL when not a string). */
+static const char *shown(const json_t *o, const char *key, char *buf, size_t size)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v))
+		return NULL;
+	snprintf(buf, size, "%s", json_string_value(v));
+	printable(buf);
+	return buf;
 }
 
 static void status_table(const json_t *root, const json_t *inds)
@@ -549,8 +579,8 @@ static void status_table(const json_t *root, const json_t *inds)
 			if ((int)strlen(buf) > width[k])
 				width[k] = (int)strlen(buf) > 40 ? 40 : (int)strlen(buf);
 		}
-	if (json_is_string(json_object_get(root, "now")))
-		printf("status at %s\n", json_string_value(json_object_get(root, "now")));
+	if (shown(root, "now", buf, sizeof(buf)) != NULL)
+		printf("status at %s\n", buf);
 	printf("%-*s  %-*s  %-*s  %*s  %s\n", width[0], "ID", width[1], "STATUS", width[2], "PERIOD",
 	       width[3], "VALUE", "REASON");
 	json_array_foreach(inds, i, o) {
@@ -568,10 +598,10 @@ static void status_table(const json_t *root, const json_t *inds)
 		       json_integer_value(json_object_get(o, "alerts_active")) == 1 ? "" : "s",
 		       (long long)json_integer_value(json_object_get(o, "outbox")),
 		       (long long)json_integer_value(json_object_get(o, "failed")));
-	if (json_is_object(o) && json_is_string(json_object_get(o, "ha")))
-		printf("%s\n", json_string_value(json_object_get(o, "ha")));
-	if (json_is_object(o) && json_is_string(json_object_get(o, "archive")))
-		printf("%s\n", json_string_value(json_object_get(o, "archive")));
+	if (json_is_object(o) && shown(o, "ha", buf, sizeof(buf)) != NULL)
+		printf("%s\n", buf);
+	if (json_is_object(o) && shown(o, "archive", buf, sizeof(buf)) != NULL)
+		printf("%s\n", buf);
 }
 
 /* Reads STATE_DIR/status.json only: no journal, no lock, so it works while
@@ -616,7 +646,15 @@ static int cmd_status(const char *path, int argc, char **argv)
 	}
 	root = json_load_file(file, 0, &jerr);
 	if (root == NULL) {
-		fprintf(stderr, "traguardo: %s: %s\n", file, jerr.text);
+		printable(jerr.text);   /* jansson quotes the bad byte as it is */
+		fprintf(stderr, "traguardo: %s:%d: %s\n", file, jerr.line, jerr.text);
+		return EXIT_FAIL;
+	}
+	if (json_integer_value(json_object_get(root, "version")) != 1 ||
+	    !json_is_integer(json_object_get(root, "version"))) {
+		fprintf(stderr, "traguardo: %s: not a status file of this version (\"version\": 1)\n",
+			file);
+		json_decref(root);
 		return EXIT_FAIL;
 	}
 	inds = json_object_get(root, "indicators");
@@ -640,11 +678,7 @@ static int cmd_status(const char *path, int argc, char **argv)
 		status_table(root, inds);
 	}
 	json_decref(root);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "traguardo: standard output: %s\n", strerror(errno));
-		rc = EXIT_FAIL;
-	}
-	return rc;
+	return stdout_done(rc);
 }
 
 /* Reads the journal into a memory-only store without locking it, so a

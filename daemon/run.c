@@ -192,6 +192,9 @@ static void send_status(struct daemon *d)
 	char line[1024];
 	struct tg_sdnotify_status st;
 
+	if (d->stopping)
+		return;   /* STATUS=stopping stays until the end */
+
 	for (size_t i = 0; i < d->cfg->n_sources; i++)
 		failing += tg_engine_source_state(d->engine, i)->failed;
 	st = (struct tg_sdnotify_status){
@@ -589,8 +592,6 @@ static void on_role(void *ctx, bool active)
 		tg_notifier_deliver(d->notifier, (int64_t)time(NULL), true);
 	if (!d->stopping)
 		evaluate(d);   /* status.json and STATUS= say the new role at once */
-	else
-		send_status(d);
 }
 
 int daemon_run(const char *path)

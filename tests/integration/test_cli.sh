@@ -57,6 +57,16 @@ run "bad --now" 2 "$TRAGUARDO" -c "$T/t.conf" once --now 2026-13-01
 run "check good config" 0 "$TRAGUARDO" -c "$T/t.conf" check
 contains "check says OK" "$T/out" "configuration OK"
 run "check via \$TRAGUARDO_CONFIG" 0 env TRAGUARDO_CONFIG="$T/t.conf" "$TRAGUARDO" check
+# exit 1 when the output cannot be written, as once and status
+if [ -w /dev/full ]; then
+	"$TRAGUARDO" -c "$T/t.conf" check >/dev/full 2>"$T/err"; got=$?
+	[ "$got" -eq 1 ] && ok "check with a full standard output: exit 1" ||
+		notok "check with a full standard output: exit 1" "exit $got"
+	contains "check with a full standard output: said so" "$T/err" "standard output"
+	"$TRAGUARDO" -c "$T/t.conf" once --dry-run --json >/dev/full 2>"$T/err"; got=$?
+	[ "$got" -eq 1 ] && ok "once with a full standard output: exit 1" ||
+		notok "once with a full standard output: exit 1" "exit $got"
+fi
 
 cat >"$T/bad.conf" <<'EOF2'
 daemon = { state_dir = "state"; };

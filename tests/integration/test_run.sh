@@ -149,6 +149,8 @@ else
 fi
 dpid=""
 contains "SIGTERM: STOPPING=1" "$T/notify" "	STOPPING=1"
+[ "$(last_status)" = "STATUS=stopping" ] && ok "SIGTERM: STATUS= stays \"stopping\" to the end" ||
+	notok "SIGTERM: STATUS= stays \"stopping\" to the end" "$(last_status)"
 if grep -qE 'runtime error|Sanitizer|LeakSanitizer' "$T/daemon.err"; then
 	notok "no sanitizer report" "$(grep -A5 -E 'runtime error|Sanitizer' "$T/daemon.err" | head -30)"
 else ok "no sanitizer report"; fi
@@ -174,3 +176,27 @@ contains "stale temporaries: removal logged" "$T/err" "1 temporary file of an in
 if [ ! -e "$T/state/status.json.tmp-Ab12Cd" ] && [ -e "$T/state/state.json.tmp-Ef34Gh" ]; then
 	ok "stale temporaries: the old one removed, the young one kept"
 else notok "stale temporaries: the old one removed, the young one kept" "$(ls -la "$T/state")"; fi
+# `status` reads a file that quotes data and servers: nothing raw reaches
+# the terminal (C0, DEL, C1 as U+009B), and a file of another version or
+# that is not JSON is refused with its name
+cp "$T/state/status.json" "$T/status.good"
+$PY - "$T/state/status.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["now"] = "2026\u001b]0;PWNED\u0007\u001b[2J\u009b31m"
+d["notifications"] = {"outbox": 0, "failed": 0, "alerts_active": 0, "ha": "ha \u001b[5mstandby\u007f", "archive": None}
+d["indicators"][0]["reason"] = "x\u009b2Jy"
+json.dump(d, open(sys.argv[1], "w"))
+PY
+run "status of a file with control characters" 0 "$TRAGUARDO" -c "$T/j.conf" status
+if LC_ALL=C grep -q "$(printf '\033')\|$(printf '\007')\|$(printf '\177')\|$(printf '\302\233')" "$T/out"; then
+	notok "status: no raw control characters" "$(cat -v "$T/out" | head -5)"
+else ok "status: no raw control characters"; fi
+$PY -c 'import json, sys; d = json.load(open(sys.argv[1])); d["version"] = 99; json.dump(d, open(sys.argv[1], "w"))' "$T/state/status.json"
+run "status of a file of another version" 1 "$TRAGUARDO" -c "$T/j.conf" status
+contains "status of another version: said so" "$T/err" "not a status file of this version"
+printf '{"version": 1, "now": "\033[2J' >"$T/state/status.json"
+run "status of a file that is not JSON" 1 "$TRAGUARDO" -c "$T/j.conf" status
+if grep -q "$(printf '\033')" "$T/err"; then notok "status of bad JSON: no raw escape" "$(cat -v "$T/err")"
+else ok "status of bad JSON: no raw escape"; fi
+cp "$T/status.good" "$T/state/status.json"
