@@ -131,6 +131,18 @@ static void warn_watchdog(const struct tg_config *cfg)
 		       tg_duration_format(ch->timeout, t, sizeof(t)),
 		       tg_duration_format((int64_t)(usec / USEC_PER_SEC), w, sizeof(w)));
 	}
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct tg_source *src = &cfg->sources[i];
+
+		if (src->type != TG_SOURCE_CSV || (uint64_t)src->timeout * USEC_PER_SEC * 2 <= usec)
+			continue;
+		tg_log(LOG_WARNING, "source '%s': its timeout (%s) is more than half of the service's "
+		       "watchdog (%s): files are read in the daemon's loop, so a read that long "
+		       "(a large file, a slow share) holds it past the watchdog, and systemd would "
+		       "restart it; shorten the source's timeout or lengthen WatchdogSec=", src->name,
+		       tg_duration_format(src->timeout, t, sizeof(t)),
+		       tg_duration_format((int64_t)(usec / USEC_PER_SEC), w, sizeof(w)));
+	}
 }
 
 struct tg_config *daemon_load_config(const char *path, char *first, size_t size)

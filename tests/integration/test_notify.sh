@@ -509,6 +509,8 @@ assert len(ms) == 1 and outbox("new") == [], (len(ms), outbox("new"))
 PY
 contains "daemon: a mail timeout over half the watchdog is warned about" "$T/d2.err" \
 	"channel 'posta': its timeout (30s) is more than half of the service's watchdog (40s)"
+contains "daemon: a CSV source's timeout over half the watchdog is warned about" "$T/d2.err" \
+	"source 'dati': its timeout (30s) is more than half of the service's watchdog (40s)"
 lacks "daemon: without a watchdog, no such warning" "$T/d.err" "of the service's watchdog"
 
 
