@@ -643,6 +643,9 @@ const char *tg_message_kind(const struct tg_alert_event *ev, bool en)
 		if (ev->previous != TG_STATUS_OK &&
 		    tg_status_severity(ev->status) > tg_status_severity(ev->previous))
 			return en ? "Worse" : "Peggiorato";
+		/* fired again, no worse: its thresholds changed */
+		if (ev->previous != TG_STATUS_OK && ev->target_changed)
+			return en ? "Target changed" : "Obiettivo cambiato";
 		return en ? "New problem" : "Nuovo problema";
 	}
 	return en ? "Still off target after the silence" : "Ancora fuori obiettivo dopo la sospensione";
@@ -820,8 +823,10 @@ static void previous_row(struct block *k, const struct ctx *c, const struct tg_a
 		return;
 	if ((v = add_row(k, en ? "Previous message" : "Messaggio precedente")) == NULL)
 		return;
+	/* with the target changed, the previous state is told in full: the
+	 * row after says what changed */
 	if (ev->has_previous_value && r->has_value && ev->previous_period == r->period &&
-	    ev->previous_value == r->value && ev->previous == ev->status) {
+	    ev->previous_value == r->value && ev->previous == ev->status && !ev->target_changed) {
 		tg_sb_puts(v, en ? "no change" : "nessun cambiamento");
 		return;
 	}

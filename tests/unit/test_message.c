@@ -769,6 +769,23 @@ static void test_changed_since(void **state)
 	has(m.text, "  Messaggio precedente: nessun cambiamento\n");
 	tg_message_free(&m);
 
+	/* the same value and status, fired again for a new target: not a "new
+	 * problem", and not "no change" above "the target has changed" */
+	e[0].kind = TG_ALERT_FIRING;
+	e[0].target_changed = true;
+	render(f, e, 1, &m);
+	has(m.text, "* Obiettivo cambiato [attenzione]\n");
+	has(m.text, "  Messaggio precedente: era 92,5% (ottobre 2026), attenzione\n");
+	has(m.text, "  L'obiettivo è cambiato dal messaggio precedente: ora ≥ 95%.\n");
+	hasnt(m.text, "nessun cambiamento");
+	hasnt(m.text, "Nuovo problema");
+	tg_message_free(&m);
+	set_lang(f, true);
+	render(f, e, 1, &m);
+	has(m.text, "* Target changed [warning]\n");
+	tg_message_free(&m);
+	set_lang(f, false);
+
 	/* worse, and the target changed */
 	e[0].kind = TG_ALERT_FIRING;
 	e[0].status = TG_STATUS_CRITICAL;
