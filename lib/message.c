@@ -1462,6 +1462,18 @@ static void template_render(struct tg_sb *b, const char *tpl, const struct ctx *
 			put_text(b, c->cfg->daemon.organization);
 		} else if (IS("date")) {
 			put_text(b, c->date);
+		} else if (IS("at_date")) {
+			/* "al 20 novembre 2026", "all'8 dicembre 2026", "on 8 December 2026" */
+			put_text(b, c->en ? "on " : it_before(IT_A, c->date));
+			put_text(b, c->date);
+		} else if (IS("summary")) {
+			struct tg_sb d = { 0 };
+
+			put_summary(&d, c);
+			put_text(b, tg_sb_str(&d));
+			if (d.oom)
+				b->oom = true;
+			tg_sb_free(&d);
 		} else if (IS("subject") && subject != NULL) {
 			put_text(b, subject);
 		} else {

@@ -1077,6 +1077,42 @@ static void test_templates(void **state)
 	tg_message_free(&m);
 }
 
+/* {{summary}} and {{at_date}} carry the grammar a template cannot: the
+ * number of the noun, the article before a date, what a message with
+ * nothing off target is about. */
+static void test_templates_grammar(void **state)
+{
+	struct fx *f = *state;
+	struct tg_alert_event e[2] = {
+		ev(f, RAG1, TG_ALERT_FIRING, TG_STATUS_WARNING),
+		ev(f, URP1, TG_ALERT_RESOLVED, TG_STATUS_OK),
+	};
+	struct tg_message m;
+	char dir[512];
+	const tg_time now = f->now;
+
+	tpl_dir(f, "templates_grammar", dir, sizeof(dir));
+	render(f, e, 1, &m);
+	assert_string_equal(m.subject, "1 indicatore fuori obiettivo — al 20 novembre 2026");
+	tg_message_free(&m);
+	render(f, e + 1, 1, &m);
+	assert_string_equal(m.subject, "1 indicatore di nuovo in obiettivo — al 20 novembre 2026");
+	tg_message_free(&m);
+	f->now = now - 12 * (tg_time)TG_DAY_SECONDS;   /* 8 November */
+	eval(f, false);
+	render(f, e, 2, &m);
+	assert_string_equal(m.subject, "1 indicatore fuori obiettivo e 1 indicatore di nuovo in "
+				       "obiettivo — all'8 novembre 2026");
+	tg_message_free(&m);
+	set_lang(f, true);
+	render(f, e, 2, &m);
+	assert_string_equal(m.subject, "1 indicator off target and 1 indicator back on target — "
+				       "on 8 November 2026");
+	tg_message_free(&m);
+	f->now = now;
+	set_lang(f, false);
+}
+
 static void test_templates_partial(void **state)
 {
 	struct fx *f = *state;
@@ -1347,6 +1383,7 @@ int main(void)
 		cmocka_unit_test_setup(test_html_escaping, reset),
 		cmocka_unit_test_setup(test_control_characters, reset),
 		cmocka_unit_test_setup(test_templates, reset),
+		cmocka_unit_test_setup(test_templates_grammar, reset),
 		cmocka_unit_test_setup(test_templates_partial, reset),
 		cmocka_unit_test_setup(test_templates_bad, reset),
 		cmocka_unit_test_setup(test_bad_input, reset),
