@@ -111,38 +111,38 @@ static void log_config_error(void *ctx, const char *file, int line, const char *
  * starts at most a quarter after one: a timeout over three quarters of the
  * interval may get the daemon killed and restarted by systemd when a mail
  * server is that slow; over half is warned about, with a margin. */
+/* what 'name' (a channel or a source) holds the loop for up to timeout
+ * seconds; usec: the watchdog */
+static void warn_slow(const char *what, const char *name, int64_t timeout, uint64_t usec,
+		      const char *why)
+{
+	char t[32], w[32];
+
+	if ((uint64_t)timeout * USEC_PER_SEC * 2 <= usec)
+		return;
+	tg_log(LOG_WARNING, "%s '%s': its timeout (%s) is more than half of the service's "
+	       "watchdog (%s): %s past the watchdog, and systemd would restart it; shorten the "
+	       "%s's timeout or lengthen WatchdogSec=", what, name,
+	       tg_duration_format(timeout, t, sizeof(t)),
+	       tg_duration_format((int64_t)(usec / USEC_PER_SEC), w, sizeof(w)), why, what);
+}
+
 static void warn_watchdog(const struct tg_config *cfg)
 {
 	uint64_t usec = 0;
-	char t[32], w[32];
 
 	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
 		return;
-	for (size_t i = 0; i < cfg->n_channels; i++) {
-		const struct tg_channel *ch = &cfg->channels[i];
-
-		if (ch->type != TG_CHANNEL_EMAIL || (uint64_t)ch->timeout * USEC_PER_SEC * 2 <= usec)
-			continue;
-		tg_log(LOG_WARNING, "channel '%s': its timeout (%s) is more than half of the service's "
-		       "watchdog (%s): a mail server that slow to answer the end of a message could "
-		       "hold the daemon past the watchdog (libcurl waits for that answer without "
-		       "yielding), and systemd would restart it; shorten the channel's timeout or "
-		       "lengthen WatchdogSec=", ch->name,
-		       tg_duration_format(ch->timeout, t, sizeof(t)),
-		       tg_duration_format((int64_t)(usec / USEC_PER_SEC), w, sizeof(w)));
-	}
-	for (size_t i = 0; i < cfg->n_sources; i++) {
-		const struct tg_source *src = &cfg->sources[i];
-
-		if (src->type != TG_SOURCE_CSV || (uint64_t)src->timeout * USEC_PER_SEC * 2 <= usec)
-			continue;
-		tg_log(LOG_WARNING, "source '%s': its timeout (%s) is more than half of the service's "
-		       "watchdog (%s): files are read in the daemon's loop, so a read that long "
-		       "(a large file, a slow share) holds it past the watchdog, and systemd would "
-		       "restart it; shorten the source's timeout or lengthen WatchdogSec=", src->name,
-		       tg_duration_format(src->timeout, t, sizeof(t)),
-		       tg_duration_format((int64_t)(usec / USEC_PER_SEC), w, sizeof(w)));
-	}
+	for (size_t i = 0; i < cfg->n_channels; i++)
+		if (cfg->channels[i].type == TG_CHANNEL_EMAIL)
+			warn_slow("channel", cfg->channels[i].name, cfg->channels[i].timeout, usec,
+				  "a mail server that slow to answer the end of a message could hold "
+				  "the daemon (libcurl waits for that answer without yielding)");
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		if (cfg->sources[i].type == TG_SOURCE_CSV)
+			warn_slow("source", cfg->sources[i].name, cfg->sources[i].timeout, usec,
+				  "files are read in the daemon's loop, so a read that long (a large "
+				  "file, a slow share) holds it");
 }
 
 struct tg_config *daemon_load_config(const char *path, char *first, size_t size)

@@ -37,20 +37,30 @@ bool tg_fs_atomic_tmp_name(const char *name)
 	return true;
 }
 
-size_t tg_fs_remove_stale(int dir_fd, bool (*match)(const char *name), time_t now,
-			  time_t max_age)
+DIR *tg_fs_opendir_at(int dir_fd)
 {
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	size_t n = 0;
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
 	DIR *d;
 
 	if (fd < 0)
-		return 0;
+		return NULL;
 	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
 		close(fd);
-		return 0;
+		errno = e;
 	}
+	return d;
+}
+
+size_t tg_fs_remove_stale(int dir_fd, bool (*match)(const char *name), time_t now,
+			  time_t max_age)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d = tg_fs_opendir_at(dir_fd);
+
+	if (d == NULL)
+		return 0;
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 

@@ -5,6 +5,7 @@
 #ifndef TG_FSUTIL_H
 #define TG_FSUTIL_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -20,6 +21,11 @@
  * is a symlink, the link itself is replaced, never its target. */
 int tg_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		       struct tg_error *err);
+
+/* A stream over the entries of the directory dir_fd, from its start, with
+ * a descriptor of its own (dir_fd stays open and unmoved); NULL with errno
+ * set when it cannot be opened.  closedir() when done. */
+DIR *tg_fs_opendir_at(int dir_fd);
 
 /* Whether name is that of tg_fs_write_atomic's temporary: NAME.tmp-XXXXXX
  * (six letters or digits, as mkostemp makes them). */

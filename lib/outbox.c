@@ -747,17 +747,12 @@ static void clean_tmp(struct tg_outbox *ob)
 /* Drops the markers of messages delivered more than SENT_KEEP ago. */
 static void prune_sent(struct tg_outbox *ob)
 {
-	int fd = openat(ob->sent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	time_t now = time(NULL);
 	struct dirent *de;
-	DIR *d;
+	DIR *d = tg_fs_opendir_at(ob->sent_fd);
 
-	if (fd < 0)
+	if (d == NULL)
 		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 
@@ -885,17 +880,13 @@ void tg_outbox_stage(struct tg_outbox *ob, bool on)
 static int each_staged(struct tg_outbox *ob, int (*fn)(struct tg_outbox *, const char *, void *),
 		       void *arg)
 {
-	int fd = openat(ob->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 	char id[TG_OUTBOX_ID_SIZE];
 	struct dirent *de;
-	DIR *d;
+	DIR *d = tg_fs_opendir_at(ob->staging_fd);
+	int r = 0;
 
-	if (fd < 0)
+	if (d == NULL)
 		return -errno;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -errno;
-	}
 	while ((de = readdir(d)) != NULL)
 		if (msg_name(de->d_name, id)) {
 			int x = fn(ob, de->d_name, arg);
@@ -1002,18 +993,13 @@ static int64_t created_of(struct tg_outbox *ob, const char *name)
 
 static int take_back(struct tg_outbox *ob)
 {
-	int fd = openat(ob->new_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 	char names[TAKE_BACK_MAX][NAME_SIZE], id[TG_OUTBOX_ID_SIZE];
 	size_t n = 0;
 	struct dirent *de;
-	DIR *d;
+	DIR *d = tg_fs_opendir_at(ob->new_fd);
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
+	if (d == NULL)
+		return -errno;
 	while (n < TAKE_BACK_MAX && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 
@@ -1030,7 +1016,7 @@ static int take_back(struct tg_outbox *ob)
 		snprintf(base, sizeof(base), "%.37s", names[i]);   /* ID.json */
 		(void)rename_noreplace(ob->new_fd, names[i], ob->new_fd, base);
 	}
-	return r;
+	return 0;
 }
 
 ssize_t tg_outbox_list(struct tg_outbox *ob, char (**ids)[TG_OUTBOX_ID_SIZE],
@@ -1041,16 +1027,12 @@ ssize_t tg_outbox_list(struct tg_outbox *ob, char (**ids)[TG_OUTBOX_ID_SIZE],
 	struct dirent *de;
 	ssize_t r = 0;
 	DIR *d = NULL;
-	int fd;
 
 	*ids = NULL;
 	if ((r = take_back(ob)) < 0)
 		return tg_error_setc(err, (int)r, "%s/new: %s", ob->path, strerror((int)-r));
-	fd = openat(ob->new_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+	if ((d = tg_fs_opendir_at(ob->new_fd)) == NULL) {
 		r = -errno;
-		if (fd >= 0)
-			close(fd);
 		return tg_error_setc(err, (int)r, "%s/new: %s", ob->path, strerror((int)-r));
 	}
 	for (;;) {
@@ -1352,17 +1334,12 @@ int tg_outbox_fail_copy(struct tg_outbox *ob, struct tg_outbox_msg *m, const cha
  * (the daemon at work) are counted or not, never an error. */
 static size_t count(int dir_fd, bool (*is_msg)(const char *))
 {
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	size_t n = 0;
-	DIR *d;
+	DIR *d = tg_fs_opendir_at(dir_fd);
 
-	if (fd < 0)
+	if (d == NULL)
 		return 0;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return 0;
-	}
 	while ((de = readdir(d)) != NULL)
 		if (is_msg(de->d_name))
 			n++;
