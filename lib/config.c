@@ -1317,6 +1317,25 @@ static const char *shown_url(char *buf, size_t size, const char *url, bool hide)
 	/* the userinfo (also of a malformed URL), then the query's tokens */
 	redact_url(tmp, sizeof(tmp), url);
 	tg_http_redact_url(tmp, buf, size);
+	/* a URL in an error may be malformed in any way: a password with a
+	 * '#', '?' or '/' in it ends the userinfo early.  Everything from the
+	 * scheme to the last '@' goes (an '@' in a path or a query takes the
+	 * host with it: the message is about a URL that is wrong anyway). */
+	if (p != url && strncmp(p, "://", 3) == 0) {
+		char *start = buf + (p - url) + 3, *at = strrchr(start, '@');
+
+		size_t n = at != NULL ? (size_t)(at - start) : 0;
+		bool plain = at != NULL && memchr(start, '/', n) == NULL &&
+			     memchr(start, '?', n) == NULL && memchr(start, '#', n) == NULL &&
+			     (memchr(start, ':', n) == NULL ||   /* a user name alone */
+			      (n >= 4 && memcmp(at - 4, ":***", 4) == 0 &&
+			       memchr(start, ':', n) == at - 4));   /* "user:***" */
+
+		if ((size_t)(p - url) + 3 <= strlen(buf) && at != NULL && !plain) {
+			memmove(start + 3, at, strlen(at) + 1);
+			memcpy(start, "***", 3);
+		}
+	}
 	if (!hide)
 		return buf;
 	if (p == url || strncmp(p, "://", 3) != 0) {
@@ -2238,7 +2257,7 @@ static void check_http_source(struct loader *L, const config_setting_t *g, struc
 	    !starts_caseless(src->proxy, "https://") && !starts_caseless(src->proxy, "socks5://") &&
 	    !starts_caseless(src->proxy, "socks5h://"))
 		report_s(L, found[SK_PROXY], "'proxy' must start with http://, https://, socks5:// or "
-			 "socks5h://, not %s", quote(qb, redact_url(rb, sizeof(rb), src->proxy)));
+			 "socks5h://, not %s", quote(qb, shown_url(rb, sizeof(rb), src->proxy, false)));
 
 	/* one kind of authentication, and basic needs both halves */
 	if (found[SK_BEARER_TOKEN_FILE] != NULL &&
@@ -2295,6 +2314,19 @@ static bool pq_keyword(const char *s, size_t n)
 	return found;
 }
 
+/* libpq's "missing "=" after "NAME" in connection info string", NAME the
+ * name of an option (a typo's likely cause, and no secret). */
+static bool missing_equals(const char *m)
+{
+	static const char head[] = "missing \"=\" after \"", tail[] = "\" in connection info string";
+	const char *name = m + sizeof(head) - 1, *end;
+
+	if (strncmp(m, head, sizeof(head) - 1) != 0 || (end = strchr(name, '"')) == NULL ||
+	    strcmp(end, tail) != 0)
+		return false;
+	return pq_keyword(name, (size_t)(end - name));
+}
+
 /* A conninfo is parsed by libpq itself so that its message names what it did
  * not accept; a password in it would be logged and shown by every tool that
  * prints the configuration: it goes in password_file. */
@@ -2312,49 +2344,19 @@ static void check_conninfo(struct loader *L, const config_setting_t *at, const c
 		snprintf(m, sizeof(m), "%s", msg != NULL ? msg : "out of memory");
 		for (n = strlen(m); n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '); n--)
 			m[n - 1] = '\0';
-		/* libpq quotes a URI it cannot parse, password and all; its
-		 * userinfo ends at the first '@' before any '/' (as libpq reads
-		 * it: redact_url would stop at a '?' or '#' of the message) */
-		for (char *p = strstr(m, "://"); p != NULL; p = strstr(p + 3, "://")) {
-			char *sign = strpbrk(p + 3, "@/\" "), *colon;
-
-			if (sign == NULL || *sign != '@')
-				continue;
-			colon = memchr(p + 3, ':', (size_t)(sign - (p + 3)));
-			if (colon != NULL) {
-				char t[sizeof(m)];
-
-				snprintf(t, sizeof(t), "%.*s***%s", (int)(colon + 1 - m), m, sign);
-				snprintf(m, sizeof(m), "%s", t);
-				p = m + (colon + 1 - m);
-			}
-		}
-		/* and any other text libpq quotes (a percent-encoded token, a
-		 * word without "="): it may be the password, as written.  The
-		 * name of an unknown option, a bad number, an option's name and
-		 * a single character are shown. */
+		/* libpq quotes what it could not parse as it was written, a
+		 * password and all (a URI, a percent-encoded token, a word
+		 * without "="), and a quote inside it would break any pairing
+		 * of quotes: its words are shown up to the first quote.  Whole:
+		 * an unknown option's name, a bad number (port=abc), and a
+		 * missing "=" after an option's name. */
 		if (strncmp(m, "invalid connection option ", 26) != 0 &&
-		    strncmp(m, "invalid integer value ", 22) != 0) {
-			char t[sizeof(m)], *o = t;
+		    strncmp(m, "invalid integer value ", 22) != 0 && !missing_equals(m)) {
+			char *q = strchr(m, '"');
 
-			for (const char *q = m; *q != '\0' && o < t + sizeof(t) - 6; q++) {
-				const char *close = *q == '"' ? strchr(q + 1, '"') : NULL;
-
-				/* one character ("#", ":") tells where, and no secret */
-				if (close != NULL && close - q > 2 &&
-				    !pq_keyword(q + 1, (size_t)(close - q - 1))) {
-					o += sprintf(o, "\"***\"");
-					q = close;
-				} else if (close != NULL) {
-					while (q < close)
-						*o++ = *q++;
-					*o++ = *q;
-				} else {
-					*o++ = *q;
-				}
-			}
-			*o = '\0';
-			snprintf(m, sizeof(m), "%s", t);
+			if (q != NULL)
+				snprintf(q, sizeof(m) - (size_t)(q - m), "(the text libpq quotes is "
+					 "not shown: it may hold a password)");
 		}
 		report_s(L, at, "'conninfo' is not valid: %s", m);
 	} else {
@@ -3094,8 +3096,15 @@ static char *read_all(struct loader *L, FILE *f, const char *path)
 	buf[len] = '\0';
 	const char *nul = memchr(buf, '\0', len);
 	/* the check before libconfig leaves it to the scan after (with the
-	 * rest of that scan's findings): it reads the text up to the NUL */
-	if (nul != NULL && !L->precheck) {
+	 * rest of that scan's findings), but libconfig reads past a NUL in a
+	 * comment or a string: so does the check, for its @include lines */
+	if (nul != NULL && L->precheck) {
+		for (char *q = buf; q < buf + len; q++)
+			if (*q == '\0')
+				*q = ' ';
+		return buf;
+	}
+	if (nul != NULL) {
 		int line = 1;
 
 		for (const char *p = buf; p < nul; p++)
@@ -3254,8 +3263,10 @@ static void scan_include(struct loader *L, const char *name, int depth, size_t *
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (f = fdopen(fd, "r")) == NULL) {
+		char qb[QBUF];
+
 		if (L->precheck && fd >= 0)
-			report_at(L, at, line, "@include of %s: not a regular file", path);
+			report_at(L, at, line, "@include of %s: not a regular file", quote(qb, path));
 		if (fd >= 0)
 			close(fd);
 		free(path);   /* missing: libconfig says so */
@@ -3412,7 +3423,7 @@ struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, v
 				    .include_dir = include_dir, .precheck = true };
 		size_t files_left = SCAN_FILES_MAX;
 
-		scan_text(&P, text, path, 0, &files_left);
+		scan_text(&P, skip_bom(text), path, 0, &files_left);   /* as libconfig reads it */
 		if (P.nerr > 0 || P.oom) {
 			if (P.oom)
 				report_at(&P, path, 0, "out of memory");

@@ -345,13 +345,22 @@ contains "@include of itself: stopped" "$T/err" "nesting too deep"
 mkdir -p "$C/parts/dir.d"; rm -f "$C/parts/fifo"; mkfifo "$C/parts/fifo"
 printf 'daemon = { language = "it"; };\n@include "parts/dir.d"\n' >"$C/incdir.conf"
 hrun "@include of a directory" 1 timeout 20 "$TRAGUARDO" -c "$C/incdir.conf" check
-contains "@include of a directory: file and line" "$T/err" "$C/incdir.conf:2: @include of $C/parts/dir.d: not a regular file"
+contains "@include of a directory: file and line" "$T/err" "$C/incdir.conf:2: @include of \"$C/parts/dir.d\": not a regular file"
 printf '@include ""\n' >"$C/incempty.conf"
 hrun "@include of an empty name (the directory)" 1 timeout 20 "$TRAGUARDO" -c "$C/incempty.conf" check
 contains "@include of an empty name: file and line" "$T/err" "$C/incempty.conf:1: @include of"
 printf 'daemon = { language = "it"; };\n\n@include "parts/fifo"\n' >"$C/incfifo.conf"
 hrun "@include of a FIFO" 1 timeout 20 "$TRAGUARDO" -c "$C/incfifo.conf" check
-contains "@include of a FIFO: file and line" "$T/err" "$C/incfifo.conf:3: @include of $C/parts/fifo: not a regular file"
+contains "@include of a FIFO: file and line" "$T/err" "$C/incfifo.conf:3: @include of \"$C/parts/fifo\": not a regular file"
+# ... also on the first line after a byte order mark, and after a NUL byte
+# in a comment of an included file (libconfig reads on past both)
+printf '\357\273\277@include "parts/dir.d"\n' >"$C/incbom.conf"
+hrun "@include of a directory after a byte order mark" 1 timeout 20 "$TRAGUARDO" -c "$C/incbom.conf" check
+contains "@include after a BOM: refused" "$T/err" "$C/incbom.conf:1: @include of"
+printf '# x\000y\n@include "parts/dir.d"\n' >"$C/parts/nulinc.conf"
+printf '@include "parts/nulinc.conf"\n' >"$C/incnulinc.conf"
+hrun "@include of a directory after a NUL byte" 1 timeout 20 "$TRAGUARDO" -c "$C/incnulinc.conf" check
+contains "@include after a NUL byte: refused" "$T/err" "$C/parts/nulinc.conf:2: @include of"
 for k in 1 2 3 4 5 6 7 8 9; do
 	for j in 1 2 3 4 5 6 7 8; do printf '@include "parts/m%d.conf"\n' $((k + 1)); done >"$C/parts/m$k.conf"
 done

@@ -503,16 +503,16 @@ static const struct bad_case bad_cases[] = {
 	{ "ha = { conninfo = \"dbname=x password=y\"; };", "must not carry a password", 1 },
 	/* libpq quotes a URI it cannot parse: its password is hidden */
 	{ "ha = { conninfo = \"postgresql://u:S3CRET@[::1/db\"; };",
-	  "'conninfo' is not valid: end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"***\"", 1 },
+	  "'conninfo' is not valid: end of string reached when looking for matching (the text libpq quotes is not shown: it may hold a password)", 1 },
 	/* ... also after a '#' in libpq's words */
 	{ "ha = { conninfo = \"postgresql://u:S3CRET@[::1]#x/db\"; };",
-	  "unexpected character \"#\" at position 28 in URI (expected \":\" or \"/\"): \"***\"", 1 },
+	  "'conninfo' is not valid: unexpected character (the text libpq quotes is not shown", 1 },
 	/* ... and whatever else it quotes: a percent-encoded token, a word
 	 * (test_secrets_not_shown has more) */
 	{ "ha = { conninfo = \"postgresql://u:MYPa%zzSECRET@db/kpi\"; };",
-	  "'conninfo' is not valid: invalid percent-encoded token: \"***\"", 1 },
+	  "'conninfo' is not valid: invalid percent-encoded token: (the text libpq quotes is not shown", 1 },
 	{ "ha = { conninfo = \"host=db S3CRETWORD\"; };",
-	  "'conninfo' is not valid: missing \"=\" after \"***\" in connection info string", 1 },
+	  "'conninfo' is not valid: missing (the text libpq quotes is not shown", 1 },
 	{ "ha = { conninfo = \"dbname=x\"; lock = 0; };", "'lock' must be between", 1 },
 	/* types */
 	{ SRC1("every = 15;"), "'every' must be a duration like \"15m\", not 15", 1 },
@@ -848,6 +848,13 @@ static void test_secrets_not_shown(void **state)
 		"ha = { conninfo = \"host=db password=SECRET8\\n\"; };",
 		"ha = { conninfo = \"host=db password=SECRET\\xff\"; };",
 		"ha = { conninfo = \"host=db SECRETWORD\"; };",
+		"ha = { conninfo = \"postgresql://h/db?password=a\\\"SECRETPASSWORD\\\"b%zz\"; };",
+		"ha = { conninfo = \"postgresql://u:TOP\\\"SECRET\\\"PW@[::1]x/db\"; };",
+		"channels = ( { name = \"m\"; type = \"email\"; from = \"a@b.it\";\n"
+		"  url = \"smtpx://u:TOPSECRET#PW@h.example\"; } );",
+		"channels = ( { name = \"w\"; type = \"webhook\"; url = \"https://u:SECRET#x@h.example/x\\x01\"; } );",
+		"sources = ( { name = \"h\"; type = \"http\"; format = \"csv\";\n"
+		"  url = \"https://h/x\"; proxy = \"htp://u:TOP#SECRET@p:3128\"; } );",
 		"archive = { conninfo = \"postgresql://u:SECRET@[::1]#x/db\"; };",
 		"channels = ( { name = \"w\"; type = \"webhook\"; format = \"slack\";\n"
 		"  url = \"https://hooks.slack.com/services/T0/B0/SECRETPATH\\t\"; } );",
@@ -931,7 +938,7 @@ static void test_many_errors(void **state)
 	static const struct { int line; const char *sub; } expect[] = {
 		{ 1, "'language' must be one of" },
 		{ 3, "'every' must be at least 10s" },
-		{ 4, "'conninfo' is not valid: missing \"=\" after \"x\"" },
+		{ 4, "'conninfo' is not valid: missing (the text libpq quotes is not shown" },
 		{ 7, "unknown setting 'tagret'" },
 		{ 7, "indicator 'A' has no 'target'" },
 		{ 9, "duplicate indicator id 'A' (first at t.conf:7)" },
