@@ -63,7 +63,16 @@ struct tg_outbox {
 	unsigned seq;        /* makes this process's temporary names unique */
 	unsigned dones;      /* sent/ is pruned every SENT_PRUNE_EVERY deliveries */
 	bool staging;        /* put writes to staging/ (tg_outbox_stage) */
-	int64_t last_retry;  /* the wall clock at the last tg_outbox_retry */
+	struct retried *retried;   /* the wall clock at each message's last retry */
+	size_t n_retried, cap_retried;
+};
+
+/* A message's last tg_outbox_retry in this process (the messages waiting
+ * are few: a short array).  Not kept on disk: a start delivers every
+ * message waiting whatever its backoff. */
+struct retried {
+	char id[TG_OUTBOX_ID_SIZE];
+	int64_t at;
 };
 
 /* seconds the wall clock may go back (an NTP step) before the retries
@@ -824,8 +833,48 @@ void tg_outbox_free(struct tg_outbox *ob)
 		close(ob->sent_fd);
 	if (ob->staging_fd >= 0)
 		close(ob->staging_fd);
+	free(ob->retried);
 	free(ob->path);
 	free(ob);
+}
+
+static struct retried *retried_find(const struct tg_outbox *ob, const char *id)
+{
+	for (size_t i = 0; i < ob->n_retried; i++)
+		if (strncmp(ob->retried[i].id, id, 32) == 0)   /* ids: 32 hex digits */
+			return &ob->retried[i];
+	return NULL;
+}
+
+/* Remembers when id was retried; without memory, it is not (the message
+ * then waits for its next_attempt, as before). */
+static void retried_set(struct tg_outbox *ob, const char *id, int64_t at)
+{
+	struct retried *r = retried_find(ob, id);
+
+	if (r == NULL) {
+		if (ob->n_retried == ob->cap_retried) {
+			size_t cap = ob->cap_retried ? ob->cap_retried * 2 : 16;
+			struct retried *v = cap > SIZE_MAX / sizeof(*v) ? NULL
+					    : realloc(ob->retried, cap * sizeof(*v));
+
+			if (v == NULL)
+				return;
+			ob->retried = v;
+			ob->cap_retried = cap;
+		}
+		r = &ob->retried[ob->n_retried++];
+		snprintf(r->id, sizeof(r->id), "%.32s", id);
+	}
+	r->at = at;
+}
+
+static void retried_drop(struct tg_outbox *ob, const char *id)
+{
+	struct retried *r = retried_find(ob, id);
+
+	if (r != NULL)
+		*r = ob->retried[--ob->n_retried];
 }
 
 /* 1 if dir/name exists, 0 if not, or -errno. */
@@ -1169,10 +1218,12 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 
 int64_t tg_outbox_due_at(const struct tg_outbox *ob, const struct tg_outbox_msg *m, int64_t wall)
 {
-	/* earlier than the last retry this process counted: the clock was
-	 * set back since, and the retries waiting were counted on it as it
-	 * was.  The retries made now set last_retry back: no storm. */
-	return wall < ob->last_retry - CLOCK_SLACK ? 0 : m->next_attempt;
+	/* earlier than this message's last retry in this process: the clock
+	 * was set back since, and its next_attempt counted on the clock as it
+	 * was.  The retry made then counts from the clock as it is: no storm. */
+	const struct retried *r = retried_find(ob, m->id);
+
+	return r != NULL && wall < r->at - CLOCK_SLACK ? 0 : m->next_attempt;
 }
 
 int tg_outbox_done(struct tg_outbox *ob, const char *id, struct tg_error *err)
@@ -1184,6 +1235,7 @@ int tg_outbox_done(struct tg_outbox *ob, const char *id, struct tg_error *err)
 		return tg_error_set(err, "outbox: invalid message id '%s'",
 				    quoted(id, strnlen(id, 64), qb, sizeof(qb)));
 	snprintf(name, sizeof(name), "%s.json", id);
+	retried_drop(ob, id);
 	/* the marker first: a crash between the two leaves both, and the
 	 * message is sent again (same id) rather than spooled again later */
 	if ((r = openat(ob->sent_fd, id, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, FILE_MODE)) >= 0)
@@ -1226,6 +1278,7 @@ static int move_to_failed(struct tg_outbox *ob, const struct tg_outbox_msg *m, b
 				     SUFFIX_MAX + 1);
 	if (r < 0 || keep_new)
 		return r < 0 ? r : 0;
+	retried_drop(ob, m->id);
 	if (unlinkat(ob->new_fd, base, 0) < 0 && errno != ENOENT)
 		return tg_error_setc(err, -errno, "%s/new/%s: kept in failed/, but: %s", ob->path,
 				     base, strerror(errno));
@@ -1287,7 +1340,7 @@ int tg_outbox_retry(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *e
 	if (cap > delay)
 		delay = cap;
 	m->next_attempt = now < 0 ? delay : now > TIME_MAX - delay ? TIME_MAX : now + delay;
-	ob->last_retry = now;
+	retried_set(ob, m->id, now);
 	snprintf(name, sizeof(name), "%s.json", m->id);
 	/* the file itself is replaced: but a message already done or set
 	 * aside must not come back */

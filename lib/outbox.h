@@ -110,10 +110,10 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 		   struct tg_error *err);
 
 /* When m is due, seen at wall (unix seconds): its next_attempt, or 0 (at
- * once) when wall is more than 2 s earlier than the last tg_outbox_retry of
- * this outbox, i.e. the clock was set back since: a retry counted on the
+ * once) when wall is more than 2 s earlier than m's last tg_outbox_retry in
+ * this process, i.e. the clock was set back since: a retry counted on the
  * clock as it was would wait the time set back on top of its delay.  The
- * retries made then count from the clock as it is now. */
+ * retry made then counts from the clock as it is now. */
 int64_t tg_outbox_due_at(const struct tg_outbox *ob, const struct tg_outbox_msg *m,
 			 int64_t wall);
 

@@ -565,9 +565,11 @@ static void test_due_after_clock_step(void **state)
 	/* set back by an hour: both due at once, Retry-After or not */
 	assert_int_equal(tg_outbox_due_at(ob, &m, back), 0);
 	assert_int_equal(tg_outbox_due_at(ob, &m2, back), 0);
-	/* retried on the clock as it is now: their delays count again */
+	/* retried on the clock as it is now: its delay counts again, and the
+	 * other one is still due at once */
 	assert_int_equal(tg_outbox_retry(ob, &m, "451", back, -1, 0, &err), 0);
 	assert_int_equal(tg_outbox_due_at(ob, &m, back + 10), back + 120);
+	assert_int_equal(tg_outbox_due_at(ob, &m2, back + 10), 0);
 	assert_int_equal(tg_outbox_retry(ob, &m2, "451", back + 1, 7200, 0, &err), 0);
 	assert_int_equal(tg_outbox_due_at(ob, &m2, back + 10), back + 1 + 7200);
 	tg_outbox_msg_clear(&m);
