@@ -1321,9 +1321,8 @@ static const char *shown_url(char *buf, size_t size, const char *url, bool hide)
 	 * '#', '?' or '/' in it ends the userinfo early.  Everything from the
 	 * scheme to the last '@' goes (an '@' in a path or a query takes the
 	 * host with it: the message is about a URL that is wrong anyway). */
-	if (p != url && strncmp(p, "://", 3) == 0) {
+	if (p != url && strncmp(p, "://", 3) == 0 && (size_t)(p - url) + 3 <= strlen(buf)) {
 		char *start = buf + (p - url) + 3, *at = strrchr(start, '@');
-
 		size_t n = at != NULL ? (size_t)(at - start) : 0;
 		bool plain = at != NULL && memchr(start, '/', n) == NULL &&
 			     memchr(start, '?', n) == NULL && memchr(start, '#', n) == NULL &&
@@ -1331,9 +1330,13 @@ static const char *shown_url(char *buf, size_t size, const char *url, bool hide)
 			      (n >= 4 && memcmp(at - 4, ":***", 4) == 0 &&
 			       memchr(start, ':', n) == at - 4));   /* "user:***" */
 
-		if ((size_t)(p - url) + 3 <= strlen(buf) && at != NULL && !plain) {
-			memmove(start + 3, at, strlen(at) + 1);
-			memcpy(start, "***", 3);
+		if (at != NULL && !plain) {
+			size_t len;
+
+			snprintf(tmp, sizeof(tmp), "%.*s***%s", (int)(start - buf), buf, at);
+			len = strlen(tmp) < size ? strlen(tmp) : size - 1;   /* cut: it is shown */
+			memcpy(buf, tmp, len);
+			buf[len] = '\0';
 		}
 	}
 	if (!hide)
