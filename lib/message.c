@@ -1442,10 +1442,12 @@ static void template_render(struct tg_sb *b, const char *tpl, const struct ctx *
 		while (*q == ' ')
 			q++;
 		close = q[0] == '}' && q[1] == '}' ? q + 2 : NULL;
-		p = close != NULL ? close : open + 2;
+		/* not a placeholder: one brace is text, the search goes on from
+		 * the next ("{{{count}}}" is "{2}") */
+		p = close != NULL ? close : open + 1;
 #define IS(s) (nl == sizeof(s) - 1 && memcmp(name, s, nl) == 0)
 		if (close == NULL) {
-			tg_sb_puts(b, "{{");
+			tg_sb_puts(b, "{");
 		} else if (IS("count")) {
 			tg_sb_printf(b, "%zu", n_problems(c));
 		} else if (IS("resolved")) {
