@@ -333,7 +333,7 @@ struct ctx {
 	size_t n_groups;
 	size_t *next;            /* plan position -> next position of its group */
 	/* counts of indicators */
-	size_t off, err, res_ok, res_admin, res_other;
+	size_t off, late, err, res_ok, res_admin, res_other;   /* late: its data, not its value */
 	size_t n_depts;
 	const char *dept[2];     /* the first two departments */
 	bool escalation;
@@ -426,6 +426,8 @@ static int build_groups(struct ctx *c, struct tg_error *err)
 
 		if (g->unresolved && g->status == TG_STATUS_ERROR)
 			c->err++;
+		else if (g->unresolved && g->status == TG_STATUS_LATE)
+			c->late++;
 		else if (g->unresolved)
 			c->off++;
 		else if (g->admin)
@@ -453,7 +455,7 @@ static bool all_admin(const struct ctx *c)
 
 static size_t n_problems(const struct ctx *c)
 {
-	return c->off + c->err;
+	return c->off + c->late + c->err;
 }
 
 static size_t n_resolved(const struct ctx *c)
@@ -498,9 +500,20 @@ static void default_subject(struct tg_sb *b, const struct ctx *c)
 		tg_sb_puts(b, org);
 		tg_sb_puts(b, ": ");
 	}
-	if (c->off > 0) {
-		put_count(b, c->off, en);
-		tg_sb_puts(b, en ? " off target" : " fuori obiettivo");
+	if (c->off > 0 || c->late > 0) {
+		if (c->off > 0) {
+			put_count(b, c->off, en);
+			tg_sb_puts(b, en ? " off target" : " fuori obiettivo");
+		}
+		if (c->late > 0) {
+			if (c->off > 0)
+				tg_sb_printf(b, en ? ", %zu with late data" : ", %zu con dati in ritardo",
+					     c->late);
+			else {
+				put_count(b, c->late, en);
+				tg_sb_puts(b, en ? " with late data" : " con dati in ritardo");
+			}
+		}
 		if (c->err > 0)
 			tg_sb_printf(b, en ? ", %zu without data" : ", %zu senza dati", c->err);
 	} else if (c->err > 0) {
@@ -533,6 +546,7 @@ static void put_summary(struct tg_sb *b, const struct ctx *c)
 	bool en = c->en;
 	struct { size_t n; const char *it, *en; } part[] = {
 		{ c->off, " fuori obiettivo", " off target" },
+		{ c->late, " con dati in ritardo", " with late data" },
 		{ c->err, " senza dati per una fonte in errore", " without data because a source fails" },
 		{ c->res_ok, " di nuovo in obiettivo", " back on target" },
 		{ c->res_other, " migliorat", " improved" },
@@ -554,7 +568,7 @@ static void put_summary(struct tg_sb *b, const struct ctx *c)
 			tg_sb_puts(b, done + 1 == total ? (en ? " and " : " e ") : ", ");
 		put_count(b, part[i].n, en);
 		tg_sb_puts(b, en ? part[i].en : part[i].it);
-		if (!en && i == 3)
+		if (!en && i == 4)   /* " migliorat" */
 			tg_sb_puts(b, part[i].n == 1 ? "o" : "i");
 		done++;
 	}

@@ -395,8 +395,12 @@ struct subject_case {
 static const struct subject_case subject_cases[] = {
 	{ "one department", 2, { { RAG1, TG_ALERT_FIRING, TG_STATUS_WARNING, false, NULL },
 				 { RAG2, TG_ALERT_FIRING, TG_STATUS_LATE, false, NULL } }, false,
-	  "[traguardo] 2 indicatori fuori obiettivo — Ragioneria",
-	  "[traguardo] 2 indicators off target — Ragioneria" },
+	  "[traguardo] 1 indicatore fuori obiettivo, 1 con dati in ritardo — Ragioneria",
+	  "[traguardo] 1 indicator off target, 1 with late data — Ragioneria" },
+	/* late: its data are, not its value */
+	{ "only late", 1, { { RAG2, TG_ALERT_FIRING, TG_STATUS_LATE, false, NULL } }, false,
+	  "[traguardo] 1 indicatore con dati in ritardo — Ragioneria",
+	  "[traguardo] 1 indicator with late data — Ragioneria" },
 	{ "one indicator", 1, { { URP1, TG_ALERT_REMINDER, TG_STATUS_WARNING, false, NULL } }, false,
 	  "[traguardo] 1 indicatore fuori obiettivo — URP",
 	  "[traguardo] 1 indicator off target — URP" },
@@ -425,8 +429,8 @@ static const struct subject_case subject_cases[] = {
 	{ "mixed", 3, { { RAG1, TG_ALERT_FIRING, TG_STATUS_WARNING, false, NULL },
 			{ RAG2, TG_ALERT_FIRING, TG_STATUS_LATE, false, NULL },
 			{ URP1, TG_ALERT_RESOLVED, TG_STATUS_OK, false, NULL } }, false,
-	  "[traguardo] 2 indicatori fuori obiettivo (1 rientrato) — Ragioneria, URP",
-	  "[traguardo] 2 indicators off target (1 resolved) — Ragioneria, URP" },
+	  "[traguardo] 1 indicatore fuori obiettivo, 1 con dati in ritardo (1 rientrato) — Ragioneria, URP",
+	  "[traguardo] 1 indicator off target, 1 with late data (1 resolved) — Ragioneria, URP" },
 	{ "mixed, two resolved", 3, { { RAG1, TG_ALERT_FIRING, TG_STATUS_WARNING, false, NULL },
 				      { RAG2, TG_ALERT_RESOLVED, TG_STATUS_OK, false, NULL },
 				      { URP1, TG_ALERT_RESOLVED, TG_STATUS_OK, false, NULL } }, false,
@@ -441,12 +445,12 @@ static const struct subject_case subject_cases[] = {
 	  "[traguardo] 1 indicator with data again: source working" },
 	{ "off target and errors", 2, { { RAG2, TG_ALERT_FIRING, TG_STATUS_LATE, false, NULL },
 					{ URP1, TG_ALERT_FIRING, TG_STATUS_ERROR, true, NULL } }, false,
-	  "[traguardo] 1 indicatore fuori obiettivo, 1 senza dati — Ragioneria, URP",
-	  "[traguardo] 1 indicator off target, 1 without data — Ragioneria, URP" },
+	  "[traguardo] 1 indicatore con dati in ritardo, 1 senza dati — Ragioneria, URP",
+	  "[traguardo] 1 indicator with late data, 1 without data — Ragioneria, URP" },
 	{ "escalation", 2, { { RAG1, TG_ALERT_ESCALATED, TG_STATUS_WARNING, false, NULL },
 			     { RAG2, TG_ALERT_REMINDER, TG_STATUS_LATE, false, NULL } }, false,
-	  "[traguardo] ESCALATION: 2 indicatori fuori obiettivo — Ragioneria",
-	  "[traguardo] ESCALATION: 2 indicators off target — Ragioneria" },
+	  "[traguardo] ESCALATION: 1 indicatore fuori obiettivo, 1 con dati in ritardo — Ragioneria",
+	  "[traguardo] ESCALATION: 1 indicator off target, 1 with late data — Ragioneria" },
 	{ "organization", 1, { { RAG1, TG_ALERT_FIRING, TG_STATUS_WARNING, false, NULL } }, true,
 	  "[traguardo] Comune di Borgo Fittizio: 1 indicatore fuori obiettivo — Ragioneria",
 	  "[traguardo] Comune di Borgo Fittizio: 1 indicator off target — Ragioneria" },
@@ -509,10 +513,11 @@ static void test_intro(void **state)
 	struct tg_message m;
 
 	render(f, e, 3, &m);
-	has_words(m.text, "Situazione degli indicatori al 20 novembre 2026: 2 indicatori fuori obiettivo e 1 "
-			  "indicatore di nuovo in obiettivo.\n\n== Ragioneria ==\n");
-	has(m.html, "Situazione degli indicatori al 20 novembre 2026: 2 indicatori fuori obiettivo e 1 "
-		    "indicatore di nuovo in obiettivo.");
+	has_words(m.text, "Situazione degli indicatori al 20 novembre 2026: 1 indicatore fuori obiettivo, "
+			  "1 indicatore con dati in ritardo e 1 indicatore di nuovo in obiettivo.\n\n"
+			  "== Ragioneria ==\n");
+	has(m.html, "Situazione degli indicatori al 20 novembre 2026: 1 indicatore fuori obiettivo, "
+		    "1 indicatore con dati in ritardo e 1 indicatore di nuovo in obiettivo.");
 	has(m.text, "valutazione del 20 novembre 2026 alle 10:30.\nRif. 0123456789abcdef0123456789abcdef");
 	tg_message_free(&m);
 
@@ -520,8 +525,9 @@ static void test_intro(void **state)
 	f->cfg->daemon.organization = (char *)"Comune di Borgo Fittizio";
 	e[0].kind = TG_ALERT_ESCALATED;
 	render(f, e, 3, &m);
-	has_words(m.text, "Comune di Borgo Fittizio — quality indicators as of 20 November 2026: 2 indicators "
-			  "off target and 1 indicator back on target.\nThis is an escalation");
+	has_words(m.text, "Comune di Borgo Fittizio — quality indicators as of 20 November 2026: 1 indicator "
+			  "off target, 1 indicator with late data and 1 indicator back on target.\n"
+			  "This is an escalation");
 	has(m.text, "This is an escalation");
 	has(m.text, "evaluation of 20 November 2026 at 10:30.\nRef. 0123456789abcdef0123456789abcdef");
 	has(m.html, "<html lang=\"en\">");
@@ -1051,14 +1057,14 @@ static void test_templates(void **state)
 				       "— 20 novembre 2026 2 {{nope}} {{subject}} {{count");
 	/* the intro, in the text as written (trailing blank lines dropped) */
 	has(m.text, "Gentili colleghi di <b>Ragioneria, URP</b>,\nquesto è il riepilogo del 20 novembre 2026.\n\n"
-		    "Oggetto originale: [traguardo] Comune di Borgo & <Co>: 2 indicatori fuori obiettivo ");
+		    "Oggetto originale: [traguardo] Comune di Borgo & <Co>: 1 indicatore fuori obiettivo, 1 con dati");
 	/* its line too long for a terminal is wrapped */
-	has(m.text, "obiettivo (1\nrientrato) — Ragioneria, URP\n\n== Ragioneria ==");
+	has(m.text, "in ritardo (1 rientrato) — Ragioneria, URP\n\n== Ragioneria ==");
 	hasnt(m.text, "Situazione degli indicatori");
 	/* and in the HTML escaped, paragraphs and line breaks */
 	has(m.html, "<p style=\"margin:0 0 8px 0;\">Gentili colleghi di &lt;b&gt;Ragioneria, URP&lt;/b&gt;,<br>\n"
 		    "questo è il riepilogo del 20 novembre 2026.</p>\n<p style=\"margin:0 0 8px 0;\">"
-		    "Oggetto originale: [traguardo] Comune di Borgo &amp; &lt;Co&gt;: 2 indicatori");
+		    "Oggetto originale: [traguardo] Comune di Borgo &amp; &lt;Co&gt;: 1 indicatore");
 	has(m.html, "<title>Comune di Borgo &amp; &lt;Co&gt;: 2 da guardare");
 	tg_message_free(&m);
 
