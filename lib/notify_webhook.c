@@ -523,7 +523,7 @@ static size_t facts_of(const struct ctx *c, const struct evtext *t, struct fact 
 
 static void build_title(struct ctx *c)
 {
-	size_t problems = 0, resolved = 0, errors = 0, ndept = 0;
+	size_t problems = 0, resolved = 0, errors = 0, late = 0, ndept = 0;
 	bool escalation = false;
 	const char *d0 = NULL, *d1 = NULL;
 	struct tg_sb b = { 0 };
@@ -539,6 +539,8 @@ static void build_title(struct ctx *c)
 			problems++;
 			if (t->ev->status == TG_STATUS_ERROR)
 				errors++;
+			else if (t->ev->status == TG_STATUS_LATE)
+				late++;
 		}
 		if (t->ev->kind == TG_ALERT_ESCALATED)
 			escalation = true;
@@ -566,8 +568,18 @@ static void build_title(struct ctx *c)
 				 : "%zu indicator%s senza dati: fonte in errore",
 			  problems, problems == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
 	} else {
-		tg_sb_printf(&b, en ? "%zu indicator%s off target" : "%zu indicator%s fuori obiettivo",
-			  problems, problems == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
+		/* as the e-mail's subject: late data counted apart, not as off target */
+		size_t off = problems - late;
+
+		if (off > 0)
+			tg_sb_printf(&b, en ? "%zu indicator%s off target" : "%zu indicator%s fuori obiettivo",
+				  off, off == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
+		if (late > 0 && off > 0)
+			tg_sb_printf(&b, en ? ", %zu with late data" : ", %zu con dati in ritardo", late);
+		else if (late > 0)
+			tg_sb_printf(&b, en ? "%zu indicator%s with late data"
+				 : "%zu indicator%s con dati in ritardo",
+				  late, late == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
 		if (resolved > 0)
 			tg_sb_printf(&b, en ? " (%zu back on target)" : " (%zu rientrat%s)", resolved,
 				  en ? "" : resolved == 1 ? "o" : "i");

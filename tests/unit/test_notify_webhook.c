@@ -484,6 +484,24 @@ static void test_teams(void **state)
 	assert_string_equal(str(json_array_get(body, 0), "type"), "TextBlock");
 	assert_string_equal(str(json_array_get(body, 0), "text"),
 			    "Comune di Borgo: 2 indicatori fuori obiettivo (1 rientrato) — Ragioneria, URP");
+	/* late data are counted apart, as in an e-mail's subject */
+	{
+		json_t *r2;
+		char *t2;
+		size_t l2;
+
+		w.res[2].status = TG_STATUS_LATE;
+		w.ev[2].status = TG_STATUS_LATE;
+		r2 = build(&w, CH_TEAMS, &t2, &l2);
+		assert_string_equal(str(json_array_get(get(get(json_array_get(get(r2, "attachments"), 0),
+								 "content"), "body"), 0), "text"),
+				    "Comune di Borgo: 1 indicatore fuori obiettivo, 1 con dati in ritardo "
+				    "(1 rientrato) — Ragioneria, URP");
+		json_decref(r2);
+		free(t2);
+		w.res[2].status = TG_STATUS_WARNING;
+		w.ev[2].status = TG_STATUS_WARNING;
+	}
 	box = json_array_get(body, 1);
 	assert_string_equal(str(box, "type"), "Container");
 	items = get(box, "items");
