@@ -1320,20 +1320,28 @@ static const char *shown_url(char *buf, size_t size, const char *url, bool hide)
 	/* a URL in an error may be malformed in any way: a password with a
 	 * '#', '?' or '/' in it ends the userinfo early.  Everything from the
 	 * scheme to the last '@' goes (an '@' in a path or a query takes the
-	 * host with it: the message is about a URL that is wrong anyway). */
-	if (p != url && strncmp(p, "://", 3) == 0 && (size_t)(p - url) + 3 <= strlen(buf)) {
-		char *start = buf + (p - url) + 3, *at = strrchr(start, '@');
+	 * host with it: the message is about a URL that is wrong anyway),
+	 * unless it is "user" or "user:password" (shown "user:***").  Decided
+	 * on the URL itself: buf may have been cut before its '@'. */
+	if (p != url && strncmp(p, "://", 3) == 0 && (size_t)(p - url) + 3 < size) {
+		const char *start = p + 3, *at = strrchr(start, '@');
 		size_t n = at != NULL ? (size_t)(at - start) : 0;
+		const char *colon = at != NULL ? memchr(start, ':', n) : NULL;
 		bool plain = at != NULL && memchr(start, '/', n) == NULL &&
 			     memchr(start, '?', n) == NULL && memchr(start, '#', n) == NULL &&
-			     (memchr(start, ':', n) == NULL ||   /* a user name alone */
-			      (n >= 4 && memcmp(at - 4, ":***", 4) == 0 &&
-			       memchr(start, ':', n) == at - 4));   /* "user:***" */
+			     (colon == NULL || memchr(colon + 1, ':', n - (size_t)(colon + 1 - start)) == NULL);
 
 		if (at != NULL && !plain) {
 			size_t len;
+			char *t2 = malloc(strlen(at) + (size_t)(start - url) + 4);
 
-			snprintf(tmp, sizeof(tmp), "%.*s***%s", (int)(start - buf), buf, at);
+			if (t2 == NULL) {
+				snprintf(buf, size, "…");
+				return buf;
+			}
+			sprintf(t2, "%.*s***%s", (int)(start - url), url, at);
+			tg_http_redact_url(t2, tmp, sizeof(tmp));   /* its query's tokens */
+			free(t2);
 			len = strlen(tmp) < size ? strlen(tmp) : size - 1;   /* cut: it is shown */
 			memcpy(buf, tmp, len);
 			buf[len] = '\0';

@@ -855,6 +855,13 @@ static void test_secrets_not_shown(void **state)
 		"channels = ( { name = \"w\"; type = \"webhook\"; url = \"https://u:SECRET#x@h.example/x\\x01\"; } );",
 		"sources = ( { name = \"h\"; type = \"http\"; format = \"csv\";\n"
 		"  url = \"https://h/x\"; proxy = \"htp://u:TOP#SECRET@p:3128\"; } );",
+		/* a userinfo longer than the message's room for the URL */
+		"sources = ( { name = \"h\"; type = \"http\"; format = \"csv\";\n"
+		"  url = \"https://h/x\"; proxy = \"htp://u:TOP#SECRETAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@p:3128\"; } );",
+		"channels = ( { name = \"m\"; type = \"email\"; from = \"a@b.it\";\n"
+		"  url = \"smtpx://u:TOPSECRET#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@h.example\"; } );",
+		"channels = ( { name = \"w\"; type = \"webhook\";\n"
+		"  url = \"https://u:SECRET#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@h.example/x\\x01\"; } );",
 		"archive = { conninfo = \"postgresql://u:SECRET@[::1]#x/db\"; };",
 		"channels = ( { name = \"w\"; type = \"webhook\"; format = \"slack\";\n"
 		"  url = \"https://hooks.slack.com/services/T0/B0/SECRETPATH\\t\"; } );",
