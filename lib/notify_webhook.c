@@ -568,18 +568,26 @@ static void build_title(struct ctx *c)
 				 : "%zu indicator%s senza dati: fonte in errore",
 			  problems, problems == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
 	} else {
-		/* as the e-mail's subject: late data counted apart, not as off target */
-		size_t off = problems - late;
+		/* as the e-mail's subject: off target, then late data, then
+		 * failing sources, the first with its noun */
+		const struct { size_t n; const char *it, *en; } part[] = {
+			{ problems - late - errors, "fuori obiettivo", "off target" },
+			{ late, "con dati in ritardo", "with late data" },
+			{ errors, "senza dati", "without data" },
+		};
+		bool first = true;
 
-		if (off > 0)
-			tg_sb_printf(&b, en ? "%zu indicator%s off target" : "%zu indicator%s fuori obiettivo",
-				  off, off == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
-		if (late > 0 && off > 0)
-			tg_sb_printf(&b, en ? ", %zu with late data" : ", %zu con dati in ritardo", late);
-		else if (late > 0)
-			tg_sb_printf(&b, en ? "%zu indicator%s with late data"
-				 : "%zu indicator%s con dati in ritardo",
-				  late, late == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
+		for (size_t k = 0; k < sizeof(part) / sizeof(part[0]); k++) {
+			if (part[k].n == 0)
+				continue;
+			if (first)
+				tg_sb_printf(&b, "%zu indicator%s %s", part[k].n,
+					     part[k].n == 1 ? (en ? "" : "e") : (en ? "s" : "i"),
+					     en ? part[k].en : part[k].it);
+			else
+				tg_sb_printf(&b, ", %zu %s", part[k].n, en ? part[k].en : part[k].it);
+			first = false;
+		}
 		if (resolved > 0)
 			tg_sb_printf(&b, en ? " (%zu back on target)" : " (%zu rientrat%s)", resolved,
 				  en ? "" : resolved == 1 ? "o" : "i");

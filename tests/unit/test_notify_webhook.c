@@ -499,6 +499,18 @@ static void test_teams(void **state)
 				    "(1 rientrato) — Ragioneria, URP");
 		json_decref(r2);
 		free(t2);
+		/* and a failing source is "senza dati", never "fuori obiettivo" */
+		w.res[0].status = TG_STATUS_ERROR;
+		w.ev[0].status = TG_STATUS_ERROR;
+		r2 = build(&w, CH_TEAMS, &t2, &l2);
+		assert_string_equal(str(json_array_get(get(get(json_array_get(get(r2, "attachments"), 0),
+								 "content"), "body"), 0), "text"),
+				    "Comune di Borgo: 1 indicatore con dati in ritardo, 1 senza dati "
+				    "(1 rientrato) — Ragioneria, URP");
+		json_decref(r2);
+		free(t2);
+		w.res[0].status = TG_STATUS_CRITICAL;
+		w.ev[0].status = TG_STATUS_CRITICAL;
 		w.res[2].status = TG_STATUS_WARNING;
 		w.ev[2].status = TG_STATUS_WARNING;
 	}
