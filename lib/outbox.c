@@ -1147,6 +1147,7 @@ static int set_aside(struct tg_outbox *ob, const char *id, const char *why, stru
 
 	snprintf(msg, sizeof(msg), "%s", why);
 	snprintf(name, sizeof(name), "%s.json", id);
+	retried_drop(ob, id);
 	for (int i = 0; i <= SUFFIX_MAX && r == -EEXIST; i++) {
 		if (i == 0)
 			snprintf(to, sizeof(to), "%.32s.json.corrupt", id);
@@ -1181,8 +1182,10 @@ int tg_outbox_load(struct tg_outbox *ob, const char *id, struct tg_outbox_msg *m
 	snprintf(name, sizeof(name), "%s.json", id);
 	snprintf(path, sizeof(path), "%s/new/%s", ob->path, name);
 	r = read_file(ob->new_fd, name, &data, &len, &why);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		retried_drop(ob, id);   /* gone: delivered by another, or removed by hand */
 		return tg_error_setc(err, r, "%s: %s", path, strerror(-r));
+	}
 	if (r == -EBADMSG) {
 		struct tg_error e;
 
@@ -1340,7 +1343,6 @@ int tg_outbox_retry(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *e
 	if (cap > delay)
 		delay = cap;
 	m->next_attempt = now < 0 ? delay : now > TIME_MAX - delay ? TIME_MAX : now + delay;
-	retried_set(ob, m->id, now);
 	snprintf(name, sizeof(name), "%s.json", m->id);
 	/* the file itself is replaced: but a message already done or set
 	 * aside must not come back */
@@ -1351,6 +1353,8 @@ int tg_outbox_retry(struct tg_outbox *ob, struct tg_outbox_msg *m, const char *e
 		return r;
 	r = write_file(ob, ob->new_fd, "new", name, data, len, false, err);
 	free(data);
+	if (r >= 0)
+		retried_set(ob, m->id, now);   /* only for a message that waits */
 	return r < 0 ? r : 0;
 }
 

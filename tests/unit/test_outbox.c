@@ -572,6 +572,10 @@ static void test_due_after_clock_step(void **state)
 	assert_int_equal(tg_outbox_due_at(ob, &m2, back + 10), 0);
 	assert_int_equal(tg_outbox_retry(ob, &m2, "451", back + 1, 7200, 0, &err), 0);
 	assert_int_equal(tg_outbox_due_at(ob, &m2, back + 10), back + 1 + 7200);
+	/* delivered: forgotten; a retry of a message gone is remembered by no one */
+	assert_int_equal(tg_outbox_done(ob, id_of(3), &err), 0);
+	assert_int_equal(tg_outbox_retry(ob, &m, "451", back + 5, -1, 0, &err), -ENOENT);
+	assert_int_equal(tg_outbox_due_at(ob, &m, back - 100), m.next_attempt);
 	tg_outbox_msg_clear(&m);
 	tg_outbox_msg_clear(&m2);
 	tg_outbox_free(ob);
