@@ -486,6 +486,27 @@ static void put_departments(struct tg_sb *b, const struct ctx *c)
 	}
 }
 
+void tg_message_problems(struct tg_sb *b, size_t off, size_t late, size_t err, bool en)
+{
+	const struct { size_t n; const char *it, *en; } part[] = {
+		{ off, " fuori obiettivo", " off target" },
+		{ late, " con dati in ritardo", " with late data" },
+		{ err, " senza dati", " without data" },
+	};
+	bool first = true;
+
+	for (size_t k = 0; k < sizeof(part) / sizeof(part[0]); k++) {
+		if (part[k].n == 0)
+			continue;
+		if (first)
+			put_count(b, part[k].n, en);
+		else
+			tg_sb_printf(b, ", %zu", part[k].n);
+		tg_sb_puts(b, en ? part[k].en : part[k].it);
+		first = false;
+	}
+}
+
 /* The default subject, uncleaned (subject_clean follows). */
 static void default_subject(struct tg_sb *b, const struct ctx *c)
 {
@@ -501,21 +522,7 @@ static void default_subject(struct tg_sb *b, const struct ctx *c)
 		tg_sb_puts(b, ": ");
 	}
 	if (c->off > 0 || c->late > 0) {
-		if (c->off > 0) {
-			put_count(b, c->off, en);
-			tg_sb_puts(b, en ? " off target" : " fuori obiettivo");
-		}
-		if (c->late > 0) {
-			if (c->off > 0)
-				tg_sb_printf(b, en ? ", %zu with late data" : ", %zu con dati in ritardo",
-					     c->late);
-			else {
-				put_count(b, c->late, en);
-				tg_sb_puts(b, en ? " with late data" : " con dati in ritardo");
-			}
-		}
-		if (c->err > 0)
-			tg_sb_printf(b, en ? ", %zu without data" : ", %zu senza dati", c->err);
+		tg_message_problems(b, c->off, c->late, c->err, en);
 	} else if (c->err > 0) {
 		put_count(b, c->err, en);
 		tg_sb_puts(b, en ? " without data: source failing" : " senza dati: fonte in errore");
@@ -1430,6 +1437,19 @@ out:
 	return rc;
 }
 
+/* What fn writes about c, put into b as put_text does. */
+static void put_text_of(struct tg_sb *b, const struct ctx *c,
+			void (*fn)(struct tg_sb *, const struct ctx *))
+{
+	struct tg_sb d = { 0 };
+
+	fn(&d, c);
+	put_text(b, tg_sb_str(&d));
+	if (d.oom)
+		b->oom = true;
+	tg_sb_free(&d);
+}
+
 /* Substitutes the placeholders of tpl into b as plain text (values and
  * template cleaned of control characters; '\n' kept). */
 static void template_render(struct tg_sb *b, const char *tpl, const struct ctx *c,
@@ -1467,13 +1487,7 @@ static void template_render(struct tg_sb *b, const char *tpl, const struct ctx *
 		} else if (IS("resolved")) {
 			tg_sb_printf(b, "%zu", n_resolved(c));
 		} else if (IS("departments")) {
-			struct tg_sb d = { 0 };
-
-			put_departments(&d, c);
-			put_text(b, tg_sb_str(&d));
-			if (d.oom)
-				b->oom = true;
-			tg_sb_free(&d);
+			put_text_of(b, c, put_departments);
 		} else if (IS("organization")) {
 			put_text(b, c->cfg->daemon.organization);
 		} else if (IS("date")) {
@@ -1483,13 +1497,7 @@ static void template_render(struct tg_sb *b, const char *tpl, const struct ctx *
 			put_text(b, c->en ? "on " : it_before(IT_A, c->date));
 			put_text(b, c->date);
 		} else if (IS("summary")) {
-			struct tg_sb d = { 0 };
-
-			put_summary(&d, c);
-			put_text(b, tg_sb_str(&d));
-			if (d.oom)
-				b->oom = true;
-			tg_sb_free(&d);
+			put_text_of(b, c, put_summary);
 		} else if (IS("subject") && subject != NULL) {
 			put_text(b, subject);
 		} else {

@@ -51,6 +51,7 @@
 #include "evaluate.h"
 #include "route.h"
 #include "store.h"
+#include "strbuf.h"
 
 struct tg_message_input {
 	const struct tg_config *cfg;
@@ -80,6 +81,11 @@ void tg_message_free(struct tg_message *m);   /* frees the strings; NULL ok */
  * errore", "Fonte ancora in errore", "Fonte di nuovo funzionante"
  * (English with en). */
 const char *tg_message_kind(const struct tg_alert_event *ev, bool en);
+
+/* "2 indicatori fuori obiettivo, 1 con dati in ritardo, 1 senza dati": the
+ * problems of a message as its subject (and a webhook's title) count them,
+ * the first count with its noun; nothing for counts of 0. */
+void tg_message_problems(struct tg_sb *b, size_t off, size_t late, size_t err, bool en);
 
 /* "20 novembre 2026" / "20 November 2026". */
 const char *tg_message_date(tg_day day, const char *lang, char *buf, size_t size);

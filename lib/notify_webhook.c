@@ -568,26 +568,8 @@ static void build_title(struct ctx *c)
 				 : "%zu indicator%s senza dati: fonte in errore",
 			  problems, problems == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
 	} else {
-		/* as the e-mail's subject: off target, then late data, then
-		 * failing sources, the first with its noun */
-		const struct { size_t n; const char *it, *en; } part[] = {
-			{ problems - late - errors, "fuori obiettivo", "off target" },
-			{ late, "con dati in ritardo", "with late data" },
-			{ errors, "senza dati", "without data" },
-		};
-		bool first = true;
-
-		for (size_t k = 0; k < sizeof(part) / sizeof(part[0]); k++) {
-			if (part[k].n == 0)
-				continue;
-			if (first)
-				tg_sb_printf(&b, "%zu indicator%s %s", part[k].n,
-					     part[k].n == 1 ? (en ? "" : "e") : (en ? "s" : "i"),
-					     en ? part[k].en : part[k].it);
-			else
-				tg_sb_printf(&b, ", %zu %s", part[k].n, en ? part[k].en : part[k].it);
-			first = false;
-		}
+		/* as the e-mail's subject counts them */
+		tg_message_problems(&b, problems - late - errors, late, errors, en);
 		if (resolved > 0)
 			tg_sb_printf(&b, en ? " (%zu back on target)" : " (%zu rientrat%s)", resolved,
 				  en ? "" : resolved == 1 ? "o" : "i");

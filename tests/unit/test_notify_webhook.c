@@ -209,6 +209,19 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(v);
 }
 
+/* The title of the Teams card built from w. */
+static void teams_title_is(struct world *w, const char *want)
+{
+	char *text;
+	size_t len;
+	json_t *root = build(w, CH_TEAMS, &text, &len);
+
+	assert_string_equal(str(json_array_get(get(get(json_array_get(get(root, "attachments"), 0),
+						       "content"), "body"), 0), "text"), want);
+	json_decref(root);
+	free(text);
+}
+
 static void assert_contains(const char *hay, const char *needle)
 {
 	if (strstr(hay, needle) == NULL)
@@ -485,35 +498,19 @@ static void test_teams(void **state)
 	assert_string_equal(str(json_array_get(body, 0), "text"),
 			    "Comune di Borgo: 2 indicatori fuori obiettivo (1 rientrato) — Ragioneria, URP");
 	/* late data are counted apart, as in an e-mail's subject */
-	{
-		json_t *r2;
-		char *t2;
-		size_t l2;
-
-		w.res[2].status = TG_STATUS_LATE;
-		w.ev[2].status = TG_STATUS_LATE;
-		r2 = build(&w, CH_TEAMS, &t2, &l2);
-		assert_string_equal(str(json_array_get(get(get(json_array_get(get(r2, "attachments"), 0),
-								 "content"), "body"), 0), "text"),
-				    "Comune di Borgo: 1 indicatore fuori obiettivo, 1 con dati in ritardo "
-				    "(1 rientrato) — Ragioneria, URP");
-		json_decref(r2);
-		free(t2);
-		/* and a failing source is "senza dati", never "fuori obiettivo" */
-		w.res[0].status = TG_STATUS_ERROR;
-		w.ev[0].status = TG_STATUS_ERROR;
-		r2 = build(&w, CH_TEAMS, &t2, &l2);
-		assert_string_equal(str(json_array_get(get(get(json_array_get(get(r2, "attachments"), 0),
-								 "content"), "body"), 0), "text"),
-				    "Comune di Borgo: 1 indicatore con dati in ritardo, 1 senza dati "
-				    "(1 rientrato) — Ragioneria, URP");
-		json_decref(r2);
-		free(t2);
-		w.res[0].status = TG_STATUS_CRITICAL;
-		w.ev[0].status = TG_STATUS_CRITICAL;
-		w.res[2].status = TG_STATUS_WARNING;
-		w.ev[2].status = TG_STATUS_WARNING;
-	}
+	w.res[2].status = TG_STATUS_LATE;
+	w.ev[2].status = TG_STATUS_LATE;
+	teams_title_is(&w, "Comune di Borgo: 1 indicatore fuori obiettivo, 1 con dati in ritardo "
+			   "(1 rientrato) — Ragioneria, URP");
+	/* and a failing source is "senza dati", never "fuori obiettivo" */
+	w.res[0].status = TG_STATUS_ERROR;
+	w.ev[0].status = TG_STATUS_ERROR;
+	teams_title_is(&w, "Comune di Borgo: 1 indicatore con dati in ritardo, 1 senza dati "
+			   "(1 rientrato) — Ragioneria, URP");
+	w.res[0].status = TG_STATUS_CRITICAL;
+	w.ev[0].status = TG_STATUS_CRITICAL;
+	w.res[2].status = TG_STATUS_WARNING;
+	w.ev[2].status = TG_STATUS_WARNING;
 	box = json_array_get(body, 1);
 	assert_string_equal(str(box, "type"), "Container");
 	items = get(box, "items");
