@@ -49,6 +49,7 @@ struct source_timer {
  * then 1, 2, 4 ... minutes, never later than `every` (a database back
  * after a restart is read within a minute, a dead one is not hammered). */
 #define RETRY_FIRST_SEC 30
+#define SPREAD_MAX_SEC 10   /* the first run of a source: at most this late */
 static uint64_t next_run_usec(const struct source_timer *t, int64_t every)
 {
 	uint64_t delay = (uint64_t)every;
@@ -185,11 +186,16 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Up to 10% of `every`, so that sources configured alike do not all start
- * (and hit the same servers) at the same moment. */
+/* Up to 10% of `every`, at most SPREAD_MAX_SEC, so that sources configured
+ * alike do not all start (and hit the same servers) at the same moment; a
+ * daily source is still read soon after a restart (the alerts wait until
+ * every source has run). */
 static uint64_t spread_usec(int64_t every)
 {
 	uint64_t r = 0, max = (uint64_t)every * USEC_PER_SEC / 10;
+
+	if (max > SPREAD_MAX_SEC * USEC_PER_SEC)
+		max = SPREAD_MAX_SEC * USEC_PER_SEC;
 
 	if (max == 0)
 		return 0;
@@ -350,6 +356,18 @@ static void on_notifier_idle(void *ctx)
 	send_status(d);
 }
 
+/* The store's values the archive does not have yet go to its spool; only
+ * the active daemon archives (with ha). */
+static void archive_measurements(struct daemon *d)
+{
+	struct tg_error err;
+
+	if (d->archive != NULL && tg_ha_active(d->ha) &&
+	    tg_archive_measurements(d->archive, d->cfg, tg_engine_store(d->engine),
+				    (int64_t)time(NULL), &err) < 0)
+		tg_log(LOG_WARNING, "archive: %s", err.msg);
+}
+
 static void source_done(void *ctx, size_t i)
 {
 	struct daemon *d = ctx;
@@ -358,13 +376,8 @@ static void source_done(void *ctx, size_t i)
 
 	if (st->failed)
 		tg_logf(LOG_ERR, "SOURCE", src->name, "source '%s' failed: %s", src->name, st->error);
-	if (d->archive != NULL && !st->failed && tg_ha_active(d->ha)) {
-		struct tg_error err;
-
-		if (tg_archive_measurements(d->archive, d->cfg, tg_engine_store(d->engine),
-					    (int64_t)time(NULL), &err) < 0)
-			tg_log(LOG_WARNING, "archive: %s", err.msg);
-	}
+	if (!st->failed)
+		archive_measurements(d);
 	d->timers[i].failures = st->failed ? d->timers[i].failures + 1 : 0;
 	evaluate(d);
 	if (d->stopping)
@@ -597,9 +610,13 @@ static void on_role(void *ctx, bool active)
 	tg_notifier_set_standby(d->notifier, !active);
 	/* what it archived while it last was active may since have been
 	 * overwritten by the other daemon: the archive gets everything again
-	 * (the server skips the measurements it has) */
-	if (active)
+	 * (the server skips the measurements it has), now, not at each
+	 * source's next read: what was read as the standby, or before the
+	 * role was known, was not archived */
+	if (active) {
 		tg_archive_forget(d->archive);
+		archive_measurements(d);
+	}
 	if (active && !d->stopping)
 		tg_notifier_deliver(d->notifier, (int64_t)time(NULL), true);
 	if (!d->stopping)

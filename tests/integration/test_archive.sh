@@ -170,12 +170,16 @@ stops "$B" archive
 
 # ha with the database down at the start: the daemon cannot know its role,
 # so its alert waits (neither sent nor taken as sent by another daemon) and
-# goes out as soon as it holds the lock
+# goes out as soon as it holds the lock; the values it read meanwhile (its
+# source reads once an hour: the next read is far away) are archived then
+# (the source's first read: within 10 s of the start, not 10 % of an hour)
 $AS "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1
 own_daemon "$T/c"
+printf 'A-01;01/08/2026;33\n' >>"$T/c/dati.csv"
+sed -i -e 's/every = "10s"; } );/every = "1h"; } );/' "$T/c/t.conf"
 before=$(mails)
 start "$T/c" t.conf "$T/c/out" "$T/c/err"; C=$started
-if wait_until 40 'grep -q "A-01" "$T/c/state/status.json" 2>/dev/null && grep -q "no connection" "$T/c/state/status.json"'; then
+if wait_until 40 'grep -q "\"measurements\": 3" "$T/c/state/status.json" 2>/dev/null && grep -q "no connection" "$T/c/state/status.json"'; then
 	ok "database down at the start: cycles run, the role is unknown"
 else
 	notok "database down at the start: cycles run, the role is unknown" "$(cat "$T/c/state/status.json" 2>/dev/null | head -20)" "$(tail -5 "$T/c/err")"
@@ -189,6 +193,11 @@ if wait_until 60 '[ "$(mails)" -eq $((before + 1)) ]'; then
 	ok "database back: the alert that waited goes out (ha active)"
 else
 	notok "database back: the alert that waited goes out (ha active)" "$(ls "$T/mail")" "$(tail -8 "$T/c/err")"
+fi
+if wait_until 30 '[ "$(q "SELECT count(*) FROM traguardo.measurements WHERE period = '"'2026-08-01'"'")" = 1 ]'; then
+	ok "database back: what was read before the role was known is archived"
+else
+	notok "database back: what was read before the role was known is archived" "$(q 'SELECT indicator, period, value FROM traguardo.measurements')" "$(tail -8 "$T/c/err")"
 fi
 stops "$C" "ha, late database"
 
