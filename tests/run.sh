@@ -6,6 +6,7 @@
 # sanitizer build in `make check`: there a fault also shows memory errors;
 # once keeps CI under 10 minutes), and ends with one line over all of them:
 #   N passed, N failed[, N skipped]
+# (each suite's line also says how many seconds it took: CI has 10 minutes)
 # Unit tests are cmocka binaries (their own summary lines are parsed; a
 # sanitizer's report makes the binary exit non-zero: a failure);
 # integration and fault tests are shell scripts printing "ok - ..." /
@@ -24,7 +25,7 @@ for build in "$@"; do
 	[ "$build" = "$last" ] && faults="tests/faults/test_*.sh"
 	for t in "$build"/tests/test_*; do
 		[ -x "$t" ] || continue
-		out="$log/out"
+		out="$log/out"; t0=$(date +%s)
 		"$t" >"$out" 2>&1
 		rc=$?
 		p=$(num PASSED "$out"); f=$(num FAILED "$out"); s=$(num SKIPPED "$out")
@@ -37,7 +38,8 @@ for build in "$@"; do
 		fi
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed: no summary
 		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-		printf '%-48s %4d passed %3d failed %3d skipped\n' "$t" "$p" "$f" "$s"
+		printf '%-48s %4d passed %3d failed %3d skipped %4ds\n' "$t" "$p" "$f" "$s" \
+			$(($(date +%s) - t0))
 		if [ "$f" -ne 0 ]; then
 			failures="$failures $t"
 			grep -E '^\[  (FAILED|ERROR) |ERROR|Failure|error:|runtime error|Sanitizer' "$out" | head -n 40
@@ -47,7 +49,7 @@ for build in "$@"; do
 	[ -x "$build/traguardo" ] || continue
 	for t in tests/integration/test_*.sh $faults; do
 		[ -f "$t" ] || continue
-		out="$log/out"
+		out="$log/out"; t0=$(date +%s)
 		TRAGUARDO="$PWD/$build/traguardo" sh "$t" >"$out" 2>&1
 		rc=$?
 		p=$(grep -c '^ok ' "$out" | tr -d ' '); s=$(grep -c '^ok .*# SKIP' "$out" | tr -d ' ')
@@ -55,7 +57,8 @@ for build in "$@"; do
 		p=$((p - s))
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-		printf '%-48s %4d passed %3d failed %3d skipped\n' "$t [$build]" "$p" "$f" "$s"
+		printf '%-48s %4d passed %3d failed %3d skipped %4ds\n' "$t [$build]" "$p" "$f" "$s" \
+			$(($(date +%s) - t0))
 		if [ "$f" -ne 0 ]; then
 			failures="$failures $t[$build]"
 			grep -E '^not ok |^#' "$out" | head -n 60
@@ -64,11 +67,12 @@ for build in "$@"; do
 done
 # fuzz targets: a short smoke pass (built by `make check` with clang)
 if ls build-fuzz/fuzz_* >/dev/null 2>&1; then
-	out="$log/out"
+	out="$log/out"; t0=$(date +%s)
 	sh tests/fuzz/smoke.sh >"$out" 2>&1
 	p=$(grep -c '^ok ' "$out" | tr -d ' '); f=$(grep -c '^not ok ' "$out" | tr -d ' ')
 	passed=$((passed + p)); failed=$((failed + f))
-	printf '%-48s %4d passed %3d failed %3d skipped\n' "tests/fuzz (smoke)" "$p" "$f" 0
+	printf '%-48s %4d passed %3d failed %3d skipped %4ds\n' "tests/fuzz (smoke)" "$p" "$f" 0 \
+		$(($(date +%s) - t0))
 	[ "$f" -ne 0 ] && { failures="$failures fuzz"; grep -E '^not ok |^#' "$out"; }
 fi
 [ -n "$failures" ] && echo "failing:$failures"
