@@ -61,9 +61,12 @@ import email, email.policy, glob, json, os, re, sys, collections
 T = sys.argv[1]
 def mails(d):
     r = []
-    for f in sorted(glob.glob(os.path.join(T, d, "*.eml"))):
+    # by the .json, which the server writes last: a message still being
+    # stored is not seen yet
+    for j in sorted(glob.glob(os.path.join(T, d, "*.json"))):
+        f = j[:-5] + ".eml"
         m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
-        meta = json.load(open(f[:-4] + ".json"))
+        meta = json.load(open(j))
         r.append((m, meta, open(f, "rb").read()))
     return r
 def events(d): return collections.Counter(m["X-Traguardo-Event"] for m, _, _ in mails(d))

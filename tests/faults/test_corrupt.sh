@@ -33,7 +33,7 @@ EOF
 cconf "$T/c.conf" "$SP"
 cconf "$T/down.conf" "$DOWN"
 S="$T/state"
-nmail() { ls "$T/mail"/*.eml 2>/dev/null | wc -l | tr -d ' '; }
+nmail() { ls "$T/mail"/*.json 2>/dev/null | wc -l | tr -d ' '; }   # .json: the server's last write
 
 run "first cycle" 0 "$TRAGUARDO" -c "$T/c.conf" once --now 2026-11-10T09:00
 [ "$(nmail)" = 3 ] && ok "first cycle: 3 messages" || notok "first cycle: 3 messages" "$(nmail) delivered" "$(cat "$T/err")"

@@ -47,7 +47,7 @@ routes = ( { name = "owners"; channels = ["posta"]; to = ["@owner"]; } );
 EOF
 }
 fconf "$T/f.conf" 90.0
-nmail() { ls "$T/mail"/*.eml 2>/dev/null | wc -l | tr -d ' '; }
+nmail() { ls "$T/mail"/*.json 2>/dev/null | wc -l | tr -d ' '; }   # .json: the server's last write
 # fill: takes the space left (tmpfs) or write access to outbox/new (chmod)
 fill() {
 	if [ $mode = tmpfs ]; then dd if=/dev/zero of="$S/filler" bs=4k >/dev/null 2>&1; true
@@ -126,14 +126,16 @@ PY
 if [ $mode = tmpfs ]; then
 	# the journal cannot be written (40 years of months: it needs new
 	# pages), the space comes back, SIGTERM before the next run: the
-	# values waiting are written at the stop
-	printf 'Codice;Mese;Valore\r\n' >"$T/dati.csv"
+	# values waiting are written at the stop (the disk full before the
+	# file is in place: no read may journal it first)
+	printf 'Codice;Mese;Valore\r\n' >"$T/dati.new"
 	for y in $(seq 1986 2025); do
 		for m in 01 02 03 04 05 06 07 08 09 10 11 12; do
 			printf 'A-01;01/%s/%s;95\r\nB-01;01/%s/%s;95\r\nC-01;01/%s/%s;95\r\n' $m $y $m $y $m $y
 		done
-	done >>"$T/dati.csv"
+	done >>"$T/dati.new"
 	fill
+	mv "$T/dati.new" "$T/dati.csv"
 	i=0; while ! grep -q "journal: .*$WHY" "$T/d.err" && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
 	contains "daemon: the journal cannot be written" "$T/d.err" "journal: "
 	unfill

@@ -45,9 +45,10 @@ import email, email.policy, glob, hashlib, hmac, json, os, sys
 T = sys.argv[1]
 def mails(d):
     r = []
-    for f in sorted(glob.glob(os.path.join(T, d, "*.eml"))):
+    for j in sorted(glob.glob(os.path.join(T, d, "*.json"))):   # the server's last write
+        f = j[:-5] + ".eml"
         m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
-        meta = json.load(open(f[:-4] + ".json"))
+        meta = json.load(open(j))
         raw = open(f, "rb").read()
         r.append((m, meta, raw))
     return r
@@ -189,7 +190,7 @@ assert all("Escalation" in text(m) for m, _, _ in ms), [text(m)[:300] for m, _, 
 PY
 
 data '25' '96,2' '93'
-before=$(ls "$T/mail"/*.eml | wc -l)
+before=$(ls "$T/mail"/*.json | wc -l)
 run "back on target" 0 "$TRAGUARDO" -c "$T/n.conf" once --now 2026-11-25T10:00
 check "resolved goes to exactly the people told, escalation included" <<PY
 ms = mails("mail")[$before:]
@@ -200,7 +201,7 @@ assert any("di nuovo in obiettivo" in m["Subject"] for m, _, _ in ms), [m["Subje
 hs = hooks("/hooks/generic")
 assert len(hs) == 2 and json.loads(hs[1]["body"])["status"] == "resolved", [json.loads(h["body"])["status"] for h in hs]
 PY
-before=$(ls "$T/mail"/*.eml | wc -l)
+before=$(ls "$T/mail"/*.json | wc -l)
 run "after the return: silence" 0 "$TRAGUARDO" -c "$T/n.conf" once --now 2026-11-26T10:00
 check "nothing more once resolved" <<PY
 assert len(mails("mail")) == $before and len(hooks()) == 2, (len(mails("mail")), len(hooks()))
@@ -210,7 +211,7 @@ PY
 rm -rf "$T/state"
 data '47,5' '96,2' '93'
 sed 's/^routes = (/silences = ( { departments = ["Ragioneria"]; from = "2026-11-01"; until = "2026-11-15"; reason = "chiusura per inventario"; } );\nroutes = (/' "$T/n.conf" >"$T/s.conf"
-before=$(ls "$T/mail"/*.eml | wc -l)
+before=$(ls "$T/mail"/*.json | wc -l)
 run "inside a silence" 0 "$TRAGUARDO" -c "$T/s.conf" once --now 2026-11-10T09:00
 check "nothing sent inside the silence" <<PY
 assert len(mails("mail")) == $before, len(mails("mail"))
@@ -543,7 +544,7 @@ EOF
 	data '20' '10' '93'
 	"$TRAGUARDO" -v -c "$T/c.conf" run >"$T/c.out" 2>"$T/c.err" &
 	cpid=$!; pids="$pids $cpid"
-	wait_grep "$T/c.err" "evaluated" 15
+	wait_grep "$T/state/status.json" '"status": "ok"' 15   # the first cycle
 	chattr +i "$T/state/outbox/new"
 	data '47,5' '10' '93'
 	wait_grep "$T/c.err" "the messages go with the next cycle" 25

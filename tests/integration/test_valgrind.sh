@@ -30,6 +30,6 @@ vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitc
 run "valgrind: demo cycle, dry run" 0 $vg "$TRAGUARDO" -c "$T/conf/demo.conf" once --dry-run --now 2026-11-20T09:00
 run "valgrind: demo cycle with journal, messages delivered" $want $vg "$TRAGUARDO" -c "$T/conf/demo.conf" once --json --now 2026-11-20T09:00
 run "valgrind: replay of the journal" 0 $vg "$TRAGUARDO" -c "$T/conf/demo.conf" once --json --now 2026-11-20T09:00
-n=$(ls "$T/mail"/*.eml 2>/dev/null | wc -l)
+n=$(ls "$T/mail"/*.json 2>/dev/null | wc -l)
 [ -z "$SP" ] || { [ "$n" -eq 6 ] && ok "valgrind: six e-mails delivered" || notok "valgrind: six e-mails delivered" "$n"; }
 run "valgrind: check" 0 $vg "$TRAGUARDO" -c "$T/conf/demo.conf" check
