@@ -124,8 +124,10 @@ static int cmd_check(const char *path)
 
 	if (cfg == NULL)
 		return EXIT_FAIL;
-	printf("%s: configuration OK (%zu sources, %zu indicators, %zu channels, %zu routes)\n",
-	       path, cfg->n_sources, cfg->n_indicators, cfg->n_channels, cfg->n_routes);
+	printf("%s: configuration OK (%zu source%s, %zu indicator%s, %zu channel%s, %zu route%s)\n",
+	       path, cfg->n_sources, cfg->n_sources == 1 ? "" : "s", cfg->n_indicators,
+	       cfg->n_indicators == 1 ? "" : "s", cfg->n_channels, cfg->n_channels == 1 ? "" : "s",
+	       cfg->n_routes, cfg->n_routes == 1 ? "" : "s");
 	tg_config_free(cfg);
 	return stdout_done(EXIT_OK);
 }
@@ -293,9 +295,12 @@ static int notify_once(const struct tg_config *cfg, struct once *o, bool dry, bo
 		{
 			fprintf(out, en ? "dry run: nothing sent; the %d message%s that would be sent "
 					  "(full text in %s/preview/):\n"
-					: "prova (dry run): nessun invio; %d messaggi%s che sarebbero inviati "
-					  "(testo completo in %s/preview/):\n",
-				spooled, en ? (spooled == 1 ? "" : "s") : "", cfg->daemon.state_dir);
+					: "prova (dry run): nessun invio; %d %s (testo completo in "
+					  "%s/preview/):\n",
+				spooled, en ? (spooled == 1 ? "" : "s")
+					    : spooled == 1 ? "messaggio che sarebbe inviato"
+							   : "messaggi che sarebbero inviati",
+				cfg->daemon.state_dir);
 			list_previews(out, cfg->daemon.state_dir);
 		}
 		tg_notifier_free(n);

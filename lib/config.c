@@ -3249,6 +3249,14 @@ static void scan_include(struct loader *L, const char *name, int depth, size_t *
 
 	if (depth >= 10)
 		return;  /* libconfig stops at 10 levels */
+	if (L->precheck && name[0] == '/') {
+		char qb[QBUF];
+
+		report_at(L, at, line, "@include of %s: an absolute name (libconfig puts the "
+			  "configuration's directory in front of it): write it relative to that "
+			  "directory", quote(qb, name));
+		return;
+	}
 	if (L->precheck && (strcmp(name, "..") == 0 || strncmp(name, "../", 3) == 0 ||
 			    strstr(name, "/../") != NULL ||
 			    (strlen(name) >= 3 && strcmp(name + strlen(name) - 3, "/..") == 0))) {
@@ -3444,8 +3452,10 @@ struct tg_config *tg_config_load(const char *path, tg_config_report_fn report, v
 		}
 	}
 	config_init(&c);
-	if (include_dir != NULL)
-		config_set_include_dir(&c, include_dir);
+	/* "." for a path without a slash: without an include_dir libconfig
+	 * would take an absolute @include name as it is, and the same file
+	 * would load or not depending on how -c was written */
+	config_set_include_dir(&c, include_dir != NULL ? include_dir : ".");
 	ok = config_read_string(&c, skip_bom(text));
 	cfg = load_parsed(&c, ok == CONFIG_TRUE, path, include_dir, text, report, ctx, err);
 	free(text);

@@ -375,6 +375,16 @@ printf '@include "../sec/token"\n' >"$C/incout.conf"
 hrun "@include of a file outside the directory" 1 "$TRAGUARDO" -c "$C/incout.conf" check
 contains "@include outside the directory: refused" "$T/err" "$C/incout.conf:1: @include of \"../sec/token\": a file outside the directory"
 lacks "@include outside the directory: its text not shown" "$T/err" "98765432109876"
+# an absolute name: refused whether -c names the file with a directory or
+# not (libconfig took it as it is in the second case only: `check` passed
+# by hand in the directory, the unit's check with the full path failed)
+printf 'daemon = { language = "it"; };\n' >"$C/parts/abs.conf"
+printf '@include "%s"\n' "$C/parts/abs.conf" >"$C/incabs.conf"
+hrun "@include of an absolute name" 1 "$TRAGUARDO" -c "$C/incabs.conf" check
+contains "@include of an absolute name: refused" "$T/err" "$C/incabs.conf:1: @include of \"$C/parts/abs.conf\": an absolute name"
+(cd "$C" && "$TRAGUARDO" -c incabs.conf check) >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && ok "@include of an absolute name, -c without a directory: refused too" ||
+	notok "@include of an absolute name, -c without a directory: refused too" "$(cat "$T/err")"
 printf 'daemon = { language = "it"; };\nbad\n' >"$C/a$(printf '\033')[31mRED.conf"
 printf '@include "a\033[31mRED.conf"\n' >"$C/incesc.conf"
 hrun "an included file named with an escape sequence" 1 "$TRAGUARDO" -c "$C/incesc.conf" check
