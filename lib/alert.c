@@ -707,10 +707,12 @@ static int step_one(struct stepper *s, const struct tg_alerts *cur, size_t i,
 	int rc;
 
 	if (r != NULL) {
-		/* error, or unknown a route does not want: nothing to judge */
+		/* error, or unknown or late a route does not want: nothing to
+		 * judge (a critical indicator whose data are late has not
+		 * improved: its alert stays as it was) */
 		frozen = st == TG_STATUS_ERROR ||
-			 (st == TG_STATUS_UNKNOWN &&
-			  tg_status_severity(r->min_status) > tg_status_severity(TG_STATUS_UNKNOWN));
+			 ((st == TG_STATUS_UNKNOWN || st == TG_STATUS_LATE) &&
+			  tg_status_severity(r->min_status) > tg_status_severity(st));
 		problem = !frozen && tg_status_severity(st) >= tg_status_severity(r->min_status);
 	} else {
 		frozen = false;

@@ -317,10 +317,22 @@ static void test_late_and_error(void **state)
 		  "; URP-01/route 3 firing critical (ok) chat"
 		  "; URP-01/admins resolved critical (error) posta:ced@comune.example" },
 	};
+	static const struct step late_below_min[] = {
+		{ "2026-11-02T09:00", "URP-01=critical",
+		  "URP-01/critici firing critical (ok) chat; URP-01/route 3 firing critical (ok) chat" },
+		/* its data late: below critici's min_status, but not better:
+		 * that alert stays as it was (it was told "back on target");
+		 * route 3 wants late too, and late is less than critical */
+		{ "2026-12-05T09:00", "URP-01=late", "" },
+		{ "2026-12-20T09:00", "URP-01=critical", "" },
+		{ "2026-12-21T09:00", "URP-01=ok",
+		  "URP-01/critici resolved ok (critical) chat; URP-01/route 3 resolved ok (critical) chat" },
+	};
 
 	(void)state;
 	RUN(late_owner);
 	RUN(error_only);
+	RUN(late_below_min);
 }
 
 static void test_min_status_and_unknown(void **state)
