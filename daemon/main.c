@@ -374,6 +374,10 @@ static int cmd_once(const char *path, int argc, char **argv)
 	if ((cfg = load_config(path)) == NULL)
 		return EXIT_FAIL;
 	o.cfg = cfg;
+	if (!dry && daemon_check_owner(cfg->daemon.state_dir, path, "once") < 0) {
+		tg_config_free(cfg);
+		return EXIT_FAIL;
+	}
 	if (!dry && tg_fs_mkdirs(cfg->daemon.state_dir, 0750, &err) < 0) {
 		tg_log(LOG_ERR, "state directory: %s", err.msg);
 		tg_config_free(cfg);

@@ -12,11 +12,13 @@
 #include "run.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
@@ -167,6 +169,24 @@ tg_time local_now(void)
 	localtime_r(&t, &tm);
 	return (tg_time)tg_day_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * TG_DAY_SECONDS +
 	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+int daemon_check_owner(const char *state_dir, const char *path, const char *command)
+{
+	struct passwd *pw;
+	struct stat st;
+	char name[64];
+
+	if (geteuid() != 0 || stat(state_dir, &st) < 0 || st.st_uid == 0)
+		return 0;
+	if ((pw = getpwuid(st.st_uid)) != NULL)
+		snprintf(name, sizeof(name), "%s", pw->pw_name);
+	else
+		snprintf(name, sizeof(name), "%lu", (unsigned long)st.st_uid);
+	tg_log(LOG_ERR, "%s belongs to user %s: files written there as root would stop the service "
+	       "(it could no longer replace them); run as that user: runuser -u %s -- traguardo "
+	       "-c %s %s", state_dir, name, name, path, command);
+	return -1;
 }
 
 void daemon_remove_stale_tmp(const char *state_dir)
@@ -642,6 +662,8 @@ int daemon_run(const char *path)
 		tg_log(LOG_ERR, "%s: configuration not valid", path);
 		return 1;
 	}
+	if (daemon_check_owner(d.cfg->daemon.state_dir, path, "run") < 0)
+		goto out;
 	if (tg_fs_mkdirs(d.cfg->daemon.state_dir, 0750, &err) < 0) {
 		tg_log(LOG_ERR, "state directory: %s", err.msg);
 		goto out;

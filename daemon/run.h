@@ -19,6 +19,9 @@ tg_time local_now(void);
  * directory an hour ago or more, and logs how many (run and once, at
  * start). */
 void daemon_remove_stale_tmp(const char *state_dir);
+/* Run as root on a state directory that belongs to another user (the
+ * service's): -1, logged, for the commands that write there; else 0. */
+int daemon_check_owner(const char *state_dir, const char *path, const char *command);
 
 /* Runs until SIGTERM/SIGINT; returns the exit status (0, or 1 when the
  * configuration or the state directory is not usable at start). */

@@ -168,3 +168,19 @@ before=$(cksum <"$T/jstate/journal")
 run "dry run with a journal" 0 "$TRAGUARDO" -c "$T/j.conf" once --dry-run --json --now 2026-12-15
 json "dry run sees the journal's history (October confirms November)" "by['K-1']['status'] == 'critical' and by['K-1']['value'] == 3"
 [ "$(cksum <"$T/jstate/journal")" = "$before" ] && ok "dry run leaves the journal as it was" || notok "dry run leaves the journal as it was"
+
+# ---------------------------------------------------------------- root on the service's state directory
+# files written as root there would stop the service (it runs as its own
+# user and could no longer replace them): once refuses, saying how to run it
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	rm -rf "$T/jstate"; mkdir -p "$T/jstate"; chown nobody "$T/jstate"
+	run "as root, once on a state directory of another user: refused" 1 "$TRAGUARDO" -c "$T/j.conf" once --now 2026-11-15
+	contains "says how to run it" "$T/err" "belongs to user nobody"
+	contains "names the command" "$T/err" "runuser -u nobody -- traguardo -c $T/j.conf once"
+	[ -z "$(ls -A "$T/jstate")" ] && ok "nothing written there" || notok "nothing written there" "$(ls -la "$T/jstate")"
+	run "as root, the dry run is allowed (it changes nothing there)" 0 "$TRAGUARDO" -c "$T/j.conf" once --dry-run --now 2026-11-15
+	chown root "$T/jstate"
+	run "root's own state directory: allowed" 0 "$TRAGUARDO" -c "$T/j.conf" once --now 2026-11-15
+else
+	echo "ok - root on the service's state directory # SKIP needs root and a user nobody"
+fi
