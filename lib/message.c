@@ -1562,9 +1562,15 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 	if (def_subject == NULL)
 		goto oom;
 	if (tpl_subject != NULL) {
+		/* an escalation says so whatever the template: the head of
+		 * department must not take it for an ordinary message */
+		if (c.escalation)
+			tg_sb_puts(&subject, "ESCALATION: ");
 		template_render(&subject, tpl_subject, &c, NULL);
 		if (!subject_clean(&subject))
 			goto oom;
+		if (c.escalation && subject.len == sizeof("ESCALATION:") - 1)
+			subject.len = 0;   /* the template wrote nothing: the default */
 	}
 	if (subject.len == 0)
 		tg_sb_puts(&subject, def_subject);
@@ -1572,6 +1578,8 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 	/* intro, as plain clean text */
 	if (tpl_intro != NULL && tpl_intro[0] != '\0') {
 		template_render(&intro, tpl_intro, &c, def_subject);
+		if (c.escalation)
+			tg_sb_puts(&intro, "\n");
 	} else {
 		const char *org = c.cfg->daemon.organization;
 
@@ -1591,9 +1599,11 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 		put_summary(&intro, &c);
 		tg_sb_putn(&intro, ".", 1);
 		if (c.escalation)
-			tg_sb_puts(&intro, c.en ? "\nThis is an escalation: some problems below have been open for a while."
-					     : "\nQuesto messaggio è un'escalation: alcuni problemi qui sotto sono aperti da tempo.");
+			tg_sb_puts(&intro, "\n");
 	}
+	if (c.escalation)   /* templates or not */
+		tg_sb_puts(&intro, c.en ? "This is an escalation: some problems below have been open for a while."
+				     : "Questo messaggio è un'escalation: alcuni problemi qui sotto sono aperti da tempo.");
 	if (intro.oom)
 		goto oom;
 

@@ -1081,6 +1081,18 @@ static void test_templates(void **state)
 	has(m.subject, ": 1 da guardare, 0 rientrati — Ragio neria — ");
 	has(m.text, "Gentili colleghi di <b>Ragio neria</b>,\n");
 	tg_message_free(&m);
+
+	/* an escalation says so through a template too: the subject starts
+	 * with the marker, the intro ends with the sentence */
+	f->cfg->indicators[RAG1].department = (char *)"Ragioneria";
+	e[0].kind = TG_ALERT_ESCALATED;
+	render(f, e, 1, &m);
+	has(m.subject, "ESCALATION: Comune di Borgo & <Co>: 1 da guardare");
+	assert_true(strncmp(m.subject, "ESCALATION: ", 12) == 0);
+	has(m.text, "questo è il riepilogo del 20 novembre 2026.\n\nOggetto originale: [traguardo] ESCALATION: ");
+	has(m.text, "Questo messaggio è un'escalation: alcuni problemi qui sotto sono aperti da tempo.");
+	has(m.html, "Questo messaggio è un&#39;escalation");
+	tg_message_free(&m);
 }
 
 /* {{summary}} and {{at_date}} carry the grammar a template cannot: the
