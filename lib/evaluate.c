@@ -691,7 +691,7 @@ static void w_target_paren(struct ctx *c)
 	if (!has_rule(c->ind))
 		return;
 	w_s(c, " (obiettivo ", " (target ");
-	w_target_rule(c, false);
+	w_target_rule(c, true);
 	w_lit(&c->w, ")");
 }
 
@@ -726,6 +726,7 @@ static void w_miss(struct ctx *c, double v, enum tg_status light, bool low, bool
 		else
 			w_s(c, ", sotto la soglia critica di ", ", below the critical threshold of ");
 		w_num(c, crit);
+		w_unit(c);
 		return;
 	}
 	if (has_crit) {
@@ -842,6 +843,7 @@ static void w_forecast(struct ctx *c, const struct tg_eval_result *r, bool compl
 		w_s(c, " contro un obiettivo di al massimo ", " against a target of at most ");
 		w_num(c, ind->max);
 	}
+	w_unit(c);
 }
 
 /* "atteso entro il 20/11/2026": a deadline at midnight is the end of the
