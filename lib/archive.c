@@ -126,6 +126,15 @@ static const char BATCH_SQL[] =
 "                             AND x.evaluated_at <= to_timestamp(i.evaluated_at)"
 "                           ORDER BY x.evaluated_at DESC, x.id DESC LIMIT 1) l"
 "            WHERE (l.status, l.period, l.value) IS NOT DISTINCT FROM"
+"                  (i.status, i.period, i.value))"
+/* nor an earlier copy of the next row (the other daemon's, that took over
+ * while this one's spool waited) */
+"         AND NOT EXISTS ("
+"           SELECT 1 FROM (SELECT x.status, x.period, x.value FROM traguardo.evaluations x"
+"                           WHERE x.indicator = i.indicator"
+"                             AND x.evaluated_at > to_timestamp(i.evaluated_at)"
+"                           ORDER BY x.evaluated_at, x.id LIMIT 1) f"
+"            WHERE (f.status, f.period, f.value) IS NOT DISTINCT FROM"
 "                  (i.status, i.period, i.value)) END"
 "   ORDER BY i.ord"
 "  ON CONFLICT DO NOTHING RETURNING 1),"

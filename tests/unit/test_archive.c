@@ -618,6 +618,20 @@ static void test_round_trip(void **state)
 	assert_int_equal(db_count("tga_trip", "SELECT count(*) FROM traguardo.monthly_report "
 				  "WHERE indicator = 'A' AND worst_status = 'critical' AND status_at_end = 'critical' "
 				  "AND changes = 2 AND month = date_trunc('month', to_timestamp(1790000900))"), 1);
+
+	/* back on target, archived by the daemon that took over (20 s after);
+	 * then the old active's spool arrives with the same state seen 10 s
+	 * before: one change, not two */
+	res[0] = result(TG_STATUS_OK, true, 2026, 10, 20);
+	assert_int_equal(tg_archive_evaluations(f->a, f->cfg, res, 0, 1790000920, &err), 1);
+	drain(f);
+	tg_archive_forget(f->a);
+	tg_archive_free(f->a);
+	f->a = open_archive(f);   /* another daemon: nothing known */
+	assert_true(tg_archive_evaluations(f->a, f->cfg, res, 0, 1790000910, &err) >= 1);
+	drain(f);
+	assert_int_equal(db_count("tga_trip", "SELECT count(*) FROM traguardo.evaluations "
+				  "WHERE indicator = 'A' AND status = 'ok'"), 1);
 	fix_free(f);
 }
 
