@@ -307,7 +307,9 @@ static void evaluate(struct daemon *d)
 	d->last_cycle = local_now();
 	d->has_cycle = true;
 	tg_engine_evaluate(d->engine, d->last_cycle);
-	if (d->archive != NULL && tg_ha_active(d->ha) &&
+	/* from the journal alone (a source not read yet) a status is a guess:
+	 * "unknown" or "late" archived a second before the real one */
+	if (d->archive != NULL && tg_ha_active(d->ha) && sources_ran(d) &&
 	    tg_archive_evaluations(d->archive, d->cfg, tg_engine_results(d->engine), d->last_cycle,
 				   wall, &err) < 0)
 		tg_log(LOG_WARNING, "archive: %s", err.msg);

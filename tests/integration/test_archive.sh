@@ -138,6 +138,10 @@ fi
 	notok "archive: both measurements, once each" "$(q 'SELECT indicator, period, value FROM traguardo.measurements')"
 [ "$(q "SELECT count(*) FROM traguardo.evaluations WHERE indicator = 'A-01'")" -ge 1 ] &&
 	ok "archive: the evaluation" || notok "archive: the evaluation" "$(q 'SELECT * FROM traguardo.evaluations')"
+# none from before the source was read (an empty journal: "unknown")
+[ "$(q "SELECT count(*) FROM traguardo.evaluations WHERE status <> 'critical'")" = 0 ] &&
+	ok "archive: no evaluation before the first read" ||
+	notok "archive: no evaluation before the first read" "$(q 'SELECT indicator, status, evaluated_at FROM traguardo.evaluations')"
 wait_until 20 '[ "$(reports)" -ge "$R" ]'
 sleep 3
 n=$(mails)
