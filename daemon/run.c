@@ -45,6 +45,8 @@ struct source_timer {
 	size_t idx;
 	sd_event_source *timer;
 	unsigned failures;                /* consecutive failed runs */
+	bool fresh;                       /* read since the start, and since this
+					     daemon last became active (ha) */
 };
 
 /* After a failed run the source is tried again sooner than `every`: 30 s,
@@ -286,6 +288,17 @@ static void arm_outbox(struct daemon *d)
 		tg_log(LOG_ERR, "cannot arm the outbox timer");
 }
 
+/* True once every source has been read since the start and since this
+ * daemon last became active: what the archive may take as the state of the
+ * indicators (not the journal's guess, nor a standby's older reading). */
+static bool all_fresh(const struct daemon *d)
+{
+	for (size_t i = 0; i < d->cfg->n_sources; i++)
+		if (!d->timers[i].fresh)
+			return false;
+	return true;
+}
+
 /* True once every source has run since start: before that the results come
  * from the journal alone (a source not yet read could look late), and no
  * alert is judged on them. */
@@ -308,8 +321,10 @@ static void evaluate(struct daemon *d)
 	d->has_cycle = true;
 	tg_engine_evaluate(d->engine, d->last_cycle);
 	/* from the journal alone (a source not read yet) a status is a guess:
-	 * "unknown" or "late" archived a second before the real one */
-	if (d->archive != NULL && tg_ha_active(d->ha) && sources_ran(d) &&
+	 * "unknown" or "late" archived a second before the real one; after a
+	 * takeover the standby's last reading may be older than what the
+	 * other daemon archived */
+	if (d->archive != NULL && tg_ha_active(d->ha) && all_fresh(d) &&
 	    tg_archive_evaluations(d->archive, d->cfg, tg_engine_results(d->engine), d->last_cycle,
 				   wall, &err) < 0)
 		tg_log(LOG_WARNING, "archive: %s", err.msg);
@@ -401,6 +416,7 @@ static void source_done(void *ctx, size_t i)
 	if (!st->failed)
 		archive_measurements(d);
 	d->timers[i].failures = st->failed ? d->timers[i].failures + 1 : 0;
+	d->timers[i].fresh = true;
 	evaluate(d);
 	if (d->stopping)
 		maybe_exit(d);
@@ -523,8 +539,10 @@ static void reload(struct daemon *d)
 
 			due[i] = spread_usec(cfg->sources[i].every);
 			if (o >= 0 && sd_event_source_get_enabled(d->timers[o].timer, &enabled) >= 0 &&
-			    enabled != SD_EVENT_OFF && sd_event_source_get_time(d->timers[o].timer, &next) >= 0)
+			    enabled != SD_EVENT_OFF && sd_event_source_get_time(d->timers[o].timer, &next) >= 0) {
 				due[i] = next <= now ? 0 : next - now < max ? next - now : max;
+				timers[i].fresh = d->timers[o].fresh;
+			}
 		}
 		if (tg_notifier_reconfigure(d->notifier, cfg, &err) < 0) {
 			snprintf(first, sizeof(first), "%s", err.msg);
@@ -638,6 +656,16 @@ static void on_role(void *ctx, bool active)
 	if (active) {
 		tg_archive_forget(d->archive);
 		archive_measurements(d);
+		/* every source read again now (after a spread), not at its next
+		 * `every`: the evaluations are archived from fresh readings */
+		for (size_t i = 0; i < d->cfg->n_sources && !d->stopping; i++) {
+			int enabled = SD_EVENT_OFF;
+
+			d->timers[i].fresh = false;
+			if (sd_event_source_get_enabled(d->timers[i].timer, &enabled) >= 0 &&
+			    enabled != SD_EVENT_OFF)
+				arm(&d->timers[i], spread_usec(d->cfg->sources[i].every));
+		}
 	}
 	if (active && !d->stopping)
 		tg_notifier_deliver(d->notifier, (int64_t)time(NULL), true);
