@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "fsutil.h"
 #include "log.h"
+#include "number.h"
 #include "output.h"
 #include "period.h"
 #include "notify.h"
@@ -573,7 +574,22 @@ static const char *shown(const json_t *o, const char *key, char *buf, size_t siz
 	return buf;
 }
 
-static void status_table(const json_t *root, const json_t *inds)
+/* A row's cells; the value as the messages write it (decimal comma in
+ * Italian, thousands grouped, at most 2 decimals), not as JSON has it. */
+static void status_cells(const json_t *o, const char *const *keys, int nk, const char *lang,
+			 char (*c)[512])
+{
+	for (int k = 0; k < nk; k++) {
+		const json_t *v = json_object_get(o, keys[k]);
+
+		if (strcmp(keys[k], "value") == 0 && json_is_number(v))
+			tg_number_format(json_number_value(v), -1, lang, c[k], sizeof(c[k]));
+		else
+			cell(v, c[k], sizeof(c[k]));
+	}
+}
+
+static void status_table(const json_t *root, const json_t *inds, const char *lang)
 {
 	static const char *const keys[] = { "id", "status", "period", "value", "reason" };
 	enum { NK = sizeof(keys) / sizeof(keys[0]) };
@@ -582,12 +598,14 @@ static void status_table(const json_t *root, const json_t *inds)
 	json_t *o;
 	char buf[512];
 
-	json_array_foreach(inds, i, o)
-		for (int k = 0; k < NK - 1; k++) {
-			cell(json_object_get(o, keys[k]), buf, sizeof(buf));
-			if ((int)strlen(buf) > width[k])
-				width[k] = (int)strlen(buf) > 40 ? 40 : (int)strlen(buf);
-		}
+	json_array_foreach(inds, i, o) {
+		char c[NK][512];
+
+		status_cells(o, keys, NK, lang, c);
+		for (int k = 0; k < NK - 1; k++)
+			if ((int)strlen(c[k]) > width[k])
+				width[k] = (int)strlen(c[k]) > 40 ? 40 : (int)strlen(c[k]);
+	}
 	if (shown(root, "now", buf, sizeof(buf)) != NULL)
 		printf("status at %s\n", buf);
 	printf("%-*s  %-*s  %-*s  %*s  %s\n", width[0], "ID", width[1], "STATUS", width[2], "PERIOD",
@@ -595,8 +613,7 @@ static void status_table(const json_t *root, const json_t *inds)
 	json_array_foreach(inds, i, o) {
 		char c[NK][512];
 
-		for (int k = 0; k < NK; k++)
-			cell(json_object_get(o, keys[k]), c[k], sizeof(c[k]));
+		status_cells(o, keys, NK, lang, c);
 		printf("%-*s  %-*s  %-*s  %*s  %s\n", width[0], c[0], width[1], c[1], width[2], c[2],
 		       width[3], c[3], c[4]);
 	}
@@ -623,7 +640,7 @@ static int cmd_status(const char *path, int argc, char **argv)
 	};
 	struct tg_config *cfg;
 	bool json = false;
-	char file[4096];
+	char file[4096], lang[8];
 	json_error_t jerr;
 	json_t *root, *inds;
 	int c, rc = EXIT_OK;
@@ -647,6 +664,7 @@ static int cmd_status(const char *path, int argc, char **argv)
 		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
+	snprintf(lang, sizeof(lang), "%s", cfg->daemon.language != NULL ? cfg->daemon.language : "it");
 	tg_config_free(cfg);
 	if (access(file, F_OK) < 0 && errno == ENOENT) {
 		fprintf(stderr, "traguardo: no status yet: run `traguardo once` or start the service (%s does not exist)\n",
@@ -684,7 +702,7 @@ static int cmd_status(const char *path, int argc, char **argv)
 			free(s);
 		}
 	} else {
-		status_table(root, inds);
+		status_table(root, inds, lang);
 	}
 	json_decref(root);
 	return stdout_done(rc);

@@ -184,3 +184,10 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 else
 	echo "ok - root on the service's state directory # SKIP needs root and a user nobody"
 fi
+
+# ---------------------------------------------------------------- status: values as people write them
+printf 'Codice;Mese;Valore\nK-1;11/2026;1234,5\n' >"$T/feed.csv"
+rm -rf "$T/jstate"
+run "once for status" 0 "$TRAGUARDO" -c "$T/j.conf" once --now 2026-11-15
+run "status" 0 "$TRAGUARDO" -c "$T/j.conf" status
+contains "status: the value with a decimal comma and grouped thousands" "$T/out" " 1.234,5  "
