@@ -751,8 +751,19 @@ static int cmd_report(const char *path, int argc, char **argv)
 		fprintf(stderr, "traguardo: report: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!have_month)
+	if (!have_month) {
 		tg_report_default_month(tg_time_day(local_now()), &year, &month);
+	} else {
+		int cy, cm, cd;
+
+		tg_day_to_ymd(tg_time_day(local_now()), &cy, &cm, &cd);
+		if (year * 12 + month > cy * 12 + cm) {
+			/* a status "at the end" of a month not begun is made up */
+			fprintf(stderr, "traguardo: report: --month: %04d-%02d has not begun (this month "
+				"is %04d-%02d)\n", year, month, cy, cm);
+			return EXIT_USAGE;
+		}
+	}
 	if ((cfg = load_config(path)) == NULL)
 		return EXIT_FAIL;
 	if ((st = tg_store_new()) == NULL) {

@@ -93,6 +93,8 @@ contains "csv en: alerts and the last day" "$T/out" ",3,2026-11-20"
 run "bad --month" 2 "$TRAGUARDO" -c "$C" report --month 2026-13
 contains "bad --month says why" "$T/err" "'2026-13' is not a month"
 run "bad --month form" 2 "$TRAGUARDO" -c "$C" report --month 10/2026
+run "a month not begun" 2 "$TRAGUARDO" -c "$C" report --month 9999-12
+contains "a month not begun: says so" "$T/err" "9999-12 has not begun"
 run "bad --format" 2 "$TRAGUARDO" -c "$C" report --format pdf
 contains "bad --format says why" "$T/err" "'pdf' is not one of text, csv, html"
 run "stray argument" 2 "$TRAGUARDO" -c "$C" report extra
