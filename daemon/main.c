@@ -813,6 +813,7 @@ int main(int argc, char **argv)
 	};
 	const char *path = getenv("TRAGUARDO_CONFIG");
 	const char *cmd;
+	char prog[64];
 	int verbose = 0, c;
 
 	if (path == NULL || *path == '\0')
@@ -835,6 +836,10 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* getopt names argv[0] in its errors: "traguardo once: unrecognized
+	 * option '--bogus'", not "once: ..." */
+	snprintf(prog, sizeof(prog), "traguardo %.40s", cmd);
+	argv[0] = prog;
 	if (strcmp(cmd, "check") == 0) {
 		if (argc > 1) {
 			fprintf(stderr, "traguardo: check: unexpected argument '%s'\n", argv[1]);

@@ -53,6 +53,8 @@ contains "--help documents exit codes" "$T/out" "exit status"
 run "unknown command" 2 "$TRAGUARDO" -c "$T/t.conf" frobnicate
 run "once with a stray argument" 2 "$TRAGUARDO" -c "$T/t.conf" once extra
 run "bad --now" 2 "$TRAGUARDO" -c "$T/t.conf" once --now 2026-13-01
+run "an unknown option of a command" 2 "$TRAGUARDO" -c "$T/t.conf" once --bogus
+contains "an unknown option: the program and the command named" "$T/err" "traguardo once: unrecognized option '--bogus'"
 
 run "check good config" 0 "$TRAGUARDO" -c "$T/t.conf" check
 contains "check says OK" "$T/out" "configuration OK"
