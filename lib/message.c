@@ -333,7 +333,9 @@ struct ctx {
 	size_t n_groups;
 	size_t *next;            /* plan position -> next position of its group */
 	/* counts of indicators */
-	size_t off, late, err, res_ok, res_admin, res_other;   /* late: its data, not its value */
+	/* late: its data, not its value; risk: a warning from the year's
+	 * forecast alone, its value on target */
+	size_t off, risk, late, err, res_ok, res_admin, res_other;
 	size_t n_depts;
 	const char *dept[2];     /* the first two departments */
 	bool escalation;
@@ -428,6 +430,8 @@ static int build_groups(struct ctx *c, struct tg_error *err)
 			c->err++;
 		else if (g->unresolved && g->status == TG_STATUS_LATE)
 			c->late++;
+		else if (g->unresolved && tg_message_at_risk(&c->in->results[g->ind], g->status))
+			c->risk++;
 		else if (g->unresolved)
 			c->off++;
 		else if (g->admin)
@@ -455,7 +459,7 @@ static bool all_admin(const struct ctx *c)
 
 static size_t n_problems(const struct ctx *c)
 {
-	return c->off + c->late + c->err;
+	return c->off + c->risk + c->late + c->err;
 }
 
 static size_t n_resolved(const struct ctx *c)
@@ -486,10 +490,18 @@ static void put_departments(struct tg_sb *b, const struct ctx *c)
 	}
 }
 
-void tg_message_problems(struct tg_sb *b, size_t off, size_t late, size_t err, bool en)
+bool tg_message_at_risk(const struct tg_eval_result *r, enum tg_status status)
+{
+	return status == TG_STATUS_WARNING && r != NULL && r->has_value &&
+	       r->light == TG_STATUS_OK && r->forecast_misses;
+}
+
+void tg_message_problems(struct tg_sb *b, size_t off, size_t risk, size_t late, size_t err,
+			 bool en)
 {
 	const struct { size_t n; const char *it, *en; } part[] = {
 		{ off, " fuori obiettivo", " off target" },
+		{ risk, " a rischio per l'obiettivo annuale", " at risk for the yearly objective" },
 		{ late, " con dati in ritardo", " with late data" },
 		{ err, " senza dati", " without data" },
 	};
@@ -521,8 +533,8 @@ static void default_subject(struct tg_sb *b, const struct ctx *c)
 		tg_sb_puts(b, org);
 		tg_sb_puts(b, ": ");
 	}
-	if (c->off > 0 || c->late > 0) {
-		tg_message_problems(b, c->off, c->late, c->err, en);
+	if (c->off > 0 || c->risk > 0 || c->late > 0) {
+		tg_message_problems(b, c->off, c->risk, c->late, c->err, en);
 	} else if (c->err > 0) {
 		put_count(b, c->err, en);
 		tg_sb_puts(b, en ? " without data: source failing" : " senza dati: fonte in errore");
@@ -553,6 +565,7 @@ static void put_summary(struct tg_sb *b, const struct ctx *c)
 	bool en = c->en;
 	struct { size_t n; const char *it, *en; } part[] = {
 		{ c->off, " fuori obiettivo", " off target" },
+		{ c->risk, " a rischio per l'obiettivo annuale", " at risk for the yearly objective" },
 		{ c->late, " con dati in ritardo", " with late data" },
 		{ c->err, " senza dati per una fonte in errore", " without data because a source fails" },
 		{ c->res_ok, " di nuovo in obiettivo", " back on target" },
@@ -575,7 +588,7 @@ static void put_summary(struct tg_sb *b, const struct ctx *c)
 			tg_sb_puts(b, done + 1 == total ? (en ? " and " : " e ") : ", ");
 		put_count(b, part[i].n, en);
 		tg_sb_puts(b, en ? part[i].en : part[i].it);
-		if (!en && i == 4)   /* " migliorat" */
+		if (!en && strcmp(part[i].it, " migliorat") == 0)
 			tg_sb_puts(b, part[i].n == 1 ? "o" : "i");
 		done++;
 	}

@@ -82,10 +82,15 @@ void tg_message_free(struct tg_message *m);   /* frees the strings; NULL ok */
  * (English with en). */
 const char *tg_message_kind(const struct tg_alert_event *ev, bool en);
 
-/* "2 indicatori fuori obiettivo, 1 con dati in ritardo, 1 senza dati": the
- * problems of a message as its subject (and a webhook's title) count them,
- * the first count with its noun; nothing for counts of 0. */
-void tg_message_problems(struct tg_sb *b, size_t off, size_t late, size_t err, bool en);
+/* "2 indicatori fuori obiettivo, 1 a rischio per l'obiettivo annuale, 1 con
+ * dati in ritardo, 1 senza dati": the problems of a message as its subject
+ * (and a webhook's title) count them, the first count with its noun;
+ * nothing for counts of 0. */
+void tg_message_problems(struct tg_sb *b, size_t off, size_t risk, size_t late, size_t err,
+			 bool en);
+/* A warning that comes from the year's forecast alone (the latest value on
+ * target): "a rischio", not "fuori obiettivo". */
+bool tg_message_at_risk(const struct tg_eval_result *r, enum tg_status status);
 
 /* "20 novembre 2026" / "20 November 2026". */
 const char *tg_message_date(tg_day day, const char *lang, char *buf, size_t size);

@@ -523,7 +523,7 @@ static size_t facts_of(const struct ctx *c, const struct evtext *t, struct fact 
 
 static void build_title(struct ctx *c)
 {
-	size_t problems = 0, resolved = 0, errors = 0, late = 0, ndept = 0;
+	size_t problems = 0, resolved = 0, errors = 0, late = 0, risk = 0, ndept = 0;
 	bool escalation = false;
 	const char *d0 = NULL, *d1 = NULL;
 	struct tg_sb b = { 0 };
@@ -541,6 +541,9 @@ static void build_title(struct ctx *c)
 				errors++;
 			else if (t->ev->status == TG_STATUS_LATE)
 				late++;
+			else if (c->in->results != NULL &&
+				 tg_message_at_risk(&c->in->results[t->ev->indicator], t->ev->status))
+				risk++;
 		}
 		if (t->ev->kind == TG_ALERT_ESCALATED)
 			escalation = true;
@@ -569,7 +572,7 @@ static void build_title(struct ctx *c)
 			  problems, problems == 1 ? (en ? "" : "e") : (en ? "s" : "i"));
 	} else {
 		/* as the e-mail's subject counts them */
-		tg_message_problems(&b, problems - late - errors, late, errors, en);
+		tg_message_problems(&b, problems - risk - late - errors, risk, late, errors, en);
 		if (resolved > 0)
 			tg_sb_printf(&b, en ? " (%zu back on target)" : " (%zu rientrat%s)", resolved,
 				  en ? "" : resolved == 1 ? "o" : "i");

@@ -501,6 +501,34 @@ static void test_subjects(void **state)
 	}
 }
 
+/* A warning from the year's forecast alone, its latest value on target:
+ * "a rischio per l'obiettivo annuale", not "fuori obiettivo". */
+static void test_at_risk(void **state)
+{
+	struct fx *f = *state;
+	struct tg_alert_event e[2] = {
+		ev(f, RAG1, TG_ALERT_FIRING, TG_STATUS_WARNING),
+		ev(f, URP1, TG_ALERT_FIRING, TG_STATUS_WARNING),
+	};
+	struct tg_eval_result keep = f->res[RAG1];
+	struct tg_message m;
+
+	f->res[RAG1].light = TG_STATUS_OK;
+	f->res[RAG1].forecast_misses = true;
+	render(f, e, 2, &m);
+	assert_string_equal(m.subject, "[traguardo] 1 indicatore fuori obiettivo, 1 a rischio per "
+				       "l'obiettivo annuale — Ragioneria, URP");
+	has_words(m.text, "1 indicatore fuori obiettivo e 1 indicatore a rischio per l'obiettivo annuale.");
+	tg_message_free(&m);
+	set_lang(f, true);   /* evaluates again, in English */
+	f->res[RAG1].light = TG_STATUS_OK;
+	f->res[RAG1].forecast_misses = true;
+	render(f, e, 1, &m);
+	assert_string_equal(m.subject, "[traguardo] 1 indicator at risk for the yearly objective — Ragioneria");
+	tg_message_free(&m);
+	f->res[RAG1] = keep;
+}
+
 /* The body summarises the counts in words, with the date. */
 static void test_intro(void **state)
 {
@@ -1389,6 +1417,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_subjects, reset),
 		cmocka_unit_test_setup(test_intro, reset),
+		cmocka_unit_test_setup(test_at_risk, reset),
 		cmocka_unit_test_setup(test_dates, reset),
 		cmocka_unit_test_setup(test_values_decimal_comma, reset),
 		cmocka_unit_test_setup(test_departments_grouped, reset),

@@ -511,6 +511,15 @@ static void test_teams(void **state)
 	w.ev[0].status = TG_STATUS_CRITICAL;
 	w.res[2].status = TG_STATUS_WARNING;
 	w.ev[2].status = TG_STATUS_WARNING;
+	/* a warning from the year's forecast alone (its value on target) is
+	 * "a rischio", not "fuori obiettivo" */
+	w.res[2].light = TG_STATUS_OK;
+	w.res[2].forecast_misses = true;
+	teams_title_is(&w, "Comune di Borgo: 1 indicatore fuori obiettivo, 1 a rischio per l'obiettivo "
+			   "annuale (1 rientrato) — Ragioneria, URP");
+	w.res[2].light = TG_STATUS_WARNING;
+	teams_title_is(&w, "Comune di Borgo: 2 indicatori fuori obiettivo (1 rientrato) — Ragioneria, URP");
+	w.res[2].forecast_misses = false;
 	box = json_array_get(body, 1);
 	assert_string_equal(str(box, "type"), "Container");
 	items = get(box, "items");
