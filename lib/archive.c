@@ -68,7 +68,7 @@
 static const char BATCH_SQL[] =
 "WITH m_in AS ("
 "  SELECT r.*, row_number() OVER w AS rn, lag(r.value) OVER w AS p_value,"
-"         lag(r.source) OVER w AS p_source"
+"         lag(r.source) OVER w AS p_source, lead(r.ord) OVER w AS n_ord"
 "    FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (indicator text, period date,"
 "         value double precision, source text, provenance text, loaded_at bigint))"
 "         WITH ORDINALITY AS r(indicator, period, value, source, provenance, loaded_at, ord)"
@@ -84,20 +84,22 @@ static const char BATCH_SQL[] =
 "                           WHERE x.indicator = i.indicator AND x.period = i.period"
 "                             AND x.loaded_at <= to_timestamp(i.loaded_at)"
 "                           ORDER BY x.loaded_at DESC, x.id DESC LIMIT 1) l"
-"            WHERE (l.value, l.source) IS NOT DISTINCT FROM (i.value, i.source))"
-/* nor an earlier copy of the next row (another daemon read it a moment
- * before the one that archived it) */
-"         AND NOT EXISTS ("
+"            WHERE (l.value, l.source) IS NOT DISTINCT FROM (i.value, i.source)) END"
+/* nor, for the last of its key in the batch, an earlier copy of the next
+ * row (another daemon read it a moment before the one that archived it);
+ * an earlier one of the batch is followed by the batch's next */
+"     AND (i.n_ord IS NOT NULL OR NOT EXISTS ("
 "           SELECT 1 FROM (SELECT x.value, x.source FROM traguardo.measurements x"
 "                           WHERE x.indicator = i.indicator AND x.period = i.period"
 "                             AND x.loaded_at > to_timestamp(i.loaded_at)"
 "                           ORDER BY x.loaded_at, x.id LIMIT 1) f"
-"            WHERE (f.value, f.source) IS NOT DISTINCT FROM (i.value, i.source)) END"
+"            WHERE (f.value, f.source) IS NOT DISTINCT FROM (i.value, i.source)))"
 "   ORDER BY i.ord"
 "  ON CONFLICT DO NOTHING RETURNING 1),"
 "e_in AS ("
 "  SELECT r.*, row_number() OVER w AS rn, lag(r.status) OVER w AS p_status,"
-"         lag(r.period) OVER w AS p_period, lag(r.value) OVER w AS p_value"
+"         lag(r.period) OVER w AS p_period, lag(r.value) OVER w AS p_value,"
+"         lead(r.ord) OVER w AS n_ord"
 "    FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (indicator text, evaluated_at bigint,"
 "         as_of timestamp, status text, period date, value double precision, name text,"
 "         department text, process text, unit text, better text, target double precision,"
@@ -126,16 +128,17 @@ static const char BATCH_SQL[] =
 "                             AND x.evaluated_at <= to_timestamp(i.evaluated_at)"
 "                           ORDER BY x.evaluated_at DESC, x.id DESC LIMIT 1) l"
 "            WHERE (l.status, l.period, l.value) IS NOT DISTINCT FROM"
-"                  (i.status, i.period, i.value))"
-/* nor an earlier copy of the next row (the other daemon's, that took over
- * while this one's spool waited) */
-"         AND NOT EXISTS ("
+"                  (i.status, i.period, i.value)) END"
+/* nor, for the last of its indicator in the batch, an earlier copy of the
+ * next row (the other daemon's, that took over while this one's spool
+ * waited) */
+"     AND (i.n_ord IS NOT NULL OR NOT EXISTS ("
 "           SELECT 1 FROM (SELECT x.status, x.period, x.value FROM traguardo.evaluations x"
 "                           WHERE x.indicator = i.indicator"
 "                             AND x.evaluated_at > to_timestamp(i.evaluated_at)"
 "                           ORDER BY x.evaluated_at, x.id LIMIT 1) f"
 "            WHERE (f.status, f.period, f.value) IS NOT DISTINCT FROM"
-"                  (i.status, i.period, i.value)) END"
+"                  (i.status, i.period, i.value)))"
 "   ORDER BY i.ord"
 "  ON CONFLICT DO NOTHING RETURNING 1),"
 "n AS ("

@@ -632,6 +632,20 @@ static void test_round_trip(void **state)
 	drain(f);
 	assert_int_equal(db_count("tga_trip", "SELECT count(*) FROM traguardo.evaluations "
 				  "WHERE indicator = 'A' AND status = 'ok'"), 1);
+
+	/* one batch of two: ok, then warning, both before that ok; the first
+	 * is not "an earlier copy of the next row": the batch's warning
+	 * comes between (dropping it wrote ok after critical... twice) */
+	tg_archive_free(f->a);
+	f->a = open_archive(f);
+	res[0] = result(TG_STATUS_OK, true, 2026, 10, 20);
+	assert_true(tg_archive_evaluations(f->a, f->cfg, res, 0, 1790000912, &err) >= 1);
+	res[0] = result(TG_STATUS_WARNING, true, 2026, 10, 35);
+	assert_true(tg_archive_evaluations(f->a, f->cfg, res, 0, 1790000915, &err) >= 1);
+	drain(f);
+	assert_int_equal(db_count("tga_trip", "SELECT count(*) FROM traguardo.evaluations "
+				  "WHERE indicator = 'A' AND evaluated_at IN (to_timestamp(1790000912), "
+				  "to_timestamp(1790000915))"), 2);
 	fix_free(f);
 }
 
