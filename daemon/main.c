@@ -574,22 +574,29 @@ static const char *shown(const json_t *o, const char *key, char *buf, size_t siz
 	return buf;
 }
 
-/* A row's cells; the value as the messages write it (decimal comma in
- * Italian, thousands grouped, at most 2 decimals), not as JSON has it. */
-static void status_cells(const json_t *o, const char *const *keys, int nk, const char *lang,
-			 char (*c)[512])
+/* A row's cells; the value as the table of `once` writes it (decimal comma
+ * in Italian, thousands grouped, the indicator's `decimals`), not as JSON
+ * has it. */
+static void status_cells(const struct tg_config *cfg, const json_t *o, const char *const *keys,
+			 int nk, char (*c)[512])
 {
+	const char *lang = cfg->daemon.language != NULL ? cfg->daemon.language : "it";
+	const json_t *id = json_object_get(o, "id");
+	ssize_t ix = json_is_string(id) ? tg_config_indicator_index(cfg, json_string_value(id),
+								   json_string_length(id)) : -1;
+
 	for (int k = 0; k < nk; k++) {
 		const json_t *v = json_object_get(o, keys[k]);
 
 		if (strcmp(keys[k], "value") == 0 && json_is_number(v))
-			tg_number_format(json_number_value(v), -1, lang, c[k], sizeof(c[k]));
+			tg_number_format(json_number_value(v), ix >= 0 ? cfg->indicators[ix].decimals : -1,
+					 lang, c[k], sizeof(c[k]));
 		else
 			cell(v, c[k], sizeof(c[k]));
 	}
 }
 
-static void status_table(const json_t *root, const json_t *inds, const char *lang)
+static void status_table(const struct tg_config *cfg, const json_t *root, const json_t *inds)
 {
 	static const char *const keys[] = { "id", "status", "period", "value", "reason" };
 	enum { NK = sizeof(keys) / sizeof(keys[0]) };
@@ -601,7 +608,7 @@ static void status_table(const json_t *root, const json_t *inds, const char *lan
 	json_array_foreach(inds, i, o) {
 		char c[NK][512];
 
-		status_cells(o, keys, NK, lang, c);
+		status_cells(cfg, o, keys, NK, c);
 		for (int k = 0; k < NK - 1; k++)
 			if ((int)strlen(c[k]) > width[k])
 				width[k] = (int)strlen(c[k]) > 40 ? 40 : (int)strlen(c[k]);
@@ -613,7 +620,7 @@ static void status_table(const json_t *root, const json_t *inds, const char *lan
 	json_array_foreach(inds, i, o) {
 		char c[NK][512];
 
-		status_cells(o, keys, NK, lang, c);
+		status_cells(cfg, o, keys, NK, c);
 		printf("%-*s  %-*s  %-*s  %*s  %s\n", width[0], c[0], width[1], c[1], width[2], c[2],
 		       width[3], c[3], c[4]);
 	}
@@ -640,7 +647,7 @@ static int cmd_status(const char *path, int argc, char **argv)
 	};
 	struct tg_config *cfg;
 	bool json = false;
-	char file[4096], lang[8];
+	char file[4096];
 	json_error_t jerr;
 	json_t *root, *inds;
 	int c, rc = EXIT_OK;
@@ -664,17 +671,17 @@ static int cmd_status(const char *path, int argc, char **argv)
 		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
-	snprintf(lang, sizeof(lang), "%s", cfg->daemon.language != NULL ? cfg->daemon.language : "it");
-	tg_config_free(cfg);
 	if (access(file, F_OK) < 0 && errno == ENOENT) {
 		fprintf(stderr, "traguardo: no status yet: run `traguardo once` or start the service (%s does not exist)\n",
 			file);
+		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
 	root = json_load_file(file, 0, &jerr);
 	if (root == NULL) {
 		printable(jerr.text);   /* jansson quotes the bad byte as it is */
 		fprintf(stderr, "traguardo: %s:%d: %s\n", file, jerr.line, jerr.text);
+		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
 	if (json_integer_value(json_object_get(root, "version")) != 1 ||
@@ -682,12 +689,14 @@ static int cmd_status(const char *path, int argc, char **argv)
 		fprintf(stderr, "traguardo: %s: not a status file of this version (\"version\": 1)\n",
 			file);
 		json_decref(root);
+		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
 	inds = json_object_get(root, "indicators");
 	if (!json_is_array(inds)) {
 		fprintf(stderr, "traguardo: %s: no \"indicators\" array\n", file);
 		json_decref(root);
+		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}
 	if (json) {
@@ -702,9 +711,10 @@ static int cmd_status(const char *path, int argc, char **argv)
 			free(s);
 		}
 	} else {
-		status_table(root, inds, lang);
+		status_table(cfg, root, inds);
 	}
 	json_decref(root);
+	tg_config_free(cfg);
 	return stdout_done(rc);
 }
 
