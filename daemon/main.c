@@ -375,7 +375,8 @@ static int cmd_once(const char *path, int argc, char **argv)
 	if ((cfg = load_config(path)) == NULL)
 		return EXIT_FAIL;
 	o.cfg = cfg;
-	if (!dry && daemon_check_owner(cfg->daemon.state_dir, path, "once") < 0) {
+	/* the dry run too: it writes preview/ there */
+	if (daemon_check_owner(cfg->daemon.state_dir, path, dry ? "once --dry-run" : "once") < 0) {
 		tg_config_free(cfg);
 		return EXIT_FAIL;
 	}

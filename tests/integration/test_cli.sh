@@ -180,7 +180,8 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	contains "says how to run it" "$T/err" "belongs to user nobody"
 	contains "names the command" "$T/err" "runuser -u nobody -- traguardo -c $T/j.conf once"
 	[ -z "$(ls -A "$T/jstate")" ] && ok "nothing written there" || notok "nothing written there" "$(ls -la "$T/jstate")"
-	run "as root, the dry run is allowed (it changes nothing there)" 0 "$TRAGUARDO" -c "$T/j.conf" once --dry-run --now 2026-11-15
+	run "as root, the dry run too (it writes preview/ there)" 1 "$TRAGUARDO" -c "$T/j.conf" once --dry-run --now 2026-11-15
+	[ -z "$(ls -A "$T/jstate")" ] && ok "nothing written there by the dry run" || notok "nothing written there by the dry run" "$(ls -la "$T/jstate")"
 	chown root "$T/jstate"
 	run "root's own state directory: allowed" 0 "$TRAGUARDO" -c "$T/j.conf" once --now 2026-11-15
 else
