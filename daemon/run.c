@@ -658,11 +658,12 @@ static void on_role(void *ctx, bool active)
 		archive_measurements(d);
 		/* every source read again now (after a spread), not at its next
 		 * `every`: the evaluations are archived from fresh readings */
-		for (size_t i = 0; i < d->cfg->n_sources && !d->stopping; i++) {
+		for (size_t i = 0; i < d->cfg->n_sources; i++) {
 			int enabled = SD_EVENT_OFF;
 
-			d->timers[i].fresh = false;
-			if (sd_event_source_get_enabled(d->timers[i].timer, &enabled) >= 0 &&
+			d->timers[i].fresh = false;   /* stopping too: no archive of old readings */
+			if (!d->stopping &&
+			    sd_event_source_get_enabled(d->timers[i].timer, &enabled) >= 0 &&
 			    enabled != SD_EVENT_OFF)
 				arm(&d->timers[i], spread_usec(d->cfg->sources[i].every));
 		}

@@ -217,6 +217,9 @@ sleep 1
 n=$(mails)
 [ "$n" -eq "$before" ] && ok "database down at the start: nobody sends" ||
 	notok "database down at the start: nobody sends" "$n messages, $before before"
+# the file gone: the read the takeover makes fails and archives nothing, so
+# only what the daemon held when it became active can reach the archive
+rm -f "$T/c/dati.csv"
 $AS "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/server.log" -w -t 30 start >/dev/null 2>&1
 if wait_until 60 '[ "$(mails)" -eq $((before + 1)) ]'; then
 	ok "database back: the alert that waited goes out (ha active)"
