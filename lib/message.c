@@ -1591,8 +1591,6 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 	/* intro, as plain clean text */
 	if (tpl_intro != NULL && tpl_intro[0] != '\0') {
 		template_render(&intro, tpl_intro, &c, def_subject);
-		if (c.escalation)
-			tg_sb_puts(&intro, "\n");
 	} else {
 		const char *org = c.cfg->daemon.organization;
 
@@ -1611,12 +1609,10 @@ int tg_message_render(const struct tg_message_input *in, struct tg_message *out,
 				     c.date);
 		put_summary(&intro, &c);
 		tg_sb_putn(&intro, ".", 1);
-		if (c.escalation)
-			tg_sb_puts(&intro, "\n");
 	}
 	if (c.escalation)   /* templates or not */
-		tg_sb_puts(&intro, c.en ? "This is an escalation: some problems below have been open for a while."
-				     : "Questo messaggio è un'escalation: alcuni problemi qui sotto sono aperti da tempo.");
+		tg_sb_puts(&intro, c.en ? "\nThis is an escalation: some problems below have been open for a while."
+				     : "\nQuesto messaggio è un'escalation: alcuni problemi qui sotto sono aperti da tempo.");
 	if (intro.oom)
 		goto oom;
 
