@@ -650,7 +650,7 @@ static int cmd_status(const char *path, int argc, char **argv)
 	bool json = false;
 	char file[4096];
 	json_error_t jerr;
-	json_t *root, *inds;
+	json_t *root = NULL, *inds;
 	int c, rc = EXIT_OK;
 
 	optind = 1;
@@ -669,36 +669,34 @@ static int cmd_status(const char *path, int argc, char **argv)
 		return EXIT_FAIL;
 	if ((size_t)snprintf(file, sizeof(file), "%s/status.json", cfg->daemon.state_dir) >= sizeof(file)) {
 		fprintf(stderr, "traguardo: %s: path too long\n", cfg->daemon.state_dir);
-		tg_config_free(cfg);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	if (access(file, F_OK) < 0 && errno == ENOENT) {
 		fprintf(stderr, "traguardo: no status yet: run `traguardo once` or start the service (%s does not exist)\n",
 			file);
-		tg_config_free(cfg);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	root = json_load_file(file, 0, &jerr);
 	if (root == NULL) {
 		printable(jerr.text);   /* jansson quotes the bad byte as it is */
 		fprintf(stderr, "traguardo: %s:%d: %s\n", file, jerr.line, jerr.text);
-		tg_config_free(cfg);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	if (json_integer_value(json_object_get(root, "version")) != 1 ||
 	    !json_is_integer(json_object_get(root, "version"))) {
 		fprintf(stderr, "traguardo: %s: not a status file of this version (\"version\": 1)\n",
 			file);
-		json_decref(root);
-		tg_config_free(cfg);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	inds = json_object_get(root, "indicators");
 	if (!json_is_array(inds)) {
 		fprintf(stderr, "traguardo: %s: no \"indicators\" array\n", file);
-		json_decref(root);
-		tg_config_free(cfg);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	if (json) {
 		/* the same format as once --json */
@@ -714,9 +712,11 @@ static int cmd_status(const char *path, int argc, char **argv)
 	} else {
 		status_table(cfg, root, inds);
 	}
+	rc = stdout_done(rc);
+out:
 	json_decref(root);
 	tg_config_free(cfg);
-	return stdout_done(rc);
+	return rc;
 }
 
 /* Reads the journal into a memory-only store without locking it, so a
